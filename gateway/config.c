@@ -1,0 +1,614 @@
+/*
+ * config.c - the table of configuration keys and everything driven by it.
+ *
+ * Each key has a section, a name, a type, the offset of its field in struct
+ * gw_config, a default (as text, parsed like a value from the file), flags
+ * and a one-line help used for the sample file. Adding a key means adding a
+ * field and a row here; the sample etc/vssgate.conf is the output of
+ * `vssgated --print-defaults`, which a test compares with the file.
+ */
+#include "gw.h"
+#include "config.h"
+#include "log.h"
+#include "../proto/ini.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum cfg_type {
+	CFG_STRING,
+	CFG_INT,
+	CFG_BOOL,
+	CFG_DURATION,		/* int64 milliseconds; "250ms", "5s", "2m", "1h"; bare = seconds */
+	CFG_SIZE,		/* int64 bytes; "512", "16k", "1m" */
+	CFG_ENUM,		/* int; value is the index in choices */
+	CFG_LISTEN,		/* comma-separated host:port list, may be empty */
+};
+
+#define CF_NO_RELOAD 0x01	/* needs a restart; reload keeps the old value */
+
+struct cfg_key {
+	const char *section;
+	const char *name;
+	enum cfg_type type;
+	size_t offset;
+	const char *def;
+	unsigned flags;
+	int64_t min, max;		/* CFG_INT, CFG_DURATION, CFG_SIZE */
+	const char *const *choices;	/* CFG_ENUM, NULL-terminated */
+	const char *help;
+};
+
+static const char *const log_targets[] = { "stderr", "syslog", NULL };
+static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
+
+#define F(field) offsetof(struct gw_config, field)
+#define DAY_MS (24LL * 3600 * 1000)
+
+static const struct cfg_key cfg_keys[] = {
+	{ "daemon", "node_name", CFG_STRING, F(node_name), "", CF_NO_RELOAD, 0, 0, NULL,
+	  "Name of this node in logs, the audit log and session rows (empty: the host name)." },
+	{ "daemon", "pid_file", CFG_STRING, F(pid_file), "", CF_NO_RELOAD, 0, 0, NULL,
+	  "Write the process id here at start-up (empty: no pid file)." },
+	{ "daemon", "log_target", CFG_ENUM, F(log_target), "stderr", 0, 0, 0, log_targets,
+	  "Where log lines go: stderr or syslog (facility daemon)." },
+	{ "daemon", "log_level", CFG_ENUM, F(log_level), "info", 0, 0, 0, log_levels,
+	  "Least severe level logged: error, warning, info or debug." },
+	{ "daemon", "state_dir", CFG_STRING, F(state_dir), "/var/lib/vssgate", CF_NO_RELOAD, 0, 0, NULL,
+	  "Directory for state kept across restarts (audit records spooled while the database is down)." },
+	{ "daemon", "worker_threads", CFG_INT, F(worker_threads), "2", CF_NO_RELOAD, 1, 64, NULL,
+	  "Threads for blocking and heavy work (FFmpeg, exports); the I/O loop is one more thread." },
+	{ "daemon", "shutdown_timeout", CFG_DURATION, F(shutdown_timeout_ms), "10s", 0, 0, 3600000, NULL,
+	  "On SIGTERM, how long sessions may take to close before the daemon exits anyway." },
+
+	{ "database", "conninfo", CFG_STRING, F(db_conninfo), "dbname=vssgate", CF_NO_RELOAD, 0, 0, NULL,
+	  "libpq connection string. Prefer a .pgpass file over a password here." },
+	{ "database", "connect_timeout", CFG_DURATION, F(db_connect_timeout_ms), "5s", 0, 100, 600000, NULL,
+	  "Give up on a connection attempt after this long and retry with backoff." },
+	{ "database", "query_timeout", CFG_DURATION, F(db_query_timeout_ms), "10s", 0, 100, 3600000, NULL,
+	  "A query running longer than this fails and the connection is reset." },
+	{ "database", "reconnect_min_delay", CFG_DURATION, F(db_reconnect_min_ms), "250ms", 0, 10, 600000, NULL,
+	  "First delay before reconnecting after the database went away; doubles up to the maximum." },
+	{ "database", "reconnect_max_delay", CFG_DURATION, F(db_reconnect_max_ms), "10s", 0, 10, 3600000, NULL,
+	  "Longest delay between reconnection attempts (a random jitter of up to 25% is added)." },
+	{ "database", "outage_grace", CFG_DURATION, F(db_outage_grace_ms), "5m", 0, 0, DAY_MS, NULL,
+	  "While the database is unreachable, live sessions go on under the cached policy for this long; after that every request is denied." },
+	{ "database", "model_refresh_delay", CFG_DURATION, F(model_refresh_delay_ms), "20ms", 0, 0, 10000, NULL,
+	  "After a change notification, wait this long for more before reloading the policy model." },
+
+	{ "listen", "rtsp", CFG_LISTEN, F(listen_rtsp), "0.0.0.0:8554", CF_NO_RELOAD, 0, 0, NULL,
+	  "RTSP listeners, comma-separated host:port (empty: none). Every listener also recognises HTTP." },
+	{ "listen", "http", CFG_LISTEN, F(listen_http), "0.0.0.0:8080", CF_NO_RELOAD, 0, 0, NULL,
+	  "HTTP listeners (REST API, ONVIF services, RTSP over HTTP and WebSocket), comma-separated host:port." },
+	{ "listen", "tls", CFG_LISTEN, F(listen_tls), "", CF_NO_RELOAD, 0, 0, NULL,
+	  "TLS listeners (HTTPS with ALPN h2/http/1.1, RTSPS), comma-separated host:port; needs [tls] cert_file and key_file." },
+
+	{ "tls", "cert_file", CFG_STRING, F(tls_cert_file), "", 0, 0, 0, NULL,
+	  "PEM certificate chain for the TLS listeners; re-read on reload." },
+	{ "tls", "key_file", CFG_STRING, F(tls_key_file), "", 0, 0, 0, NULL,
+	  "PEM private key for cert_file; re-read on reload." },
+	{ "tls", "client_ca_file", CFG_STRING, F(tls_client_ca_file), "", 0, 0, 0, NULL,
+	  "PEM CA bundle; when set, admins may authenticate with a client certificate signed by it." },
+
+	{ "security", "secret_key_file", CFG_STRING, F(secret_key_file), "/etc/vssgate/secret.key", CF_NO_RELOAD, 0, 0, NULL,
+	  "Server key (64 hex digits) that encrypts grant passwords and source credentials in the database. Keep it secret and backed up." },
+	{ "security", "realm", CFG_STRING, F(realm), "vssgate", 0, 0, 0, NULL,
+	  "Realm of HTTP and RTSP Digest authentication. Changing it invalidates nothing stored." },
+
+	{ "limits", "max_connections", CFG_INT, F(max_connections), "20000", 0, 1, 1000000, NULL,
+	  "Connections accepted at once, all listeners together; more are closed at accept." },
+	{ "limits", "max_connections_per_address", CFG_INT, F(max_connections_per_address), "2000", 0, 1, 1000000, NULL,
+	  "Connections accepted at once from one peer address." },
+	{ "limits", "max_header_bytes", CFG_SIZE, F(max_header_bytes), "16k", 0, 1024, 1048576, NULL,
+	  "Largest request head (request line and headers) of HTTP and RTSP." },
+	{ "limits", "max_headers", CFG_INT, F(max_headers), "64", 0, 8, 1024, NULL,
+	  "Most header fields in one HTTP or RTSP request." },
+	{ "limits", "max_body_bytes", CFG_SIZE, F(max_body_bytes), "1m", 0, 0, 1073741824, NULL,
+	  "Largest request body accepted (REST, SOAP, RTSP)." },
+	{ "limits", "idle_timeout", CFG_DURATION, F(idle_timeout_ms), "60s", 0, 1000, DAY_MS, NULL,
+	  "Close a connection that has no session and sent nothing for this long." },
+	{ "limits", "handshake_timeout", CFG_DURATION, F(handshake_timeout_ms), "10s", 0, 100, 600000, NULL,
+	  "Close a connection whose TLS handshake or first request takes longer than this." },
+};
+
+/* --- value parsing ------------------------------------------------------- */
+
+static int
+parse_int64(const char *v, int64_t *out, const char **rest)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (end == v || errno != 0)
+		return -1;
+	*out = n;
+	*rest = end;
+	return 0;
+}
+
+static int
+parse_duration(const char *v, int64_t *ms)
+{
+	const char *unit;
+	int64_t n, mult;
+
+	if (parse_int64(v, &n, &unit) < 0 || n < 0)
+		return -1;
+	if (*unit == '\0' || strcmp(unit, "s") == 0)
+		mult = 1000;
+	else if (strcmp(unit, "ms") == 0)
+		mult = 1;
+	else if (strcmp(unit, "m") == 0 || strcmp(unit, "min") == 0)
+		mult = 60000;
+	else if (strcmp(unit, "h") == 0)
+		mult = 3600000;
+	else if (strcmp(unit, "d") == 0)
+		mult = DAY_MS;
+	else
+		return -1;
+	if (n > INT64_MAX / mult)
+		return -1;
+	*ms = n * mult;
+	return 0;
+}
+
+static int
+parse_size(const char *v, int64_t *bytes)
+{
+	const char *unit;
+	int64_t n, mult;
+
+	if (parse_int64(v, &n, &unit) < 0 || n < 0)
+		return -1;
+	if (*unit == '\0' || strcasecmp(unit, "b") == 0)
+		mult = 1;
+	else if (strcasecmp(unit, "k") == 0 || strcasecmp(unit, "kb") == 0)
+		mult = 1024;
+	else if (strcasecmp(unit, "m") == 0 || strcasecmp(unit, "mb") == 0)
+		mult = 1024 * 1024;
+	else if (strcasecmp(unit, "g") == 0 || strcasecmp(unit, "gb") == 0)
+		mult = 1024 * 1024 * 1024;
+	else
+		return -1;
+	if (n > INT64_MAX / mult)
+		return -1;
+	*bytes = n * mult;
+	return 0;
+}
+
+static int
+parse_bool(const char *v, bool *out)
+{
+	if (!strcasecmp(v, "yes") || !strcasecmp(v, "on") || !strcasecmp(v, "true") || !strcmp(v, "1"))
+		*out = true;
+	else if (!strcasecmp(v, "no") || !strcasecmp(v, "off") || !strcasecmp(v, "false") || !strcmp(v, "0"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+/* "host:port" with a numeric port 1..65535; IPv6 as [addr]:port. */
+static bool
+valid_listen_addr(const char *a)
+{
+	const char *colon = strrchr(a, ':');
+	int64_t port;
+	const char *rest;
+
+	if (colon == NULL || colon == a)
+		return false;
+	if (a[0] == '[' && colon[-1] != ']')
+		return false;
+	if (parse_int64(colon + 1, &port, &rest) < 0 || *rest != '\0')
+		return false;
+	return port >= 1 && port <= 65535;
+}
+
+static void
+free_listen(struct cfg_listen *l)
+{
+	for (int i = 0; i < l->count; i++)
+		free(l->addr[i]);
+	l->count = 0;
+}
+
+static int
+parse_listen(const char *v, struct cfg_listen *out, char *why, size_t whylen)
+{
+	struct cfg_listen l = { 0 };
+	const char *p = v;
+
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		char *item;
+
+		while (n > 0 && (*p == ' ' || *p == '\t'))
+			p++, n--;
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		item = gw_xstrndup(p, n);
+		if (l.count == CFG_MAX_LISTEN || !valid_listen_addr(item)) {
+			if (l.count == CFG_MAX_LISTEN)
+				snprintf(why, whylen, "more than %d addresses", CFG_MAX_LISTEN);
+			else
+				snprintf(why, whylen, "\"%.100s\" is not host:port", item);
+			free(item);
+			free_listen(&l);
+			return -1;
+		}
+		l.addr[l.count++] = item;
+		p = comma ? comma + 1 : p + strlen(p);
+	}
+	free_listen(out);
+	*out = l;
+	return 0;
+}
+
+static void
+describe_range(const struct cfg_key *k, char *why, size_t whylen)
+{
+	switch (k->type) {
+	case CFG_INT:
+		snprintf(why, whylen, "expected an integer from %lld to %lld",
+		    (long long)k->min, (long long)k->max);
+		break;
+	case CFG_DURATION:
+		snprintf(why, whylen, "expected a duration from %lldms to %llds (units ms, s, m, h, d)",
+		    (long long)k->min, (long long)k->max / 1000);
+		break;
+	case CFG_SIZE:
+		snprintf(why, whylen, "expected a size from %lld to %lld bytes (units k, m, g)",
+		    (long long)k->min, (long long)k->max);
+		break;
+	default:
+		snprintf(why, whylen, "invalid value");
+	}
+}
+
+static int
+set_value(struct gw_config *cfg, const struct cfg_key *k, const char *v,
+    char *why, size_t whylen)
+{
+	char *field = (char *)cfg + k->offset;
+	const char *rest;
+	int64_t n;
+	bool b;
+
+	switch (k->type) {
+	case CFG_STRING:
+		free(*(char **)field);
+		*(char **)field = gw_xstrdup(v);
+		return 0;
+	case CFG_INT:
+		if (parse_int64(v, &n, &rest) < 0 || *rest != '\0' || n < k->min || n > k->max)
+			goto bad_range;
+		*(int *)field = (int)n;
+		return 0;
+	case CFG_DURATION:
+		if (parse_duration(v, &n) < 0 || n < k->min || n > k->max)
+			goto bad_range;
+		*(int64_t *)field = n;
+		return 0;
+	case CFG_SIZE:
+		if (parse_size(v, &n) < 0 || n < k->min || n > k->max)
+			goto bad_range;
+		*(int64_t *)field = n;
+		return 0;
+	case CFG_BOOL:
+		if (parse_bool(v, &b) < 0) {
+			snprintf(why, whylen, "expected yes or no");
+			return -1;
+		}
+		*(bool *)field = b;
+		return 0;
+	case CFG_ENUM:
+		for (int i = 0; k->choices[i]; i++)
+			if (strcmp(v, k->choices[i]) == 0) {
+				*(int *)field = i;
+				return 0;
+			}
+		snprintf(why, whylen, "expected one of:");
+		for (int i = 0; k->choices[i]; i++) {
+			size_t used = strlen(why);
+			snprintf(why + used, whylen - used, " %s", k->choices[i]);
+		}
+		return -1;
+	case CFG_LISTEN:
+		return parse_listen(v, (struct cfg_listen *)field, why, whylen);
+	}
+	return -1;
+bad_range:
+	describe_range(k, why, whylen);
+	return -1;
+}
+
+static const struct cfg_key *
+find_key(const char *section, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cfg_keys); i++)
+		if (strcmp(cfg_keys[i].section, section) == 0 && strcmp(cfg_keys[i].name, name) == 0)
+			return &cfg_keys[i];
+	return NULL;
+}
+
+static bool
+known_section(const char *section)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cfg_keys); i++)
+		if (strcmp(cfg_keys[i].section, section) == 0)
+			return true;
+	return false;
+}
+
+/* --- loading ------------------------------------------------------------- */
+
+struct load_ctx {
+	struct gw_config *cfg;
+	const char *name;
+	bool seen[ARRAY_SIZE(cfg_keys)];
+};
+
+static int
+on_entry(void *arg, const char *section, const char *key, const char *value,
+    int line, struct ini_error *err)
+{
+	struct load_ctx *ctx = arg;
+	const struct cfg_key *k;
+	char why[200];
+
+	if (section[0] == '\0') {
+		snprintf(err->msg, sizeof(err->msg), "key \"%s\" is outside any [section]", key);
+		return -1;
+	}
+	if (!known_section(section)) {
+		snprintf(err->msg, sizeof(err->msg), "unknown section [%s]", section);
+		return -1;
+	}
+	k = find_key(section, key);
+	if (k == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "unknown key \"%s\" in [%s]", key, section);
+		return -1;
+	}
+	if (ctx->seen[k - cfg_keys]) {
+		snprintf(err->msg, sizeof(err->msg), "key \"%s\" in [%s] is set twice", key, section);
+		return -1;
+	}
+	ctx->seen[k - cfg_keys] = true;
+	if (set_value(ctx->cfg, k, value, why, sizeof(why)) < 0) {
+		snprintf(err->msg, sizeof(err->msg), "key \"%s\" in [%s]: %s", key, section, why);
+		return -1;
+	}
+	(void)line;
+	return 0;
+}
+
+static struct gw_config *
+config_new_defaults(void)
+{
+	struct gw_config *cfg = gw_xcalloc(1, sizeof(*cfg));
+	char why[200];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cfg_keys); i++)
+		if (set_value(cfg, &cfg_keys[i], cfg_keys[i].def, why, sizeof(why)) < 0)
+			gw_fatal_check(__FILE__, __LINE__, "valid default");
+	return cfg;
+}
+
+/* Checks that need several keys at once. */
+static int
+validate_whole(const struct gw_config *cfg, char *why, size_t whylen)
+{
+	if (cfg->listen_tls.count > 0 && (cfg->tls_cert_file[0] == '\0' || cfg->tls_key_file[0] == '\0')) {
+		snprintf(why, whylen, "[listen] tls is set but [tls] cert_file or key_file is empty");
+		return -1;
+	}
+	if (cfg->db_reconnect_min_ms > cfg->db_reconnect_max_ms) {
+		snprintf(why, whylen, "[database] reconnect_min_delay is larger than reconnect_max_delay");
+		return -1;
+	}
+	if (cfg->listen_rtsp.count + cfg->listen_http.count + cfg->listen_tls.count == 0) {
+		snprintf(why, whylen, "[listen] has no address at all");
+		return -1;
+	}
+	return 0;
+}
+
+struct gw_config *
+config_parse(const char *name, const char *buf, size_t len, struct cfg_error *err)
+{
+	struct load_ctx ctx = { .cfg = config_new_defaults(), .name = name };
+	struct ini_error ierr;
+	char why[300];
+
+	if (ini_parse(buf, len, on_entry, &ctx, &ierr) != 0) {
+		snprintf(err->msg, sizeof(err->msg), "%s:%d: %s", name, ierr.line, ierr.msg);
+		goto fail;
+	}
+	if (validate_whole(ctx.cfg, why, sizeof(why)) < 0) {
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", name, why);
+		goto fail;
+	}
+	return ctx.cfg;
+fail:
+	config_free(ctx.cfg);
+	return NULL;
+}
+
+#define CONFIG_MAX_FILE (1024 * 1024)
+
+struct gw_config *
+config_load(const char *path, struct cfg_error *err)
+{
+	struct gw_config *cfg = NULL;
+	char *buf = NULL;
+	size_t len;
+	FILE *f;
+
+	f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = gw_xmalloc(CONFIG_MAX_FILE + 1);
+	len = fread(buf, 1, CONFIG_MAX_FILE + 1, f);
+	if (ferror(f))
+		snprintf(err->msg, sizeof(err->msg), "%s: cannot read: %s", path, strerror(errno));
+	else if (len > CONFIG_MAX_FILE)
+		snprintf(err->msg, sizeof(err->msg), "%s: larger than %d bytes", path, CONFIG_MAX_FILE);
+	else
+		cfg = config_parse(path, buf, len, err);
+	fclose(f);
+	free(buf);
+	return cfg;
+}
+
+void
+config_free(struct gw_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
+		char *field = (char *)cfg + cfg_keys[i].offset;
+
+		if (cfg_keys[i].type == CFG_STRING)
+			free(*(char **)field);
+		else if (cfg_keys[i].type == CFG_LISTEN)
+			free_listen((struct cfg_listen *)field);
+	}
+	free(cfg);
+}
+
+/* --- reload -------------------------------------------------------------- */
+
+static bool
+field_equal(const struct cfg_key *k, const struct gw_config *a, const struct gw_config *b)
+{
+	const char *fa = (const char *)a + k->offset, *fb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case CFG_STRING:
+		return strcmp(*(char *const *)fa, *(char *const *)fb) == 0;
+	case CFG_INT:
+	case CFG_ENUM:
+		return *(const int *)fa == *(const int *)fb;
+	case CFG_BOOL:
+		return *(const bool *)fa == *(const bool *)fb;
+	case CFG_DURATION:
+	case CFG_SIZE:
+		return *(const int64_t *)fa == *(const int64_t *)fb;
+	case CFG_LISTEN: {
+		const struct cfg_listen *la = (const void *)fa, *lb = (const void *)fb;
+
+		if (la->count != lb->count)
+			return false;
+		for (int i = 0; i < la->count; i++)
+			if (strcmp(la->addr[i], lb->addr[i]) != 0)
+				return false;
+		return true;
+	}
+	}
+	return false;
+}
+
+/* Move the value of |k| from |from| to |to|, freeing what |to| had. */
+static void
+field_take(const struct cfg_key *k, struct gw_config *to, struct gw_config *from)
+{
+	char *ft = (char *)to + k->offset, *ff = (char *)from + k->offset;
+	size_t size;
+
+	switch (k->type) {
+	case CFG_STRING:
+		free(*(char **)ft);
+		*(char **)ft = *(char **)ff;
+		*(char **)ff = gw_xstrdup("");
+		return;
+	case CFG_LISTEN:
+		free_listen((struct cfg_listen *)ft);
+		*(struct cfg_listen *)ft = *(struct cfg_listen *)ff;
+		((struct cfg_listen *)ff)->count = 0;
+		return;
+	case CFG_BOOL:
+		size = sizeof(bool);
+		break;
+	case CFG_INT:
+	case CFG_ENUM:
+		size = sizeof(int);
+		break;
+	default:
+		size = sizeof(int64_t);
+	}
+	memcpy(ft, ff, size);
+}
+
+int
+config_reload(const char *path)
+{
+	struct gw_config *next, *old = gw.cfg;
+	struct cfg_error err;
+
+	next = config_load(path, &err);
+	if (next == NULL) {
+		log_error("reload failed, keeping the running configuration: %s", err.msg);
+		return -1;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		if (!(k->flags & CF_NO_RELOAD) || field_equal(k, old, next))
+			continue;
+		log_warn("key \"%s\" in [%s] changed but needs a restart; keeping the running value",
+		    k->name, k->section);
+		field_take(k, next, old);
+	}
+	gw.cfg = next;
+	config_free(old);
+	config_apply_globals(next);
+	log_info("configuration reloaded from %s", path);
+	return 0;
+}
+
+void
+config_apply_globals(const struct gw_config *cfg)
+{
+	log_setup((enum log_target)cfg->log_target, (enum log_level)cfg->log_level, "vssgated");
+}
+
+/* --- the sample file ----------------------------------------------------- */
+
+void
+config_print_defaults(void *stream)
+{
+	FILE *out = stream;
+	const char *section = "";
+
+	fprintf(out, "# vssgate.conf - configuration of vssgated.\n"
+	    "#\n"
+	    "# Every key is shown with its default value. Durations take ms, s, m, h\n"
+	    "# or d (a bare number is seconds); sizes take k, m or g. Check a file with\n"
+	    "# `vssgated -t -c FILE`; SIGHUP reloads it (keys marked \"restart\" keep\n"
+	    "# their running value until the next start).\n"
+	    "# This file is generated by `vssgated --print-defaults`; a test keeps them equal.\n");
+	for (size_t i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		if (strcmp(section, k->section) != 0) {
+			section = k->section;
+			fprintf(out, "\n[%s]\n", section);
+		}
+		fprintf(out, "\n# %s%s\n", k->help, (k->flags & CF_NO_RELOAD) ? " (restart)" : "");
+		if (k->def[0] == '\0' || strchr(k->def, ' ') != NULL)
+			fprintf(out, "%s = \"%s\"\n", k->name, k->def);
+		else
+			fprintf(out, "%s = %s\n", k->name, k->def);
+	}
+}

@@ -1,0 +1,90 @@
+/*
+ * config.h - the configuration: one table of keys (config.c) drives parsing,
+ * defaults, `vssgated -t`, reload and the sample in etc/vssgate.conf.
+ *
+ * A struct gw_config is immutable once loaded. Reload builds a complete new
+ * one and swaps it in (config_reload); on any error the old one stays.
+ */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include "gw.h"
+
+#define CFG_MAX_LISTEN 8
+
+/* "host:port" entries of a listen key, resolved when the listener opens. */
+struct cfg_listen {
+	int count;
+	char *addr[CFG_MAX_LISTEN];
+};
+
+struct gw_config {
+	/* [daemon] */
+	char *node_name;
+	char *pid_file;
+	int log_target;			/* enum log_target */
+	int log_level;			/* enum log_level */
+	char *state_dir;
+	int worker_threads;
+	int64_t shutdown_timeout_ms;
+
+	/* [database] */
+	char *db_conninfo;
+	int64_t db_connect_timeout_ms;
+	int64_t db_query_timeout_ms;
+	int64_t db_reconnect_min_ms;
+	int64_t db_reconnect_max_ms;
+	int64_t db_outage_grace_ms;
+	int64_t model_refresh_delay_ms;
+
+	/* [listen] */
+	struct cfg_listen listen_rtsp;
+	struct cfg_listen listen_http;
+	struct cfg_listen listen_tls;
+
+	/* [tls] */
+	char *tls_cert_file;
+	char *tls_key_file;
+	char *tls_client_ca_file;
+
+	/* [security] */
+	char *secret_key_file;
+	char *realm;
+
+	/* [limits] */
+	int max_connections;
+	int max_connections_per_address;
+	int64_t max_header_bytes;
+	int max_headers;
+	int64_t max_body_bytes;
+	int64_t idle_timeout_ms;
+	int64_t handshake_timeout_ms;
+};
+
+struct cfg_error {
+	char msg[1024];		/* "FILE:LINE: key \"x\": why" */
+};
+
+/* Load and validate a file. Returns a new config (caller owns) or NULL with err filled. */
+struct gw_config *config_load(const char *path, struct cfg_error *err);
+
+/* Parse from memory; |name| is used in messages. For tests and fuzzing. */
+struct gw_config *config_parse(const char *name, const char *buf, size_t len,
+    struct cfg_error *err);
+
+void config_free(struct gw_config *cfg);
+
+/*
+ * Reload: load |path| completely; on success copy over the keys that cannot
+ * change at run time (with a warning for each that differs), swap it into
+ * gw.cfg and free the old one. On failure log why and keep the old one.
+ */
+int config_reload(const char *path) GW_MUSTCHECK;
+
+/* Print every key with its default, in the format of etc/vssgate.conf. */
+void config_print_defaults(void *stream);
+
+/* Apply settings that have a global effect (logging). */
+void config_apply_globals(const struct gw_config *cfg);
+
+#endif

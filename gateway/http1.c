@@ -1,0 +1,337 @@
+/*
+ * http1.c - HTTP/1.1 connections: parse requests with proto/msg, hand them
+ * to the router one at a time (pipelined requests wait their turn), write
+ * responses with Content-Length, keep the connection alive when allowed.
+ *
+ *   H1_READ_HEAD --head--> H1_READ_BODY --body--> H1_HANDLING --respond--> H1_READ_HEAD
+ *                  \--(no body)-------------------/
+ */
+#include "gw.h"
+#include "config.h"
+#include "conn.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define H1_MAGIC 0x68317331U	/* "h1s1" */
+
+enum h1_state {
+	H1_READ_HEAD,
+	H1_READ_BODY,
+	H1_HANDLING,
+};
+
+struct h1_conn {
+	uint32_t magic;
+	enum h1_state state;
+	struct gw_conn *conn;
+	struct msg_parser parser;
+	struct msg msg;
+	struct http_request *cur;	/* the request being handled */
+	size_t body_expected;
+	bool keep_alive;
+	bool head_only;			/* HEAD: no body in the response */
+	bool dispatched;		/* h->cur was handed to the router */
+	struct loop_deferred resume;	/* parse pipelined requests after a response */
+};
+
+bool http_try_takeover(struct gw_conn *c, const struct msg *m);
+static void h1_on_read(struct gw_conn *c);
+
+static struct msg_limits
+limits(void)
+{
+	return (struct msg_limits){
+		.max_head = (size_t)gw.cfg->max_header_bytes,
+		.max_headers = gw.cfg->max_headers,
+		.max_body = (size_t)gw.cfg->max_body_bytes,
+	};
+}
+
+static void
+set_idle_deadline(struct h1_conn *h)
+{
+	h->conn->deadline_us = gw_mono_us() + gw.cfg->idle_timeout_ms * 1000;
+}
+
+/* An error before a request object exists: answer, log once, close. */
+static void
+reject(struct h1_conn *h, int status, const char *why)
+{
+	struct gw_conn *c = h->conn;
+	char body[160];
+	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":null,\"hint\":null}", why);
+
+	olog_info(c, "bad request: %s; answering %d and closing", why, status);
+	conn_printf(c, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+	    "Connection: close\r\n\r\n%s", status, http_status_text(status), n, body);
+	conn_close_after_flush(c, why);
+}
+
+static void
+format_date(char *out, size_t outlen)
+{
+	time_t now = (time_t)(gw_wall_us() / 1000000);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(out, outlen, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+static void
+resume_cb(void *arg)
+{
+	struct h1_conn *h = arg;
+
+	if (conn_is_open(h->conn) && evbuffer_get_length(h->conn->in) > 0)
+		h1_on_read(h->conn);
+}
+
+static void
+h1_send(struct http_request *req, int status, const char *ctype, const void *body, size_t len)
+{
+	struct h1_conn *h = req->proto_data;
+	struct gw_conn *c = req->conn;
+	char date[64];
+
+	GW_CHECK(h, H1_MAGIC);
+	format_date(date, sizeof(date));
+	conn_printf(c, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: vssgate\r\n", status,
+	    http_status_text(status), date);
+	if (ctype != NULL)
+		conn_printf(c, "Content-Type: %s\r\n", ctype);
+	for (int i = 0; i < req->nresp_headers; i++)
+		conn_printf(c, "%s: %s\r\n", req->resp_headers[i].name, req->resp_headers[i].value);
+	conn_printf(c, "Content-Length: %zu\r\n%s\r\n", len,
+	    h->keep_alive ? "" : "Connection: close\r\n");
+	if (len > 0 && !h->head_only)
+		conn_write(c, body, len);
+	olog_debug(c, "%s %s -> %d (%zu bytes, %.1f ms)", req->method, req->path, status, len,
+	    (double)(gw_mono_now_us() - req->started_us) / 1000.0);
+}
+
+/* The request is about to be freed: make room for the next one. */
+static void
+h1_release(struct http_request *req)
+{
+	struct h1_conn *h = req->proto_data;
+
+	if (h == NULL)
+		return;
+	GW_CHECK(h, H1_MAGIC);
+	h->cur = NULL;
+	if (!conn_is_open(h->conn))
+		return;
+	if (!h->keep_alive) {
+		conn_close_after_flush(h->conn, "response sent, no keep-alive");
+		return;
+	}
+	h->state = H1_READ_HEAD;
+	h->dispatched = false;
+	msg_parser_reset(&h->parser);
+	set_idle_deadline(h);
+	conn_resume_read(h->conn);
+	loop_defer(&h->resume, resume_cb, h);
+}
+
+static bool
+wants_keep_alive(const struct msg *m)
+{
+	const struct msg_header *conn = msg_header(m, "Connection");
+
+	if (m->version_minor == 0)
+		return conn != NULL && msg_value_has_token(conn->value, "keep-alive");
+	return conn == NULL || !msg_value_has_token(conn->value, "close");
+}
+
+/* Copy the parsed head into a new request object, or NULL if the target is bad. */
+static struct http_request *
+build_request(struct h1_conn *h)
+{
+	const struct msg *m = &h->msg;
+	const char *q = memchr(m->target.p, '?', m->target.len);
+	size_t plen = q ? (size_t)(q - m->target.p) : m->target.len;
+	char *path = gw_xmalloc(plen + 1);
+	struct http_request *req;
+
+	if (!http_decode_path(m->target.p, plen, path, plen + 1)) {
+		free(path);
+		return NULL;
+	}
+	req = http_request_new(h->conn);
+	req->path = path;
+	snprintf(req->method, sizeof(req->method), "%.*s", (int)m->method.len, m->method.p);
+	req->target = gw_xstrndup(m->target.p, m->target.len);
+	if (q)
+		req->query = gw_xstrndup(q + 1, m->target.len - plen - 1);
+	req->headers = gw_xcalloc((size_t)m->nheaders, sizeof(*req->headers));
+	for (int i = 0; i < m->nheaders; i++) {
+		req->headers[i].name = gw_xstrndup(m->headers[i].name.p, m->headers[i].name.len);
+		req->headers[i].value = gw_xstrndup(m->headers[i].value.p, m->headers[i].value.len);
+	}
+	req->nheaders = m->nheaders;
+	req->proto_data = h;
+	req->send = h1_send;
+	req->release = h1_release;
+	return req;
+}
+
+static void
+start_request(struct h1_conn *h)
+{
+	struct gw_conn *c = h->conn;
+	const struct msg_header *expect;
+
+	if (h->msg.kind != MSG_REQUEST || h->msg.protocol != MSG_HTTP) {
+		reject(h, 400, "not an HTTP request");
+		return;
+	}
+	if (h->msg.chunked) {
+		reject(h, 411, "chunked request bodies are not accepted; send Content-Length");
+		return;
+	}
+	if ((h->cur = build_request(h)) == NULL) {
+		reject(h, 400, "invalid request target");
+		return;
+	}
+	h->keep_alive = wants_keep_alive(&h->msg) && !gw.shutting_down;
+	h->head_only = proto_str_eq(h->msg.method, "HEAD");
+	evbuffer_drain(c->in, h->msg.head_len);
+	h->body_expected = h->msg.content_length;
+	expect = msg_header(&h->msg, "Expect");
+	if (expect && h->body_expected > 0 && proto_str_ieq(expect->value, "100-continue"))
+		conn_printf(c, "HTTP/1.1 100 Continue\r\n\r\n");
+	h->state = h->body_expected > 0 ? H1_READ_BODY : H1_HANDLING;
+	c->deadline_us = h->body_expected > 0 ? gw_mono_us() + gw.cfg->idle_timeout_ms * 1000 : 0;
+}
+
+static void
+read_head(struct h1_conn *h)
+{
+	struct gw_conn *c = h->conn;
+	struct msg_limits lim = limits();
+	size_t len = evbuffer_get_length(c->in);
+	size_t n = GW_MIN(len, lim.max_head + 4);
+	const char *p = (const char *)evbuffer_pullup(c->in, (ssize_t)n);
+	int rc = msg_parse(&h->parser, p, n, &lim, false, &h->msg);
+
+	if (rc == PROTO_AGAIN)
+		return;
+	if (rc < 0) {
+		reject(h, rc == PROTO_ETOOBIG ? (h->msg.has_content_length &&
+		    h->msg.content_length > lim.max_body ? 413 : 431) :
+		    rc == PROTO_EVERSION ? 505 : rc == PROTO_EUNSUPPORTED ? 501 : 400,
+		    rc == PROTO_ETOOBIG ? "request exceeds a size limit" : proto_strerror(rc));
+		return;
+	}
+	if (http_try_takeover(c, &h->msg))
+		return;
+	start_request(h);
+}
+
+/* The body is complete: move it into the request. */
+static bool
+read_body(struct h1_conn *h)
+{
+	struct http_request *req = h->cur;
+
+	if (evbuffer_get_length(h->conn->in) < h->body_expected)
+		return false;
+	req->body = gw_xmalloc(h->body_expected + 1);
+	evbuffer_remove(h->conn->in, req->body, h->body_expected);
+	req->body[h->body_expected] = '\0';
+	req->body_len = h->body_expected;
+	h->state = H1_HANDLING;
+	h->conn->deadline_us = 0;
+	return true;
+}
+
+static void
+h1_on_read(struct gw_conn *c)
+{
+	struct h1_conn *h = c->proto_data;
+
+	GW_CHECK(h, H1_MAGIC);
+	while (conn_is_open(c) && c->proto_data == h && c->state == CONN_ACTIVE) {
+		switch (h->state) {
+		case H1_READ_HEAD:
+			if (evbuffer_get_length(c->in) == 0)
+				return;
+			read_head(h);
+			if (h->state == H1_READ_HEAD)
+				return;	/* need more, rejected, or taken over */
+			break;
+		case H1_READ_BODY:
+			if (!read_body(h))
+				return;
+			break;
+		case H1_HANDLING:
+			if (!h->dispatched) {
+				h->dispatched = true;
+				http_dispatch(h->cur);	/* may respond at once */
+				break;
+			}
+			/* One request at a time; bound what a pipelining peer may queue. */
+			if (evbuffer_get_length(c->in) >
+			    (size_t)(gw.cfg->max_header_bytes + gw.cfg->max_body_bytes))
+				conn_pause_read(c);
+			return;
+		}
+	}
+}
+
+static void
+h1_on_start(struct gw_conn *c)
+{
+	struct h1_conn *h = gw_xcalloc(1, sizeof(*h));
+
+	h->magic = H1_MAGIC;
+	h->conn = c;
+	h->state = H1_READ_HEAD;
+	c->proto_data = h;
+	set_idle_deadline(h);
+}
+
+static void
+h1_on_close(struct gw_conn *c)
+{
+	struct h1_conn *h = c->proto_data;
+
+	if (h == NULL)
+		return;
+	GW_CHECK(h, H1_MAGIC);
+	if (h->cur) {
+		h->cur->proto_data = NULL;
+		http_request_detach(h->cur);
+	}
+	loop_defer_cancel(&h->resume);
+	h->magic = 0;
+	free(h);
+	c->proto_data = NULL;
+}
+
+/* Shutting down: an idle connection closes now, a busy one after its response. */
+static void
+h1_on_shutdown(struct gw_conn *c)
+{
+	struct h1_conn *h = c->proto_data;
+
+	GW_CHECK(h, H1_MAGIC);
+	h->keep_alive = false;
+	if (h->state == H1_READ_HEAD)
+		conn_close(c, "shutting down");
+}
+
+const struct conn_proto http1_proto = {
+	.name = "http",
+	.on_start = h1_on_start,
+	.on_read = h1_on_read,
+	.on_close = h1_on_close,
+	.on_shutdown = h1_on_shutdown,
+};

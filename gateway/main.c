@@ -1,0 +1,382 @@
+/*
+ * main.c - command line, start-up sequence, signals and shutdown of vssgated.
+ *
+ * Start-up: configuration -> logging -> event base -> server key -> TLS ->
+ * listeners -> database. The database side then runs, on the first
+ * connection: migrations -> policy model -> open the query gate -> ready.
+ * On each later reconnection: schema check -> model reload -> audit spool.
+ *
+ * Signals arrive through libevent: SIGHUP reloads, SIGTERM (or SIGINT)
+ * drains, a second SIGTERM or SIGINT (or SIGQUIT) exits at once.
+ */
+#include "gw.h"
+#include "audit.h"
+#include "config.h"
+#include "conn.h"
+#include "crypto.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "loop.h"
+#include "migrate.h"
+#include "model.h"
+#include "status.h"
+#include "tls.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG SYSCONFDIR "/vssgate/vssgate.conf"
+
+struct gw_state gw;
+
+extern const struct conn_proto http1_proto;
+
+enum run_mode {
+	MODE_SERVE,
+	MODE_CHECK,
+	MODE_MIGRATE,
+	MODE_AUDIT_VERIFY,
+};
+
+static enum run_mode mode = MODE_SERVE;
+static bool schema_ready;
+static bool startup_complete;
+static struct event *sig_events[4];
+static struct event *shutdown_timer;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: vssgated [-c FILE] [-t | --migrate | --audit-verify]\n"
+	    "\n"
+	    "The vssgate gateway: grants outside authorities access to video-surveillance\n"
+	    "cameras (IEC 62676-2-11 levels) over RTSP, ONVIF and a REST API.\n"
+	    "\n"
+	    "  -c, --config FILE   configuration file (default %s)\n"
+	    "  -t, --test-config   check the configuration and exit\n"
+	    "      --migrate       apply pending database migrations and exit\n"
+	    "      --audit-verify  check the audit log's hash chain and exit (1 if broken)\n"
+	    "      --print-defaults  print every configuration key with its default\n"
+	    "  -V, --version       print the version and exit\n"
+	    "  -h, --help          print this help and exit\n",
+	    DEFAULT_CONFIG);
+}
+
+/* --- shutdown ---------------------------------------------------------------- */
+
+static void
+finish_if_drained(int64_t now)
+{
+	if (gw.shutting_down && conn_count() == 0 && audit_pending() == 0)
+		gw.quit = true;
+}
+
+static void
+shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	log_warn("shutdown timeout reached with %d connections open; closing them", conn_count());
+	conn_close_all("shutdown timeout");
+	gw.quit = true;
+}
+
+static void
+begin_shutdown(const char *why)
+{
+	struct timeval tv;
+	int64_t ms = gw.cfg->shutdown_timeout_ms;
+
+	if (gw.shutting_down) {
+		log_info("%s again: exiting now", why);
+		conn_close_all("fast shutdown");
+		gw.quit = true;
+		return;
+	}
+	log_info("%s: shutting down (stop accepting, closing sessions)", why);
+	gw.shutting_down = true;
+	conn_listeners_close();
+	conn_begin_drain();
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
+	shutdown_timer = evtimer_new(gw.base, shutdown_timeout_cb, NULL);
+	event_add(shutdown_timer, &tv);
+	finish_if_drained(0);
+}
+
+static void
+reload(void)
+{
+	log_info("SIGHUP received: reloading %s", gw.config_path);
+	if (config_reload(gw.config_path) == 0 && tls_reload(gw.cfg) < 0)
+		log_warn("TLS settings were not applied");
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	gw_time_refresh();
+	switch (sig) {
+	case SIGHUP:
+		reload();
+		break;
+	case SIGTERM:
+		begin_shutdown("SIGTERM received");
+		break;
+	case SIGINT:
+		begin_shutdown("SIGINT received");
+		break;
+	case SIGQUIT:
+		log_info("SIGQUIT received: exiting now");
+		conn_close_all("fast shutdown");
+		gw.quit = true;
+		break;
+	}
+}
+
+static int
+setup_signals(void)
+{
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT };
+
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+		sig_events[i] = evsignal_new(gw.base, sigs[i], signal_cb, NULL);
+		if (sig_events[i] == NULL || event_add(sig_events[i], NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* --- database start-up sequence ---------------------------------------------- */
+
+static void
+fatal_stop(void)
+{
+	gw.exit_code = 1;
+	gw.quit = true;
+}
+
+static void
+on_audit_verified(const struct audit_verify_result *r, void *arg)
+{
+	if (r->ok) {
+		printf("audit log intact: %lld rows\n", (long long)r->rows);
+	} else {
+		printf("audit log BROKEN at row %lld: %s\n", (long long)r->first_bad_id, r->why);
+		gw.exit_code = 1;
+	}
+	gw.quit = true;
+}
+
+static void
+on_model_loaded(bool ok)
+{
+	if (!ok)
+		return;		/* retried on the next connection */
+	startup_complete = true;
+	db_open();
+	audit_flush_spool();
+	status_log_ready();
+}
+
+static void
+on_migrated(enum migrate_result res)
+{
+	if (res == MIGRATE_FATAL) {
+		fatal_stop();
+		return;
+	}
+	if (res == MIGRATE_RETRY)
+		return;
+	schema_ready = true;
+	status_set_schema_version(migrate_known_version());
+	if (mode == MODE_MIGRATE) {
+		log_info("database schema is at version %d", migrate_known_version());
+		gw.quit = true;
+		return;
+	}
+	if (mode == MODE_AUDIT_VERIFY) {
+		db_open();
+		audit_verify(on_audit_verified, NULL);
+		return;
+	}
+	model_load(on_model_loaded);
+}
+
+static void
+on_schema_checked(enum migrate_result res)
+{
+	if (res == MIGRATE_FATAL) {
+		fatal_stop();
+		return;
+	}
+	model_load(NULL);
+	audit_flush_spool();
+}
+
+static void
+on_db_connect(bool first)
+{
+	if (!schema_ready)
+		migrate_run(on_migrated);
+	else if (!startup_complete)
+		model_load(on_model_loaded);
+	else
+		migrate_check(on_schema_checked);
+}
+
+/* --- start-up ------------------------------------------------------------------ */
+
+static int
+write_pid_file(const char *path)
+{
+	FILE *f;
+
+	if (path[0] == '\0')
+		return 0;
+	f = fopen(path, "w");
+	if (f == NULL || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
+		log_error("cannot write pid file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* -t: everything that can be checked without starting. */
+static int
+check_config(const struct gw_config *cfg, const char *path)
+{
+	char why[512];
+
+	if (tls_check_files(cfg, why, sizeof(why)) < 0 ||
+	    crypto_load_key_file(cfg->secret_key_file, why, sizeof(why)) < 0) {
+		fprintf(stderr, "vssgated: %s: %s\n", path, why);
+		return 1;
+	}
+	crypto_forget_key();
+	printf("vssgated: configuration file %s is valid\n", path);
+	return 0;
+}
+
+static int
+start_services(void)
+{
+	char why[512];
+
+	if (crypto_load_key_file(gw.cfg->secret_key_file, why, sizeof(why)) < 0) {
+		log_error("%s", why);
+		return -1;
+	}
+	if (loop_init() < 0 || setup_signals() < 0 || worker_pool_start(gw.cfg->worker_threads) < 0 ||
+	    audit_init() < 0)
+		return -1;
+	model_init();
+	db_set_connect_hook(on_db_connect);
+	if (mode != MODE_SERVE)
+		return db_init();
+	if (tls_init(gw.cfg) < 0)
+		return -1;
+	http_init();
+	status_init();
+	conn_register_proto(CONN_KIND_HTTP1, &http1_proto);
+	loop_janitor_add(finish_if_drained);
+	if (conn_listeners_open() < 0 || write_pid_file(gw.cfg->pid_file) < 0)
+		return -1;
+	return db_init();
+}
+
+static void
+stop_services(void)
+{
+	conn_listeners_close();
+	conn_close_all("exiting");
+	loop_run_deferred_once();
+	db_shutdown();
+	worker_pool_stop();
+	model_shutdown();
+	audit_shutdown();
+	http_shutdown();
+	tls_shutdown();
+	loop_shutdown();
+	for (size_t i = 0; i < ARRAY_SIZE(sig_events); i++)
+		if (sig_events[i])
+			event_free(sig_events[i]);
+	if (shutdown_timer)
+		event_free(shutdown_timer);
+	if (mode == MODE_SERVE && gw.cfg->pid_file[0] != '\0')
+		unlink(gw.cfg->pid_file);
+	crypto_forget_key();
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "test-config", no_argument, NULL, 't' },
+		{ "migrate", no_argument, NULL, 'M' },
+		{ "audit-verify", no_argument, NULL, 'A' },
+		{ "print-defaults", no_argument, NULL, 'P' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = DEFAULT_CONFIG;
+	struct cfg_error err;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 't': mode = MODE_CHECK; break;
+		case 'M': mode = MODE_MIGRATE; break;
+		case 'A': mode = MODE_AUDIT_VERIFY; break;
+		case 'P': config_print_defaults(stdout); return 0;
+		case 'V': printf("vssgated %s\n", PACKAGE_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	gw.config_path = path;
+	gw.cfg = config_load(path, &err);
+	if (gw.cfg == NULL) {
+		fprintf(stderr, "vssgated: %s\n", err.msg);
+		return mode == MODE_CHECK ? 1 : 2;
+	}
+	if (mode == MODE_CHECK) {
+		int rc = check_config(gw.cfg, path);
+
+		config_free(gw.cfg);
+		return rc;
+	}
+	config_apply_globals(gw.cfg);
+	gw_time_refresh();
+	gw.started_at = gw_wall_us();
+	if (evthread_use_pthreads() < 0 || (gw.base = event_base_new()) == NULL) {
+		log_error("cannot create the event loop");
+		return 1;
+	}
+	if (start_services() < 0)
+		gw.exit_code = 1;
+	else
+		loop_run();
+	stop_services();
+	event_base_free(gw.base);
+	config_free(gw.cfg);
+	if (mode == MODE_SERVE)
+		log_info("vssgated stopped");
+	return gw.exit_code;
+}

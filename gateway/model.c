@@ -1,0 +1,563 @@
+/*
+ * model.c - loading, swapping and querying the policy model (see model.h).
+ *
+ * The whole model comes from one SQL statement that returns one JSON
+ * document, so it is a consistent snapshot without an explicit transaction.
+ * Reloads are debounced: a burst of NOTIFYs (a CSV import) costs one load.
+ */
+#include "gw.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "model.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MODEL_MAX_HOOKS 8
+#define MAX_POLYGON 1000
+
+/* Grants that ended more than a week ago are not loaded: they can only deny. */
+static const char model_sql[] =
+    "SELECT json_build_object("
+    " 'sites', coalesce((SELECT json_agg(json_build_object('id', id, 'name', name) ORDER BY id)"
+    "   FROM sites), '[]'),"
+    " 'authorities', coalesce((SELECT json_agg(json_build_object('id', id, 'name', name) ORDER BY id)"
+    "   FROM authorities), '[]'),"
+    " 'cameras', coalesce((SELECT json_agg(json_build_object("
+    "   'id', id, 'name', name, 'site_id', site_id, 'source_uri', source_uri, 'adapter', adapter,"
+    "   'source_username', source_username, 'source_secret', encode(source_secret, 'hex'),"
+    "   'enabled', enabled, 'always_on', always_on, 'latitude', latitude, 'longitude', longitude,"
+    "   'altitude', altitude, 'floor', floor, 'indoor_x', indoor_x, 'indoor_y', indoor_y,"
+    "   'indoor_z', indoor_z, 'heading', heading, 'tilt', tilt, 'field_of_view', field_of_view,"
+    "   'address', address, 'multicast_group', host(multicast_group),"
+    "   'multicast_port', multicast_port) ORDER BY id) FROM cameras), '[]'),"
+    " 'grants', coalesce((SELECT json_agg(json_build_object("
+    "   'id', g.id, 'authority_id', g.authority_id, 'authority', a.name, 'levels', g.levels,"
+    "   'scope', g.scope_kind, 'camera_ids', g.camera_ids, 'site_ids', g.site_ids,"
+    "   'area_lat', g.area_lat, 'area_lon', g.area_lon, 'area_radius_m', g.area_radius_m,"
+    "   'area_polygon', g.area_polygon,"
+    "   'active_from', (extract(epoch FROM g.active_from) * 1000000)::bigint,"
+    "   'active_until', (extract(epoch FROM g.active_until) * 1000000)::bigint,"
+    "   'footage_from', (extract(epoch FROM g.footage_from) * 1000000)::bigint,"
+    "   'footage_until', (extract(epoch FROM g.footage_until) * 1000000)::bigint,"
+    "   'revoked_at', (extract(epoch FROM g.revoked_at) * 1000000)::bigint,"
+    "   'emergency', g.emergency) ORDER BY g.id)"
+    "   FROM grants g JOIN authorities a ON a.id = g.authority_id"
+    "   WHERE g.active_until > now() - interval '7 days'), '[]'),"
+    " 'credentials', coalesce((SELECT json_agg(json_build_object("
+    "   'id', c.id, 'grant_id', c.grant_id, 'username', c.username,"
+    "   'password_enc', encode(c.password_enc, 'hex')) ORDER BY c.username COLLATE \"C\")"
+    "   FROM grant_credentials c JOIN grants g ON g.id = c.grant_id"
+    "   WHERE g.active_until > now() - interval '7 days'), '[]'))::text";
+
+static void (*change_hooks[MODEL_MAX_HOOKS])(void);
+static int nhooks;
+static struct event *refresh_ev;
+static bool load_in_flight;
+static bool load_again;
+static uint64_t generation;
+static void (*startup_done)(bool ok);
+
+/* --- JSON helpers ------------------------------------------------------- */
+
+static char *
+opt_str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? gw_xstrdup(s) : NULL;
+}
+
+static int64_t
+opt_int(json_t *o, const char *key, int64_t def)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
+}
+
+static double
+opt_num(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static unsigned char *
+opt_hex(json_t *o, const char *key, size_t *len)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	unsigned char *out;
+
+	*len = 0;
+	if (s == NULL || strlen(s) % 2 != 0 || strlen(s) == 0)
+		return NULL;
+	*len = strlen(s) / 2;
+	out = gw_xmalloc(*len);
+	if (gw_unhex(s, out, *len) < 0) {
+		free(out);
+		*len = 0;
+		return NULL;
+	}
+	return out;
+}
+
+static int64_t *
+int_array(json_t *a, int *n)
+{
+	int64_t *out;
+	size_t i;
+	json_t *v;
+
+	*n = 0;
+	if (!json_is_array(a) || json_array_size(a) == 0)
+		return NULL;
+	out = gw_xcalloc(json_array_size(a), sizeof(*out));
+	json_array_foreach(a, i, v)
+		if (json_is_integer(v))
+			out[(*n)++] = (int64_t)json_integer_value(v);
+	return out;
+}
+
+/* --- building ------------------------------------------------------------- */
+
+static void
+load_camera(json_t *o, struct model_camera *c)
+{
+	double lat = opt_num(o, "latitude"), lon = opt_num(o, "longitude");
+
+	c->pc.id = opt_int(o, "id", 0);
+	c->pc.site_id = opt_int(o, "site_id", 0);
+	c->pc.enabled = json_is_true(json_object_get(o, "enabled"));
+	c->pc.has_location = !isnan(lat) && !isnan(lon);
+	c->pc.location = (struct geo_point){ lat, lon };
+	c->name = opt_str(o, "name");
+	c->source_uri = opt_str(o, "source_uri");
+	c->adapter = opt_str(o, "adapter");
+	c->source_username = opt_str(o, "source_username");
+	c->source_secret = opt_hex(o, "source_secret", &c->source_secret_len);
+	c->always_on = json_is_true(json_object_get(o, "always_on"));
+	c->altitude = opt_num(o, "altitude");
+	c->heading = opt_num(o, "heading");
+	c->tilt = opt_num(o, "tilt");
+	c->field_of_view = opt_num(o, "field_of_view");
+	c->indoor_x = opt_num(o, "indoor_x");
+	c->indoor_y = opt_num(o, "indoor_y");
+	c->indoor_z = opt_num(o, "indoor_z");
+	c->floor = opt_str(o, "floor");
+	c->address = opt_str(o, "address");
+	c->multicast_group = opt_str(o, "multicast_group");
+	c->multicast_port = (int)opt_int(o, "multicast_port", 0);
+}
+
+static unsigned
+levels_from_json(json_t *a)
+{
+	unsigned bits = 0;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(a, i, v)
+		if (json_is_string(v))
+			bits |= (unsigned)policy_level_parse(json_string_value(v));
+	return bits;
+}
+
+static int
+load_polygon(json_t *a, struct policy_grant *pg)
+{
+	struct geo_point *pts;
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(a) || json_array_size(a) < 3 || json_array_size(a) > MAX_POLYGON)
+		return 0;
+	pts = gw_xcalloc(json_array_size(a), sizeof(*pts));
+	json_array_foreach(a, i, v) {
+		json_t *lat = json_array_get(v, 0), *lon = json_array_get(v, 1);
+
+		if (!json_is_number(lat) || !json_is_number(lon)) {
+			free(pts);
+			return -1;
+		}
+		pts[i] = (struct geo_point){ json_number_value(lat), json_number_value(lon) };
+	}
+	pg->area_polygon = pts;
+	pg->npolygon = (int)json_array_size(a);
+	return 0;
+}
+
+static int
+load_grant(json_t *o, struct model_grant *g)
+{
+	struct policy_grant *pg = &g->pg;
+	const char *scope = json_string_value(json_object_get(o, "scope"));
+
+	pg->id = opt_int(o, "id", 0);
+	pg->authority_id = opt_int(o, "authority_id", 0);
+	pg->levels = levels_from_json(json_object_get(o, "levels"));
+	if (scope && strcmp(scope, "sites") == 0)
+		pg->scope = SCOPE_SITES;
+	else if (scope && strcmp(scope, "area") == 0)
+		pg->scope = SCOPE_AREA;
+	else
+		pg->scope = SCOPE_CAMERAS;
+	pg->camera_ids = int_array(json_object_get(o, "camera_ids"), &pg->ncamera_ids);
+	pg->site_ids = int_array(json_object_get(o, "site_ids"), &pg->nsite_ids);
+	pg->area_center = (struct geo_point){ opt_num(o, "area_lat"), opt_num(o, "area_lon") };
+	pg->area_radius_m = opt_num(o, "area_radius_m");
+	if (isnan(pg->area_radius_m))
+		pg->area_radius_m = 0;
+	if (load_polygon(json_object_get(o, "area_polygon"), pg) < 0)
+		return -1;
+	pg->active_from_us = opt_int(o, "active_from", INT64_MAX);
+	pg->active_until_us = opt_int(o, "active_until", 0);
+	pg->footage_from_us = opt_int(o, "footage_from", INT64_MIN);
+	pg->footage_until_us = opt_int(o, "footage_until", INT64_MAX);
+	pg->revoked_at_us = opt_int(o, "revoked_at", 0);
+	g->emergency = json_is_true(json_object_get(o, "emergency"));
+	g->authority_name = opt_str(o, "authority");
+	return 0;
+}
+
+static void
+free_model(struct gw_model *m)
+{
+	for (int i = 0; i < m->nsites; i++)
+		free(m->sites[i].name);
+	for (int i = 0; i < m->nauthorities; i++)
+		free(m->authorities[i].name);
+	for (int i = 0; i < m->ncameras; i++) {
+		struct model_camera *c = &m->cameras[i];
+
+		free(c->name);
+		free(c->source_uri);
+		free(c->adapter);
+		free(c->source_username);
+		free(c->source_secret);
+		free(c->floor);
+		free(c->address);
+		free(c->multicast_group);
+	}
+	for (int i = 0; i < m->ngrants; i++) {
+		free((void *)m->grants[i].pg.camera_ids);
+		free((void *)m->grants[i].pg.site_ids);
+		free((void *)m->grants[i].pg.area_polygon);
+		free(m->grants[i].authority_name);
+	}
+	for (int i = 0; i < m->ncredentials; i++) {
+		free(m->credentials[i].username);
+		free(m->credentials[i].password_enc);
+	}
+	free(m->sites);
+	free(m->authorities);
+	free(m->cameras);
+	free(m->grants);
+	free(m->credentials);
+	free(m);
+}
+
+static int
+cmp_credential(const void *a, const void *b)
+{
+	return strcmp(((const struct model_credential *)a)->username,
+	    ((const struct model_credential *)b)->username);
+}
+
+struct gw_model *
+model_from_json(const char *text, size_t len, char *why, size_t whylen)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *a, *o;
+	struct gw_model *m;
+	size_t i;
+
+	if (!json_is_object(root)) {
+		snprintf(why, whylen, "model snapshot is not a JSON object: %s", jerr.text);
+		json_decref(root);
+		return NULL;
+	}
+	m = gw_xcalloc(1, sizeof(*m));
+	m->refcnt = 1;
+
+	a = json_object_get(root, "sites");
+	m->sites = gw_xcalloc(json_array_size(a), sizeof(*m->sites));
+	json_array_foreach(a, i, o) {
+		m->sites[m->nsites].id = opt_int(o, "id", 0);
+		m->sites[m->nsites++].name = opt_str(o, "name");
+	}
+	a = json_object_get(root, "authorities");
+	m->authorities = gw_xcalloc(json_array_size(a), sizeof(*m->authorities));
+	json_array_foreach(a, i, o) {
+		m->authorities[m->nauthorities].id = opt_int(o, "id", 0);
+		m->authorities[m->nauthorities++].name = opt_str(o, "name");
+	}
+	a = json_object_get(root, "cameras");
+	m->cameras = gw_xcalloc(json_array_size(a), sizeof(*m->cameras));
+	json_array_foreach(a, i, o)
+		load_camera(o, &m->cameras[m->ncameras++]);
+	a = json_object_get(root, "grants");
+	m->grants = gw_xcalloc(json_array_size(a), sizeof(*m->grants));
+	json_array_foreach(a, i, o)
+		if (load_grant(o, &m->grants[m->ngrants]) == 0)
+			m->ngrants++;
+	a = json_object_get(root, "credentials");
+	m->credentials = gw_xcalloc(json_array_size(a), sizeof(*m->credentials));
+	json_array_foreach(a, i, o) {
+		struct model_credential *c = &m->credentials[m->ncredentials];
+
+		c->id = opt_int(o, "id", 0);
+		c->grant_id = opt_int(o, "grant_id", 0);
+		c->username = opt_str(o, "username");
+		c->password_enc = opt_hex(o, "password_enc", &c->password_enc_len);
+		if (c->username == NULL) {
+			free(c->password_enc);
+			continue;
+		}
+		m->ncredentials++;
+	}
+	/* The SQL orders by id; sort usernames here, byte-wise, whatever the collation. */
+	qsort(m->credentials, (size_t)m->ncredentials, sizeof(*m->credentials), cmp_credential);
+	json_decref(root);
+	return m;
+}
+
+/* --- lookups -------------------------------------------------------------- */
+
+#define FIND_BY_ID(arr, n, key) do {                                    \
+		int lo = 0, hi = (n) - 1;                               \
+		while (lo <= hi) {                                      \
+			int mid = lo + (hi - lo) / 2;                   \
+			int64_t found = ID_OF(&(arr)[mid]);               \
+			if (found == (key))                             \
+				return &(arr)[mid];                     \
+			if (found < (key))                              \
+				lo = mid + 1;                           \
+			else                                            \
+				hi = mid - 1;                           \
+		}                                                       \
+		return NULL;                                            \
+	} while (0)
+
+#define ID_OF(x) ((x)->pc.id)
+const struct model_camera *
+model_camera(const struct gw_model *m, int64_t id)
+{
+	FIND_BY_ID(m->cameras, m->ncameras, id);
+}
+#undef ID_OF
+
+#define ID_OF(x) ((x)->pg.id)
+const struct model_grant *
+model_grant(const struct gw_model *m, int64_t id)
+{
+	FIND_BY_ID(m->grants, m->ngrants, id);
+}
+#undef ID_OF
+
+#define ID_OF(x) ((x)->id)
+const struct model_site *
+model_site(const struct gw_model *m, int64_t id)
+{
+	FIND_BY_ID(m->sites, m->nsites, id);
+}
+
+const struct model_authority *
+model_authority(const struct gw_model *m, int64_t id)
+{
+	FIND_BY_ID(m->authorities, m->nauthorities, id);
+}
+#undef ID_OF
+
+const struct model_credential *
+model_credential(const struct gw_model *m, const char *username)
+{
+	int lo = 0, hi = m->ncredentials - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c = strcmp(m->credentials[mid].username, username);
+
+		if (c == 0)
+			return &m->credentials[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+bool
+model_principal(const struct gw_model *m, const char *username, struct gw_principal *out)
+{
+	const struct model_credential *c = model_credential(m, username);
+	const struct model_grant *g;
+
+	if (c == NULL || (g = model_grant(m, c->grant_id)) == NULL)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->credential_id = c->id;
+	out->grant_id = g->pg.id;
+	out->authority_id = g->pg.authority_id;
+	snprintf(out->username, sizeof(out->username), "%s", c->username);
+	return true;
+}
+
+bool
+model_policy_stale(void)
+{
+	int64_t since = db_down_since_us();
+
+	return since != 0 && gw_mono_us() - since > gw.cfg->db_outage_grace_ms * 1000;
+}
+
+struct policy_decision
+model_authorize(const struct gw_principal *p, int64_t camera_id, const struct policy_request *req)
+{
+	struct policy_decision deny = { false, POLICY_DENY_NO_GRANT, 0 };
+	const struct gw_model *m = gw.model;
+	const struct model_grant *g;
+	const struct model_camera *cam;
+	const struct policy_grant *grants[1];
+	struct policy_camera absent = { .id = camera_id };
+
+	if (m == NULL)
+		return deny;
+	if (model_policy_stale()) {
+		deny.reason = POLICY_DENY_STALE;
+		return deny;
+	}
+	g = model_grant(m, p->grant_id);
+	if (g == NULL)
+		return deny;
+	grants[0] = &g->pg;
+	cam = model_camera(m, camera_id);
+	return policy_decide(grants, 1, cam ? &cam->pc : &absent, req);
+}
+
+/* --- reference counting and swapping --------------------------------------- */
+
+void
+model_ref(struct gw_model *m)
+{
+	m->refcnt++;
+}
+
+void
+model_unref(struct gw_model *m)
+{
+	if (m != NULL && --m->refcnt == 0)
+		free_model(m);
+}
+
+void
+model_on_change(void (*hook)(void))
+{
+	if (nhooks == MODEL_MAX_HOOKS)
+		gw_fatal_check(__FILE__, __LINE__, "free model hook slot");
+	change_hooks[nhooks++] = hook;
+}
+
+static void
+swap_in(struct gw_model *m)
+{
+	struct gw_model *old = gw.model;
+
+	m->generation = ++generation;
+	m->loaded_at_us = gw_mono_us();
+	gw.model = m;
+	model_unref(old);
+	log_debug("policy model %llu loaded: %d cameras, %d grants, %d credentials",
+	    (unsigned long long)m->generation, m->ncameras, m->ngrants, m->ncredentials);
+	for (int i = 0; i < nhooks; i++)
+		change_hooks[i]();
+}
+
+static void schedule_refresh(void);
+
+static void
+on_model_result(void *arg, PGresult *res, const char *error)
+{
+	void (*done)(bool) = startup_done;
+	struct gw_model *m = NULL;
+	char why[256];
+
+	load_in_flight = false;
+	startup_done = NULL;
+	if (error != NULL)
+		log_warn("loading the policy model failed: %s; keeping the previous one", error);
+	else if ((m = model_from_json(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
+	    why, sizeof(why))) == NULL)
+		log_error("loading the policy model failed: %s; keeping the previous one", why);
+	else
+		swap_in(m);
+	if (done)
+		done(m != NULL);
+	if (load_again) {
+		load_again = false;
+		schedule_refresh();
+	}
+}
+
+void
+model_load(void (*done)(bool ok))
+{
+	if (load_in_flight) {
+		load_again = true;
+		return;
+	}
+	load_in_flight = true;
+	startup_done = done;
+	db_query(model_sql, 0, NULL, DB_Q_STARTUP, on_model_result, NULL);
+}
+
+static void
+refresh_cb(evutil_socket_t fd, short what, void *arg)
+{
+	gw_time_refresh();
+	model_load(NULL);
+}
+
+static void
+schedule_refresh(void)
+{
+	struct timeval tv = { 0, 0 };
+	int64_t ms = gw.cfg->model_refresh_delay_ms;
+
+	if (event_pending(refresh_ev, EV_TIMEOUT, NULL))
+		return;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
+	event_add(refresh_ev, &tv);
+}
+
+static void
+on_notify(const char *payload)
+{
+	log_debug("model change notified (%s)", payload);
+	schedule_refresh();
+}
+
+void
+model_init(void)
+{
+	refresh_ev = evtimer_new(gw.base, refresh_cb, NULL);
+	db_listen("vssgate_model", on_notify);
+}
+
+void
+model_shutdown(void)
+{
+	if (refresh_ev)
+		event_free(refresh_ev);
+	refresh_ev = NULL;
+	model_unref(gw.model);
+	gw.model = NULL;
+}

@@ -1,0 +1,43 @@
+/*
+ * proto.h - the return convention and shared limits of proto/.
+ *
+ * proto/ holds wire formats only: bytes in, structs out, and structs in,
+ * bytes out. It never touches a socket, the clock, the logger or the
+ * database, and never includes anything from gateway/.
+ *
+ * Return convention of every incremental parser in proto/:
+ *   >= 0          bytes consumed (a complete unit was parsed)
+ *   PROTO_AGAIN   need more bytes; call again with the same buffer, grown
+ *   PROTO_E*      a specific violation; the stream cannot go on
+ * Serializers return the number of bytes written or PROTO_ETOOBIG.
+ */
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum proto_result {
+	PROTO_AGAIN = -1,
+	PROTO_EBADMSG = -2,	/* malformed: not this protocol, or broken syntax */
+	PROTO_ETOOBIG = -3,	/* a limit set at init was exceeded */
+	PROTO_EUNSUPPORTED = -4,	/* well-formed but not something we implement */
+	PROTO_EVERSION = -5,	/* unknown protocol version */
+	PROTO_ENOMEM = -6,
+};
+
+#define GW_PROTO_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+const char *proto_strerror(int code);
+
+/* A byte range inside a caller-owned buffer; not NUL-terminated. */
+struct proto_str {
+	const char *p;
+	size_t len;
+};
+
+bool proto_str_eq(struct proto_str s, const char *lit);	/* exact */
+bool proto_str_ieq(struct proto_str s, const char *lit);	/* ASCII case-insensitive */
+
+#endif
