@@ -1,0 +1,10 @@
+#!/bin/sh
+# Runs the integration tests (pytest, Debian's /usr/bin/python3) against the
+# freshly built vssgated. Called by `make check`; also runnable by hand:
+#   VSSGATED=./vssgated sh t/integration.sh -k foundation
+set -eu
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+: "${PYTHON3:=/usr/bin/python3}"
+export top_srcdir
+cd "$top_srcdir/t/integration"
+exec "$PYTHON3" -m pytest -p no:cacheprovider -q -ra ${PYTEST_ARGS:-} "$@" .

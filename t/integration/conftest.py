@@ -1,0 +1,244 @@
+"""Shared fixtures of the integration tests: a throwaway PostgreSQL, vssgated
+on free ports with a generated configuration, and helpers to read its log.
+
+Everything runs against real programs: PostgreSQL 15 (initdb + pg_ctl in a
+temporary directory, as the postgres user when we are root), the vssgated
+binary from the build tree ($VSSGATED), and real clients in the tests.
+"""
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+import urllib.error
+import json
+
+import pytest
+
+TOP_SRCDIR = os.environ.get("top_srcdir", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+VSSGATED = os.environ.get("VSSGATED", os.path.join(TOP_SRCDIR, "vssgated"))
+PG_BINDIR = os.environ.get("PG_BINDIR") or "/usr/lib/postgresql/15/bin"
+WRAPPER = os.environ.get("VSSGATED_WRAPPER", "").split()
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port that was free a moment ago (bind to 0, read it, close)."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            v = pred()
+        except (OSError, ValueError):
+            v = None    # a server still starting or closing: try again
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Postgres:
+    """A private PostgreSQL cluster listening on a Unix socket only."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="vssgate-pg-")
+        os.chmod(self.dir, 0o755)
+        self.as_user = []
+        if os.geteuid() == 0:
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.dir, "postgres", "postgres")
+        self.data = os.path.join(self.dir, "data")
+        self._run(["initdb", "-D", self.data, "-U", "testuser", "--auth=trust", "--no-sync",
+                   "-E", "UTF8", "--locale=C"])
+        self.start()
+
+    def _run(self, argv, **kw):
+        return subprocess.run(self.as_user + [os.path.join(PG_BINDIR, argv[0])] + argv[1:],
+                              check=True, cwd="/", stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+
+    def start(self):
+        self._run(["pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "server.log"), "-w", "-t", "30",
+                   "-o", f"-k {self.dir} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
+                         "-c full_page_writes=off -c max_connections=200", "start"])
+
+    def stop(self, mode="fast"):
+        self._run(["pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"])
+
+    def destroy(self):
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def conninfo(self, dbname):
+        return f"host={self.dir} dbname={dbname} user=testuser"
+
+    def createdb(self):
+        name = "t_" + secrets.token_hex(6)
+        self.psql("postgres", f"CREATE DATABASE {name}")
+        return name
+
+    def psql(self, dbname, sql, check=True):
+        """Run SQL; return the rows as lists of strings (psql -At output)."""
+        r = subprocess.run(["psql", "-h", self.dir, "-U", "testuser", "-d", dbname, "-v", "ON_ERROR_STOP=1",
+                            "-AtF", "\t", "-c", sql], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if check and r.returncode != 0:
+            raise AssertionError(f"psql failed: {r.stderr}")
+        if not check:
+            return r
+        return [line.split("\t") for line in r.stdout.splitlines() if line != ""]
+
+
+@pytest.fixture(scope="session")
+def pg():
+    p = Postgres()
+    yield p
+    p.destroy()
+
+
+class Gateway:
+    """One vssgated process with its own configuration, key and state directory."""
+
+    def __init__(self, pg, dbname, tmpdir, extra=None):
+        self.pg = pg
+        self.dbname = dbname
+        self.dir = str(tmpdir)
+        os.makedirs(self.dir, exist_ok=True)
+        self.http_port = free_port()
+        self.rtsp_port = free_port()
+        self.key_file = os.path.join(self.dir, "secret.key")
+        with open(self.key_file, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        self.conf_path = os.path.join(self.dir, "vssgate.conf")
+        self.log_path = os.path.join(self.dir, "vssgated.log")
+        self.pid_file = os.path.join(self.dir, "vssgated.pid")
+        self.settings = {
+            "daemon": {"state_dir": os.path.join(self.dir, "state"), "pid_file": self.pid_file,
+                       "log_level": "debug", "shutdown_timeout": "5s"},
+            "database": {"conninfo": pg.conninfo(dbname), "reconnect_max_delay": "1s"},
+            "listen": {"rtsp": f"127.0.0.1:{self.rtsp_port}", "http": f"127.0.0.1:{self.http_port}"},
+            "security": {"secret_key_file": self.key_file},
+        }
+        for section, keys in (extra or {}).items():
+            self.settings.setdefault(section, {}).update(keys)
+        self.write_config()
+        self.proc = None
+        self._logf = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def config_text(self, settings=None):
+        out = []
+        for section, keys in (settings or self.settings).items():
+            out.append(f"[{section}]")
+            for k, v in keys.items():
+                out.append(f'{k} = "{v}"' if isinstance(v, str) and (" " in v or v == "") else f"{k} = {v}")
+            out.append("")
+        return "\n".join(out)
+
+    def write_config(self, text=None):
+        with open(self.conf_path, "w") as f:
+            f.write(text if text is not None else self.config_text())
+
+    def start(self, wait_ready=True, args=()):
+        self._logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(WRAPPER + [VSSGATED, "-c", self.conf_path] + list(args),
+                                     stdout=self._logf, stderr=subprocess.STDOUT)
+        if wait_ready:
+            self.wait_log(r"vssgated \S+ ready", timeout=20)
+        return self
+
+    def log(self):
+        with open(self.log_path, "r", errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, pattern, timeout=10.0, count=1):
+        rx = re.compile(pattern)
+
+        def found():
+            if self.proc and self.proc.poll() is not None and len(rx.findall(self.log())) < count:
+                raise AssertionError(f"vssgated exited ({self.proc.returncode}) before /{pattern}/:\n{self.log()[-3000:]}")
+            return len(rx.findall(self.log())) >= count
+        try:
+            wait_until(found, timeout, what=f"log /{pattern}/")
+        except AssertionError:
+            raise AssertionError(f"no /{pattern}/ in log:\n{self.log()[-3000:]}")
+
+    def count_log(self, pattern):
+        return len(re.findall(pattern, self.log()))
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=15):
+        return self.proc.wait(timeout)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._logf:
+            self._logf.close()
+            self._logf = None
+
+    def get(self, path, headers=None, timeout=5):
+        """(status, parsed JSON or text) of an HTTP GET."""
+        return http_request("GET", self.url + path, headers=headers, timeout=timeout)
+
+    def sql(self, sql, check=True):
+        return self.pg.psql(self.dbname, sql, check=check)
+
+
+def http_request(method, url, body=None, headers=None, timeout=5):
+    data = None
+    hdrs = dict(headers or {})
+    if body is not None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    req = urllib.request.Request(url, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            status, raw, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as e:
+        status, raw, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
+    if "json" in ctype and raw:
+        return status, json.loads(raw)
+    return status, raw
+
+
+@pytest.fixture
+def gateway_factory(pg, tmp_path):
+    """gateway_factory(extra_settings) -> a started Gateway on a fresh database."""
+    made = []
+
+    def make(extra=None, start=True, dbname=None, **kw):
+        g = Gateway(pg, dbname or pg.createdb(), tmp_path / f"gw{len(made)}", extra)
+        made.append(g)
+        if start:
+            g.start(**kw)
+        return g
+
+    yield make
+    for g in made:
+        g.stop()
+
+
+@pytest.fixture
+def gateway(gateway_factory):
+    return gateway_factory()
