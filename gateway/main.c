@@ -20,6 +20,7 @@
 #include "loop.h"
 #include "migrate.h"
 #include "model.h"
+#include "session.h"
 #include "status.h"
 #include "tls.h"
 #include "worker.h"
@@ -280,6 +281,7 @@ start_services(void)
 	    audit_init() < 0)
 		return -1;
 	model_init();
+	session_init();
 	db_set_connect_hook(on_db_connect);
 	if (mode != MODE_SERVE)
 		return db_init();
