@@ -1,0 +1,41 @@
+/*
+ * media.h - what the rest of the daemon may ask the media side (hub,
+ * adapters) about a camera, without knowing how media flows.
+ */
+#ifndef GW_MEDIA_H
+#define GW_MEDIA_H
+
+#include "gw.h"
+
+struct media_track_status {
+	char codec[16];			/* "H264", "H265", "JPEG", "AAC", "PCMU", "PCMA", "metadata" */
+	int width, height;		/* video; 0 when unknown */
+	int clock_rate;
+};
+
+struct media_status {
+	bool active;			/* a source is running for this camera */
+	bool online;			/* it delivers media now */
+	int readers;			/* live readers on this node */
+	double bitrate_bps;		/* over the last few seconds, all tracks */
+	int64_t last_frame_wall_us;	/* 0: never */
+	int ntracks;
+	struct media_track_status tracks[4];
+	char last_error[128];		/* why the source is offline, if known */
+};
+
+/* Fill |out| for |camera_id|; a camera with no source running is inactive and offline. */
+void media_camera_status(int64_t camera_id, struct media_status *out);
+
+/* Totals for /metrics. */
+struct media_totals {
+	int sources_active;
+	int sources_online;
+	int readers;
+	uint64_t bytes_out;
+	uint64_t frames_in;
+	uint64_t frames_dropped;	/* skipped for slow readers */
+};
+void media_totals(struct media_totals *out);
+
+#endif
