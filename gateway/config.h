@@ -51,6 +51,22 @@ struct gw_config {
 	char *secret_key_file;
 	char *realm;
 
+	/* [media] */
+	int64_t source_idle_timeout_ms;
+	int64_t source_retry_min_ms;
+	int64_t source_retry_max_ms;
+	int64_t describe_timeout_ms;
+	int64_t gop_cache_max;
+	int64_t reader_queue_max;
+
+	/* [rtsp] */
+	int64_t rtsp_session_timeout_ms;
+	int rtsp_udp_port;
+	int rtsp_multicast_ttl;
+	int rtsp_max_sessions_per_principal;
+	int64_t rtsp_nonce_lifetime_ms;
+	char *rtsp_public_host;
+
 	/* [limits] */
 	int max_connections;
 	int max_connections_per_address;

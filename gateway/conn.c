@@ -479,6 +479,9 @@ conn_register_proto(enum conn_kind kind, const struct conn_proto *proto)
 void
 conn_set_proto(struct gw_conn *c, const struct conn_proto *proto, void *data)
 {
+	/* A switch (HTTP/1.1 -> WebSocket): the old protocol frees its state first. */
+	if (c->proto && c->proto->on_close)
+		c->proto->on_close(c);
 	c->proto = proto;
 	c->proto_data = data;
 	if (c->state == CONN_SNIFF || c->state == CONN_TLS_HANDSHAKE)

@@ -104,7 +104,10 @@ int conn_count(void);
 
 void conn_register_proto(enum conn_kind kind, const struct conn_proto *proto);
 
-/* Switch the handler (HTTP/1.1 -> WebSocket or tunnel). Calls new->on_start. */
+/*
+ * Switch the handler (HTTP/1.1 -> WebSocket or tunnel): the old handler's
+ * on_close() frees its state, then the new one's on_start() runs.
+ */
 void conn_set_proto(struct gw_conn *c, const struct conn_proto *proto, void *data);
 
 /* Queue bytes (copied) and make sure they get written. */

@@ -43,6 +43,7 @@ struct h1_conn {
 
 bool http_try_takeover(struct gw_conn *c, const struct msg *m);
 static void h1_on_read(struct gw_conn *c);
+extern const struct conn_proto http1_proto;
 
 static struct msg_limits
 limits(void)
@@ -264,8 +265,10 @@ h1_on_read(struct gw_conn *c)
 			if (evbuffer_get_length(c->in) == 0)
 				return;
 			read_head(h);
+			if (c->proto != &http1_proto)
+				return;	/* taken over: |h| is gone */
 			if (h->state == H1_READ_HEAD)
-				return;	/* need more, rejected, or taken over */
+				return;	/* need more, or rejected */
 			break;
 		case H1_READ_BODY:
 			if (!read_body(h))

@@ -1,0 +1,31 @@
+/*
+ * registry.c - the kinds of source this build knows, by the name stored in
+ * cameras.adapter. Adding a kind is one ops table and one line here.
+ */
+#include "adapters/adapter.h"
+
+#include <stddef.h>
+#include <string.h>
+
+extern const struct adapter_ops rtsp_adapter_ops;
+extern const struct adapter_ops ffmpeg_adapter_ops;
+
+static const struct adapter_ops *const registry[] = {
+	&rtsp_adapter_ops,
+	&ffmpeg_adapter_ops,
+};
+
+const struct adapter_ops *
+adapter_lookup(const char *name)
+{
+	for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++)
+		if (strcmp(registry[i]->name, name) == 0)
+			return registry[i];
+	return NULL;
+}
+
+const char *
+adapter_names(void)
+{
+	return "rtsp, ffmpeg";
+}

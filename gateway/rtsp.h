@@ -1,0 +1,196 @@
+/*
+ * rtsp.h - the RTSP server (IEC 62676-2-31 / ONVIF Streaming): what its
+ * files share. Only rtsp_init()/rtsp_shutdown() are for the rest of the
+ * daemon.
+ *
+ * One RTSP "connection" (struct rtsp_conn) is a request stream in and a
+ * response + media stream out. It rides on:
+ *   WIRE_TCP        one TCP (or TLS) connection both ways, media interleaved;
+ *   WIRE_TUNNEL     RTSP over HTTP: requests in base64 on a POST connection,
+ *                   responses and media on the paired GET connection;
+ *   WIRE_WEBSOCKET  one WebSocket connection, RTSP and interleaved media as a
+ *                   byte stream in binary frames.
+ * Media for UDP and multicast sessions goes out of shared UDP sockets
+ * (rtsp_out.c); their control connection may come and go.
+ *
+ * A session (struct rtsp_session) is created by the first SETUP, belongs to
+ * the principal that authenticated it, and is bound to its connection
+ * (interleaved transports) or to its principal and peer address (UDP). Its
+ * id is 128 random bits.
+ *
+ * Files: rtsp_server.c (connections, parsing, dispatch, responses),
+ * rtsp_methods.c (the methods, authentication, SDP), rtsp_session.c
+ * (sessions, keep-alive, RTCP, the registry), rtsp_out.c (writers, UDP,
+ * multicast), rtsp_tunnel.c (HTTP tunnel and WebSocket).
+ */
+#ifndef GW_RTSP_H
+#define GW_RTSP_H
+
+#include "gw.h"
+#include "hub.h"
+#include "model.h"
+#include "../proto/base64.h"
+#include "../proto/msg.h"
+
+#include <sys/socket.h>
+
+#define RTSP_CONN_MAGIC 0x7274636eU	/* "rtcn" */
+#define RTSP_SESSION_MAGIC 0x72747373U	/* "rtss" */
+#define RTSP_SESSION_ID_LEN 32		/* hex digits of 128 random bits */
+#define RTSP_MAX_BODY 4096
+#define RTSP_SR_INTERVAL_US 5000000
+
+struct gw_conn;
+struct gw_session;
+struct rtsp_session;
+struct rtsp_mcast;
+struct wslay_event_context;
+
+enum rtsp_wire {
+	WIRE_TCP,
+	WIRE_TUNNEL,
+	WIRE_WEBSOCKET,
+};
+
+/* Where a request is in its life; one at a time per connection. */
+enum rtsp_req_state {
+	REQ_IDLE,			/* waiting for a request */
+	REQ_WAITING_SOURCE,		/* DESCRIBE/SETUP waits for the source's tracks */
+};
+
+/* The request being handled (copied out of the input buffer). */
+struct rtsp_request {
+	char method[16];
+	char url[512];
+	int64_t cseq;
+	char session_id[RTSP_SESSION_ID_LEN + 1];
+	bool has_session;
+	char *headers;			/* the whole head, NUL-terminated, for lookups */
+	struct msg msg;			/* points into |headers| */
+};
+
+struct rtsp_conn {
+	uint32_t magic;
+	enum rtsp_wire wire;
+	struct gw_conn *conn;		/* responses and media go here */
+	struct gw_conn *post_conn;	/* WIRE_TUNNEL: requests come from here */
+	struct evbuffer *in;		/* request bytes to parse */
+	struct msg_parser parser;
+	enum rtsp_req_state req_state;
+	struct rtsp_request *req;	/* while REQ_WAITING_SOURCE */
+	struct hub_wait *wait;
+	struct rtsp_session *session;	/* the session bound to this connection */
+	char nonce[33];			/* Digest nonce of this connection */
+	int64_t nonce_created_us;
+	bool auth_failure_logged;
+	/* WIRE_WEBSOCKET */
+	struct wslay_event_context *ws;
+	uint64_t ws_left;		/* payload bytes left in the binary frame being written */
+	uint8_t ws_hdr[10];
+	uint8_t ws_hdr_len, ws_hdr_sent;
+	/* WIRE_TUNNEL */
+	char cookie[65];
+	struct base64_dec b64;
+	TAILQ_ENTRY(rtsp_conn) tunnel_link;
+};
+
+enum rtsp_transport_kind {
+	RT_NONE,
+	RT_INTERLEAVED,
+	RT_UDP,
+	RT_MULTICAST,
+};
+
+struct rtsp_track_setup {
+	enum rtsp_transport_kind kind;
+	uint8_t channel;		/* RT_INTERLEAVED: RTP channel (RTCP is +1) */
+	struct sockaddr_storage rtp_to;	/* RT_UDP */
+	struct sockaddr_storage rtcp_to;
+	socklen_t addr_len;
+};
+
+enum rtsp_session_state {
+	RS_READY,			/* set up, not playing */
+	RS_PLAYING,
+};
+
+struct rtsp_session {
+	uint32_t magic;
+	char id[RTSP_SESSION_ID_LEN + 1];
+	enum rtsp_session_state state;
+	struct rtsp_conn *rc;		/* bound connection; NULL for a UDP session left by it */
+	struct gw_principal principal;
+	struct sockaddr_storage peer;	/* address of the client that set it up */
+	char peer_str[64];
+	int64_t camera_id;
+	struct hub_source *src;
+	struct hub_reader *reader;
+	struct gw_session *gs;		/* the registry's view, from the first PLAY */
+	struct rtsp_track_setup tracks[HUB_MAX_TRACKS];
+	unsigned track_mask;
+	uint8_t channels[HUB_MAX_TRACKS];
+	struct rtsp_mcast *mcast;	/* RT_MULTICAST */
+	bool udp;			/* media over UDP (unicast) */
+	int64_t last_seen_us;		/* keep-alive */
+	int64_t last_sr_us;
+	int64_t started_us;
+	bool ending;
+	TAILQ_ENTRY(rtsp_session) link;
+	TAILQ_ENTRY(rtsp_session) udp_link;
+};
+
+/* rtsp_server.c */
+extern const struct conn_proto rtsp_tcp_proto;
+struct rtsp_conn *rtsp_conn_new(struct gw_conn *conn, enum rtsp_wire wire);
+void rtsp_conn_free(struct rtsp_conn *rc);
+void rtsp_conn_process(struct rtsp_conn *rc);	/* parse and handle what is in rc->in */
+void rtsp_send(struct rtsp_conn *rc, const void *data, size_t len);	/* control bytes */
+void rtsp_reply(struct rtsp_conn *rc, const struct rtsp_request *req, int status,
+    const char *extra_headers, const char *ctype, const void *body, size_t len);
+void rtsp_request_done(struct rtsp_conn *rc);	/* an asynchronous request has been answered */
+const char *rtsp_status_text(int status);
+void rtsp_conn_close(struct rtsp_conn *rc, const char *reason);
+
+/* rtsp_methods.c */
+void rtsp_handle(struct rtsp_conn *rc, struct rtsp_request *req);
+void rtsp_methods_resume(struct rtsp_conn *rc, struct hub_source *src, const char *error);
+
+/* rtsp_session.c */
+struct rtsp_session *rtsp_session_new(struct rtsp_conn *rc, const struct gw_principal *p,
+    int64_t camera_id, struct hub_source *src);
+struct rtsp_session *rtsp_session_find(const char *id);
+int rtsp_session_count_for(int64_t grant_id);
+int rtsp_session_play(struct rtsp_session *s, struct hub_play_info *info);
+void rtsp_session_end(struct rtsp_session *s, const char *reason);
+void rtsp_session_detach(struct rtsp_session *s);	/* its connection is going away */
+void rtsp_session_touch(struct rtsp_session *s);
+struct rtsp_session *rtsp_session_by_udp_peer(const struct sockaddr_storage *from);
+void rtsp_sessions_init(void);
+void rtsp_sessions_shutdown(void);
+/* Wake every UDP session with media queued (the shared socket can take more). */
+void rtsp_sessions_udp_resume(void);
+
+/* rtsp_out.c */
+int rtsp_out_init(void) GW_MUSTCHECK;
+void rtsp_out_shutdown(void);
+void rtsp_write(struct rtsp_conn *rc);	/* control and media to rc->conn, as far as it takes */
+extern const struct hub_reader_ops rtsp_tcp_reader_ops;
+extern const struct hub_reader_ops rtsp_udp_reader_ops;
+int rtsp_udp_server_port(void);		/* 0 when UDP is off */
+void rtsp_udp_wake(struct hub_reader *r);
+void rtsp_udp_send_rtcp(struct rtsp_session *s, int track, const void *pkt, size_t len);
+struct rtsp_mcast *rtsp_mcast_join(struct rtsp_session *s, const char **why);
+void rtsp_mcast_leave(struct rtsp_mcast *m);
+const char *rtsp_mcast_group(const struct rtsp_mcast *m, int *port, int *ttl);
+
+/* rtsp_tunnel.c */
+bool rtsp_http_takeover(struct gw_conn *c, const struct msg *m);
+void rtsp_tunnel_init(void);
+void rtsp_tunnel_unlink(struct rtsp_conn *rc);
+int rtsp_ws_frame_header(uint8_t hdr[10], uint64_t len);
+
+/* Public. */
+int rtsp_init(void) GW_MUSTCHECK;
+void rtsp_shutdown(void);
+
+#endif

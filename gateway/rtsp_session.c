@@ -1,0 +1,314 @@
+/*
+ * rtsp_session.c - RTSP sessions: creation, lookup, play, keep-alive and
+ * timeout, RTCP sender reports, and the link to the session registry that
+ * closes them when their grant stops allowing them.
+ */
+#include "gw.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "loop.h"
+#include "rtsp.h"
+#include "session.h"
+#include "../proto/rtcp.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+TAILQ_HEAD(rtsp_session_list, rtsp_session);
+
+static struct rtsp_session_list all_sessions = TAILQ_HEAD_INITIALIZER(all_sessions);
+
+static void
+registry_close(struct gw_session *gs, const char *reason)
+{
+	struct rtsp_session *s = gs->owner;
+
+	GW_CHECK(s, RTSP_SESSION_MAGIC);
+	/* The client must notice: close its connection, which ends the session with it. */
+	if (s->rc != NULL)
+		rtsp_conn_close(s->rc, reason);
+	rtsp_session_end(s, reason);
+}
+
+static const struct session_ops registry_ops = {
+	.close = registry_close,
+};
+
+struct rtsp_session *
+rtsp_session_new(struct rtsp_conn *rc, const struct gw_principal *p, int64_t camera_id,
+    struct hub_source *src)
+{
+	struct rtsp_session *s = gw_xcalloc(1, sizeof(*s));
+	unsigned char rnd[RTSP_SESSION_ID_LEN / 2];
+
+	if (gw_random(rnd, sizeof(rnd)) < 0) {
+		free(s);
+		return NULL;
+	}
+	s->magic = RTSP_SESSION_MAGIC;
+	gw_hex(rnd, sizeof(rnd), s->id);
+	s->state = RS_READY;
+	s->rc = rc;
+	s->principal = *p;
+	s->peer = rc->conn->peer;
+	snprintf(s->peer_str, sizeof(s->peer_str), "%s", rc->conn->peer_str);
+	s->camera_id = camera_id;
+	s->src = src;
+	s->started_us = s->last_seen_us = gw_mono_us();
+	TAILQ_INSERT_TAIL(&all_sessions, s, link);
+	rc->session = s;
+	return s;
+}
+
+struct rtsp_session *
+rtsp_session_find(const char *id)
+{
+	struct rtsp_session *s;
+
+	TAILQ_FOREACH(s, &all_sessions, link)
+		if (!s->ending && gw_streq_ct(s->id, id, RTSP_SESSION_ID_LEN) && strlen(id) == RTSP_SESSION_ID_LEN)
+			return s;
+	return NULL;
+}
+
+int
+rtsp_session_count_for(int64_t grant_id)
+{
+	struct rtsp_session *s;
+	int n = 0;
+
+	TAILQ_FOREACH(s, &all_sessions, link)
+		n += !s->ending && s->principal.grant_id == grant_id;
+	return n;
+}
+
+/* What the registry re-checks: the strongest thing the session receives. */
+static enum gw_action
+session_action(const struct rtsp_session *s)
+{
+	bool audio = false, meta = false;
+
+	for (int i = 0; i < hub_source_ntracks(s->src); i++) {
+		if (!(s->track_mask & (1u << i)))
+			continue;
+		switch (hub_source_track(s->src, i)->media) {
+		case ADAPTER_VIDEO:
+			return ACT_LIVE_VIDEO;
+		case ADAPTER_AUDIO:
+			audio = true;
+			break;
+		case ADAPTER_METADATA:
+			meta = true;
+			break;
+		}
+	}
+	return audio ? ACT_LIVE_AUDIO : meta ? ACT_METADATA : ACT_LIVE_VIDEO;
+}
+
+static const char *
+transport_name(const struct rtsp_session *s)
+{
+	if (s->mcast)
+		return "multicast";
+	if (s->udp)
+		return "udp";
+	if (s->rc == NULL)
+		return "tcp";
+	switch (s->rc->wire) {
+	case WIRE_TUNNEL:
+		return "http";
+	case WIRE_WEBSOCKET:
+		return "websocket";
+	default:
+		return s->rc->conn->tls ? "tls" : "tcp";
+	}
+}
+
+int
+rtsp_session_play(struct rtsp_session *s, struct hub_play_info *info)
+{
+	const char *why = NULL;
+
+	if (s->gs == NULL)
+		s->gs = session_open(&s->principal, s->camera_id, session_action(s), "rtsp",
+		    transport_name(s), s->peer_str, &registry_ops, s);
+	if (s->tracks[0].kind == RT_MULTICAST || s->mcast) {
+		if (s->mcast == NULL && (s->mcast = rtsp_mcast_join(s, &why)) == NULL)
+			return -1;
+		memset(info, 0, sizeof(*info));
+	} else {
+		if (s->reader == NULL)
+			s->reader = hub_reader_new(s->src, s->track_mask, 0,
+			    s->udp ? &rtsp_udp_reader_ops : &rtsp_tcp_reader_ops, s);
+		hub_reader_play(s->reader, info);
+	}
+	s->state = RS_PLAYING;
+	s->last_sr_us = 0;
+	rtsp_session_touch(s);
+	(void)why;
+	return 0;
+}
+
+void
+rtsp_session_end(struct rtsp_session *s, const char *reason)
+{
+	GW_CHECK(s, RTSP_SESSION_MAGIC);
+	if (s->ending)
+		return;
+	s->ending = true;
+	if (s->gs)
+		session_end(s->gs, reason);
+	s->gs = NULL;
+	hub_reader_free(s->reader);
+	s->reader = NULL;
+	if (s->mcast)
+		rtsp_mcast_leave(s->mcast);
+	if (s->rc && s->rc->session == s)
+		s->rc->session = NULL;
+	TAILQ_REMOVE(&all_sessions, s, link);
+	s->magic = 0;
+	free(s);
+}
+
+/*
+ * The connection goes away. An interleaved session dies with it; a UDP or
+ * multicast session may outlive its control connection (RFC 2326) until
+ * TEARDOWN from another connection or its timeout.
+ */
+void
+rtsp_session_detach(struct rtsp_session *s)
+{
+	if ((s->udp || s->mcast) && s->state == RS_PLAYING) {
+		s->rc = NULL;
+		return;
+	}
+	s->rc = NULL;
+	rtsp_session_end(s, "connection closed");
+}
+
+void
+rtsp_session_touch(struct rtsp_session *s)
+{
+	s->last_seen_us = gw_mono_us();
+}
+
+static bool
+same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+	    &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+struct rtsp_session *
+rtsp_session_by_udp_peer(const struct sockaddr_storage *from)
+{
+	struct rtsp_session *s;
+	uint16_t port = from->ss_family == AF_INET ? ((const struct sockaddr_in *)from)->sin_port : 0;
+
+	TAILQ_FOREACH(s, &all_sessions, link) {
+		if (!s->udp || s->ending)
+			continue;
+		for (int t = 0; t < HUB_MAX_TRACKS; t++)
+			if (s->tracks[t].kind == RT_UDP && same_ip(&s->tracks[t].rtcp_to, from) &&
+			    ((const struct sockaddr_in *)&s->tracks[t].rtcp_to)->sin_port == port)
+				return s;
+	}
+	return NULL;
+}
+
+void
+rtsp_sessions_udp_resume(void)
+{
+	struct rtsp_session *s;
+
+	TAILQ_FOREACH(s, &all_sessions, link)
+		if (s->udp && s->reader && s->state == RS_PLAYING && hub_reader_pending(s->reader))
+			rtsp_udp_wake(s->reader);
+}
+
+/* --- RTCP sender reports --------------------------------------------------------- */
+
+static void
+send_sender_report(struct rtsp_session *s, int track, int64_t now_wall)
+{
+	uint8_t pkt[128];
+	struct rtcp_sr sr = { 0 };
+	int n;
+
+	sr.ssrc = hub_source_ssrc(s->src, track);
+	sr.ntp = rtcp_ntp_from_us(now_wall);
+	sr.rtp_ts = hub_source_rtp_at(s->src, track, now_wall);
+	hub_reader_track_counts(s->reader, track, &sr.packet_count, &sr.octet_count);
+	n = rtcp_build_sr_sdes(&sr, "vssgate", pkt, sizeof(pkt));
+	if (n <= 0)
+		return;
+	if (s->udp)
+		rtsp_udp_send_rtcp(s, track, pkt, (size_t)n);
+	else
+		hub_reader_queue_control(s->reader, track, pkt, (size_t)n);
+}
+
+static void
+maybe_send_reports(struct rtsp_session *s, int64_t now)
+{
+	int64_t wall = gw_wall_us();
+
+	if (s->state != RS_PLAYING || s->reader == NULL || now - s->last_sr_us < RTSP_SR_INTERVAL_US)
+		return;
+	s->last_sr_us = now;
+	for (int t = 0; t < hub_source_ntracks(s->src); t++)
+		if (s->track_mask & (1u << t))
+			send_sender_report(s, t, wall);
+}
+
+/* --- the janitor ------------------------------------------------------------------ */
+
+static bool
+timed_out(const struct rtsp_session *s, int64_t now)
+{
+	/* A playing interleaved session lives as long as its connection. */
+	if (s->state == RS_PLAYING && !s->udp && !s->mcast && s->rc != NULL)
+		return false;
+	return now - s->last_seen_us > gw.cfg->rtsp_session_timeout_ms * 1000;
+}
+
+static void
+rtsp_session_janitor(int64_t now)
+{
+	struct rtsp_session *s, *next;
+
+	for (s = TAILQ_FIRST(&all_sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, link);
+		if (timed_out(s, now)) {
+			if (s->rc)
+				rtsp_conn_close(s->rc, "session timed out");
+			rtsp_session_end(s, "session timed out");
+			continue;
+		}
+		maybe_send_reports(s, now);
+	}
+}
+
+void
+rtsp_sessions_init(void)
+{
+	loop_janitor_add(rtsp_session_janitor);
+}
+
+void
+rtsp_sessions_shutdown(void)
+{
+	struct rtsp_session *s;
+
+	while ((s = TAILQ_FIRST(&all_sessions)) != NULL)
+		rtsp_session_end(s, "server shutting down");
+}

@@ -1,0 +1,416 @@
+/*
+ * rtsp_tunnel.c - RTSP over HTTP (the GET/POST tunnel) and RTSP over
+ * WebSocket, taken over from the HTTP/1.1 server before routing, so both
+ * work on every listener, on the same port as the web services.
+ *
+ * Tunnel: a GET with x-sessioncookie becomes the output side (responses and
+ * media); a POST with the same cookie, from the same address, on another
+ * connection, becomes the input side, its body a stream of base64 RTSP
+ * requests. The header checks are strict because this is where other
+ * servers broke: exactly one cookie header, bounded and printable; a POST
+ * can only join a GET that is waiting for one.
+ *
+ * WebSocket: a GET upgrade on /rtsp-over-websocket with subprotocol
+ * rtsp.onvif.org (or "binary", as Axis clients ask); wslay parses the
+ * client's frames; the server's frames are written by rtsp_out.c.
+ */
+#include "gw.h"
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "rtsp.h"
+
+#include <event2/buffer.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wslay/wslay.h>
+
+#define WS_PATH "/rtsp-over-websocket"
+#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define WS_MAX_MESSAGE 65536
+#define TUNNEL_MIME "application/x-rtsp-tunnelled"
+
+TAILQ_HEAD(tunnel_list, rtsp_conn);
+
+static struct tunnel_list tunnels = TAILQ_HEAD_INITIALIZER(tunnels);
+
+static void
+http_error(struct gw_conn *c, int status, const char *reason, const char *why)
+{
+	olog_info(c, "refused: %s", why);
+	conn_printf(c, "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status, reason);
+	conn_close_after_flush(c, why);
+}
+
+/* The single value of a header that must appear once; NULL if absent or repeated. */
+static bool
+single_header(const struct msg *m, const char *name, char *out, size_t outlen)
+{
+	return msg_header_count(m, name) == 1 && msg_header_copy(m, name, out, outlen);
+}
+
+static bool
+valid_cookie(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return false;
+	return true;
+}
+
+static bool
+same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+	    &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+/* --- the tunnel's GET side ----------------------------------------------------------- */
+
+static void
+get_on_read(struct gw_conn *c)
+{
+	/* The client has nothing to say on this side; what it sends is dropped. */
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+}
+
+static void
+get_on_writable(struct gw_conn *c)
+{
+	rtsp_write(c->proto_data);
+}
+
+static void
+get_on_close(struct gw_conn *c)
+{
+	if (c->proto_data)
+		rtsp_conn_free(c->proto_data);
+	c->proto_data = NULL;
+}
+
+static void
+tunnel_on_shutdown(struct gw_conn *c)
+{
+	struct rtsp_conn *rc = c->proto_data;
+
+	if (rc && rc->session)
+		rtsp_session_end(rc->session, "server shutting down");
+	conn_close_after_flush(c, "shutting down");
+}
+
+static const struct conn_proto tunnel_get_proto = {
+	.name = "rtsp-http",
+	.on_read = get_on_read,
+	.on_writable = get_on_writable,
+	.on_close = get_on_close,
+	.on_shutdown = tunnel_on_shutdown,
+};
+
+/* --- the tunnel's POST side ---------------------------------------------------------------- */
+
+static void
+post_on_read(struct gw_conn *c)
+{
+	struct rtsp_conn *rc = c->proto_data;
+	uint8_t out[BASE64_DECODED_MAX(16384)];
+
+	if (rc == NULL) {
+		conn_close(c, "tunnel gone");
+		return;
+	}
+	while (evbuffer_get_length(c->in) > 0) {
+		size_t n = GW_MIN(evbuffer_get_length(c->in), (size_t)16384);
+		const char *p = (const char *)evbuffer_pullup(c->in, (ssize_t)n);
+		int d = base64_dec_push(&rc->b64, p, n, out, sizeof(out));
+
+		if (d < 0) {
+			olog_info(c, "tunnel body is not base64; closing the tunnel");
+			rtsp_conn_close(rc, "bad tunnel body");
+			return;
+		}
+		evbuffer_drain(c->in, n);
+		evbuffer_add(rc->in, out, (size_t)d);
+	}
+	rtsp_conn_process(rc);
+}
+
+static void
+post_on_close(struct gw_conn *c)
+{
+	struct rtsp_conn *rc = c->proto_data;
+
+	if (rc != NULL && rc->post_conn == c)
+		rc->post_conn = NULL;
+	c->proto_data = NULL;
+}
+
+static const struct conn_proto tunnel_post_proto = {
+	.name = "rtsp-http-post",
+	.on_read = post_on_read,
+	.on_close = post_on_close,
+};
+
+void
+rtsp_tunnel_unlink(struct rtsp_conn *rc)
+{
+	if (rc->cookie[0] != '\0') {
+		TAILQ_REMOVE(&tunnels, rc, tunnel_link);
+		rc->cookie[0] = '\0';
+	}
+	if (rc->post_conn) {
+		rc->post_conn->proto_data = NULL;
+		conn_close(rc->post_conn, "tunnel closed");
+		rc->post_conn = NULL;
+	}
+}
+
+static struct rtsp_conn *
+tunnel_find(const char *cookie)
+{
+	struct rtsp_conn *rc;
+
+	TAILQ_FOREACH(rc, &tunnels, tunnel_link)
+		if (strcmp(rc->cookie, cookie) == 0)
+			return rc;
+	return NULL;
+}
+
+static bool
+start_tunnel_get(struct gw_conn *c, const struct msg *m, const char *cookie)
+{
+	struct rtsp_conn *rc;
+
+	if (tunnel_find(cookie) != NULL) {
+		http_error(c, 409, "Conflict", "tunnel cookie already in use");
+		return true;
+	}
+	evbuffer_drain(c->in, m->head_len);
+	conn_printf(c, "HTTP/1.0 200 OK\r\nServer: vssgate\r\nConnection: close\r\n"
+	    "Cache-Control: no-store\r\nPragma: no-cache\r\nContent-Type: " TUNNEL_MIME "\r\n\r\n");
+	rc = rtsp_conn_new(c, WIRE_TUNNEL);
+	snprintf(rc->cookie, sizeof(rc->cookie), "%s", cookie);
+	TAILQ_INSERT_TAIL(&tunnels, rc, tunnel_link);
+	conn_set_proto(c, &tunnel_get_proto, rc);
+	c->deadline_us = gw_mono_us() + gw.cfg->idle_timeout_ms * 1000;
+	return true;
+}
+
+static bool
+start_tunnel_post(struct gw_conn *c, const struct msg *m, const char *cookie)
+{
+	struct rtsp_conn *rc = tunnel_find(cookie);
+
+	if (rc == NULL || rc->conn == c || !same_ip(&rc->conn->peer, &c->peer)) {
+		http_error(c, 404, "Not Found", "no tunnel waits for this cookie from this address");
+		return true;
+	}
+	if (rc->post_conn != NULL) {
+		http_error(c, 409, "Conflict", "the tunnel already has its POST connection");
+		return true;
+	}
+	/* Content-Length is a placeholder (32767...): the body is an endless stream. */
+	evbuffer_drain(c->in, m->head_len);
+	rc->post_conn = c;
+	base64_dec_init(&rc->b64);
+	conn_set_proto(c, &tunnel_post_proto, rc);
+	rc->conn->deadline_us = 0;
+	if (evbuffer_get_length(c->in) > 0)
+		post_on_read(c);
+	return true;
+}
+
+/* --- WebSocket ------------------------------------------------------------------------------- */
+
+static ssize_t
+ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
+{
+	struct rtsp_conn *rc = user;
+	int n = evbuffer_remove(rc->conn->in, buf, len);
+
+	if (n <= 0) {
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
+	return n;
+}
+
+/* wslay's own frames (pong, close) go with the control bytes, at a frame boundary. */
+static ssize_t
+ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user)
+{
+	struct rtsp_conn *rc = user;
+
+	evbuffer_add(rc->conn->out, data, len);
+	return (ssize_t)len;
+}
+
+static void
+ws_on_message(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+    void *user)
+{
+	struct rtsp_conn *rc = user;
+
+	if (arg->opcode == WSLAY_BINARY_FRAME || arg->opcode == WSLAY_TEXT_FRAME)
+		evbuffer_add(rc->in, arg->msg, arg->msg_length);
+	else if (arg->opcode == WSLAY_CONNECTION_CLOSE)
+		rtsp_conn_close(rc, "WebSocket closed by the client");
+}
+
+static const struct wslay_event_callbacks ws_callbacks = {
+	.recv_callback = ws_recv,
+	.send_callback = ws_send,
+	.on_msg_recv_callback = ws_on_message,
+};
+
+static void
+ws_on_read(struct gw_conn *c)
+{
+	struct rtsp_conn *rc = c->proto_data;
+
+	GW_CHECK(rc, RTSP_CONN_MAGIC);
+	if (wslay_event_recv(rc->ws) != 0) {
+		olog_info(c, "WebSocket protocol error; closing");
+		conn_close(c, "WebSocket protocol error");
+		return;
+	}
+	rtsp_conn_process(rc);
+	wslay_event_send(rc->ws);
+	rtsp_write(rc);
+	if (!wslay_event_want_read(rc->ws) && !wslay_event_want_write(rc->ws))
+		conn_close_after_flush(c, "WebSocket closed");
+}
+
+static void
+ws_on_close(struct gw_conn *c)
+{
+	struct rtsp_conn *rc = c->proto_data;
+
+	if (rc == NULL)
+		return;
+	wslay_event_context_free(rc->ws);
+	rtsp_conn_free(rc);
+	c->proto_data = NULL;
+}
+
+static const struct conn_proto ws_proto = {
+	.name = "rtsp-ws",
+	.on_read = ws_on_read,
+	.on_writable = get_on_writable,
+	.on_close = ws_on_close,
+	.on_shutdown = tunnel_on_shutdown,
+};
+
+/* Pick rtsp.onvif.org, else binary, from Sec-WebSocket-Protocol. */
+static const char *
+ws_subprotocol(const struct msg *m)
+{
+	const struct msg_header *h = msg_header(m, "Sec-WebSocket-Protocol");
+
+	if (h == NULL)
+		return NULL;
+	if (msg_value_has_token(h->value, "rtsp.onvif.org"))
+		return "rtsp.onvif.org";
+	if (msg_value_has_token(h->value, "binary"))
+		return "binary";
+	return NULL;
+}
+
+static void
+ws_accept_key(const char *key, char out[64])
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "%s%s", key, WS_GUID);
+	EVP_Digest(buf, strlen(buf), digest, &dlen, EVP_sha1(), NULL);
+	base64_encode(digest, dlen, out, 64);
+}
+
+static bool
+start_websocket(struct gw_conn *c, const struct msg *m)
+{
+	char key[64], version[8], accept[64];
+	const char *proto = ws_subprotocol(m);
+	struct rtsp_conn *rc;
+
+	if (!single_header(m, "Sec-WebSocket-Key", key, sizeof(key)) || strlen(key) != 24 ||
+	    !single_header(m, "Sec-WebSocket-Version", version, sizeof(version)) ||
+	    strcmp(version, "13") != 0) {
+		http_error(c, 400, "Bad Request", "invalid WebSocket handshake");
+		return true;
+	}
+	if (proto == NULL) {
+		http_error(c, 400, "Bad Request", "WebSocket subprotocol must be rtsp.onvif.org or binary");
+		return true;
+	}
+	ws_accept_key(key, accept);
+	evbuffer_drain(c->in, m->head_len);
+	conn_printf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
+	    accept, proto);
+	rc = rtsp_conn_new(c, WIRE_WEBSOCKET);
+	if (wslay_event_context_server_init(&rc->ws, &ws_callbacks, rc) != 0) {
+		rtsp_conn_free(rc);
+		conn_close(c, "out of memory");
+		return true;
+	}
+	wslay_event_config_set_max_recv_msg_length(rc->ws, WS_MAX_MESSAGE);
+	conn_set_proto(c, &ws_proto, rc);
+	c->deadline_us = gw_mono_us() + gw.cfg->idle_timeout_ms * 1000;
+	if (evbuffer_get_length(c->in) > 0)
+		ws_on_read(c);
+	return true;
+}
+
+/* --- the takeover hook ----------------------------------------------------------------------- */
+
+static bool
+is_websocket_upgrade(const struct msg *m)
+{
+	const struct msg_header *up = msg_header(m, "Upgrade");
+	const struct msg_header *co = msg_header(m, "Connection");
+
+	return up && co && msg_value_has_token(up->value, "websocket") &&
+	    msg_value_has_token(co->value, "upgrade");
+}
+
+bool
+rtsp_http_takeover(struct gw_conn *c, const struct msg *m)
+{
+	char cookie[80];
+	bool get = proto_str_eq(m->method, "GET"), post = proto_str_eq(m->method, "POST");
+	int ncookies = msg_header_count(m, "x-sessioncookie");
+
+	if (get && is_websocket_upgrade(m) && proto_str_eq(m->target, WS_PATH))
+		return start_websocket(c, m);
+	if (ncookies == 0 || (!get && !post))
+		return false;
+	if (ncookies > 1 || !single_header(m, "x-sessioncookie", cookie, sizeof(cookie)) ||
+	    !valid_cookie(cookie)) {
+		http_error(c, 400, "Bad Request", "invalid or repeated x-sessioncookie");
+		return true;
+	}
+	if (msg_header_count(m, "Accept") > 1 || msg_header_count(m, "Content-Type") > 1) {
+		http_error(c, 400, "Bad Request", "repeated Accept or Content-Type in a tunnel request");
+		return true;
+	}
+	return get ? start_tunnel_get(c, m, cookie) : start_tunnel_post(c, m, cookie);
+}
+
+void
+rtsp_tunnel_init(void)
+{
+}
