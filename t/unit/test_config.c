@@ -29,8 +29,12 @@ parse(const char *text, struct cfg_error *err)
 
 /* --- value cases -------------------------------------------------------------- */
 
-#define GETTER_AS(name, field) \
-	static int64_t get_##name(const struct gw_config *c) { return (int64_t)c->field; }
+#define GETTER_AS(name, field)				\
+	static int64_t					\
+	get_##name(const struct gw_config *c)		\
+	{						\
+		return (int64_t)c->field;		\
+	}
 #define GETTER(field) GETTER_AS(field, field)
 GETTER(idle_timeout_ms)
 GETTER(db_outage_grace_ms)
