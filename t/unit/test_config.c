@@ -159,7 +159,8 @@ run_value_case(const struct value_case *c)
 		if (!ok(cfg != NULL && got == c->want, "%s: %s = %lld", c->name, c->field,
 		    (long long)c->want))
 			diag("got %lld; %s", (long long)got, err.msg);
-	} else if (!ok(cfg == NULL && error_names_line(&err, c->want_line) && error_names_key(&err, c->want_key),
+	} else if (!ok(cfg == NULL && error_names_line(&err, c->want_line) &&
+	    error_names_key(&err, c->want_key),
 	    "%s: error at " NAME ":%d naming \"%s\"", c->name, c->want_line, c->want_key)) {
 		diag("got: %s", cfg ? "(accepted)" : err.msg);
 	}
@@ -172,7 +173,7 @@ static const struct error_case {
 	const char *name;
 	const char *text;
 	int want_line;
-	const char *want_text;		/* a word the message must hold (a key in quotes when there is one) */
+	const char *want_text;		/* in the message: the key in quotes when there is one */
 } error_cases[] = {
 	{ "an unknown section", "# c\n[nope]\nk = 1\n", 3, "[nope]" },
 	{ "an unknown key", "[limits]\n\nfoo = 1\n", 3, "\"foo\"" },
@@ -345,7 +346,8 @@ test_print_defaults_round_trip(void)
 	/* The keys really are in the text: setting one again is "set twice". */
 	edited = gw_xasprintf("%s[limits]\nidle_timeout = 5s\n", text);
 	reread = parse(edited, &err);
-	ok(reread == NULL && error_names_line(&err, count_lines(text) + 2) && error_names_key(&err, "idle_timeout"),
+	ok(reread == NULL && error_names_line(&err, count_lines(text) + 2) &&
+	    error_names_key(&err, "idle_timeout"),
 	    "idle_timeout is set in the printed defaults (setting it again is an error)");
 	free(edited);
 	config_free(reread);
@@ -372,7 +374,8 @@ test_config_load(void)
 	struct gw_config *cfg;
 	int fd = mkstemp(path);
 
-	if (!ok(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text), "a temporary file is written"))
+	if (!ok(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text),
+	    "a temporary file is written"))
 		return;
 	close(fd);
 	cfg = config_load(path, &err);

@@ -64,7 +64,8 @@ test_seal_round_trip(void)
 	is_int(crypto_seal(secret, len, sealed), (long long)(len + CRYPTO_SEAL_OVERHEAD),
 	    "crypto_seal: length is the plain text's plus CRYPTO_SEAL_OVERHEAD");
 	is_int(sealed[0], 1, "the sealed form starts with version 1");
-	ok(!holds((const char *)sealed, len + CRYPTO_SEAL_OVERHEAD, "s3cret"), "the plain text is not in the sealed form");
+	ok(!holds((const char *)sealed, len + CRYPTO_SEAL_OVERHEAD, "s3cret"),
+	    "the plain text is not in the sealed form");
 	is_int(crypto_open(sealed, len + CRYPTO_SEAL_OVERHEAD, out), (long long)len,
 	    "crypto_open: returns the plain text's length");
 	is_str(out, secret, "crypto_open: gives back the plain text, NUL-terminated");
@@ -119,7 +120,8 @@ test_wrong_key(void)
 	crypto_set_key(other);
 	is_int(crypto_open(sealed, n, out), -1, "a secret sealed with another key does not open");
 	crypto_set_key(key);
-	is_int(crypto_open(sealed, n, out), (long long)strlen(secret), "with the right key back it opens again");
+	is_int(crypto_open(sealed, n, out), (long long)strlen(secret),
+	    "with the right key back it opens again");
 }
 
 static void
@@ -130,15 +132,18 @@ test_sizes(void)
 	unsigned char empty[CRYPTO_SEAL_OVERHEAD];
 	int n;
 
-	is_int(crypto_seal("", 0, empty), CRYPTO_SEAL_OVERHEAD, "an empty secret seals to CRYPTO_SEAL_OVERHEAD bytes");
+	is_int(crypto_seal("", 0, empty), CRYPTO_SEAL_OVERHEAD,
+	    "an empty secret seals to CRYPTO_SEAL_OVERHEAD bytes");
 	out[0] = 'x';
-	ok(crypto_open(empty, CRYPTO_SEAL_OVERHEAD, out) == 0 && out[0] == '\0', "and opens to the empty string");
+	ok(crypto_open(empty, CRYPTO_SEAL_OVERHEAD, out) == 0 && out[0] == '\0',
+	    "and opens to the empty string");
 
 	memset(plain, 'a', sizeof(plain));
 	n = crypto_seal(plain, CRYPTO_MAX_SECRET, big);
 	is_int(n, CRYPTO_MAX_SECRET + CRYPTO_SEAL_OVERHEAD, "a secret of CRYPTO_MAX_SECRET bytes seals");
 	is_int(crypto_open(big, (size_t)n, out), CRYPTO_MAX_SECRET, "and opens");
-	is_int(crypto_seal(plain, CRYPTO_MAX_SECRET + 1, big), -1, "a secret of CRYPTO_MAX_SECRET + 1 bytes does not seal");
+	is_int(crypto_seal(plain, CRYPTO_MAX_SECRET + 1, big), -1,
+	    "a secret of CRYPTO_MAX_SECRET + 1 bytes does not seal");
 	is_int(crypto_open(big, CRYPTO_MAX_SECRET + CRYPTO_SEAL_OVERHEAD + 1, out), -1,
 	    "a sealed form longer than the largest secret's is refused");
 }
@@ -165,8 +170,10 @@ test_key_file(void)
 		return;
 	fprintf(f, "%s\n", hex);
 	fclose(f);
-	is_int(crypto_load_key_file(path, why, sizeof(why)), 0, "a key file of 64 hex digits and a newline loads");
-	is_int(crypto_open(sealed, n, out), (long long)strlen(secret), "the loaded key opens what the same key sealed");
+	is_int(crypto_load_key_file(path, why, sizeof(why)), 0,
+	    "a key file of 64 hex digits and a newline loads");
+	is_int(crypto_open(sealed, n, out), (long long)strlen(secret),
+	    "the loaded key opens what the same key sealed");
 
 	f = fopen(path, "w");
 	fprintf(f, "%.63s\n", hex);

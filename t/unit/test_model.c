@@ -108,11 +108,13 @@ test_counts_and_order(const struct gw_model *m)
 	for (int i = 0; i < m->ncredentials; i++) {
 		size_t used = strlen(names);
 
-		snprintf(names + used, sizeof(names) - used, "%s%s", i ? " " : "", m->credentials[i].username);
+		snprintf(names + used, sizeof(names) - used, "%s%s", i ? " " : "",
+		    m->credentials[i].username);
 		if (i > 0 && strcmp(m->credentials[i - 1].username, m->credentials[i].username) >= 0)
 			unordered++;
 	}
-	is_str(names, "PP-A Zulu.1 orphan pp-a ratp-b revoked-1", "credentials are sorted byte-wise by username");
+	is_str(names, "PP-A Zulu.1 orphan pp-a ratp-b revoked-1",
+	    "credentials are sorted byte-wise by username");
 	is_int(unordered, 0, "each username sorts strictly after the one before");
 }
 
@@ -133,8 +135,10 @@ test_camera_fields(const struct gw_model *m)
 	ok(c->source_secret_len == sizeof(secret) && memcmp(c->source_secret, secret, sizeof(secret)) == 0,
 	    "camera 100: source_secret decoded from hex");
 	ok(c->always_on && c->altitude == 35.5 && c->heading == 180.0 && c->tilt == -15.5 &&
-	    c->field_of_view == 62, "camera 100: always_on, altitude, heading, tilt, field of view (an integer)");
-	ok(isnan(c->indoor_x) && isnan(c->indoor_y) && isnan(c->indoor_z), "camera 100: null indoor position is NAN");
+	    c->field_of_view == 62,
+	    "camera 100: always_on, altitude, heading, tilt, field of view (an integer)");
+	ok(isnan(c->indoor_x) && isnan(c->indoor_y) && isnan(c->indoor_z),
+	    "camera 100: null indoor position is NAN");
 	ok(strcmp(c->multicast_group, "239.10.0.1") == 0 && c->multicast_port == 5004 &&
 	    strcmp(c->address, "18 rue de Dunkerque, 75010 Paris") == 0 && strcmp(c->floor, "0") == 0,
 	    "camera 100: multicast group and port, address, floor");
@@ -142,7 +146,8 @@ test_camera_fields(const struct gw_model *m)
 	ok(!bare->pc.has_location && bare->pc.site_id == 0 && !bare->pc.enabled && !bare->always_on,
 	    "camera 101: no location, no site, disabled");
 	ok(bare->source_username == NULL && bare->source_secret == NULL && bare->source_secret_len == 0 &&
-	    bare->multicast_group == NULL && bare->multicast_port == 0 && bare->address == NULL && bare->floor == NULL,
+	    bare->multicast_group == NULL && bare->multicast_port == 0 && bare->address == NULL &&
+	    bare->floor == NULL,
 	    "camera 101: null strings stay NULL, null port is 0");
 	ok(isnan(bare->altitude) && isnan(bare->heading) && bare->indoor_x == 12.5 && bare->indoor_z == 0,
 	    "camera 101: null altitude is NAN, indoor position kept");
@@ -158,10 +163,12 @@ test_grant_fields(const struct gw_model *m)
 	if (!ok(cams && sites && radius && poly && revoked, "model_grant finds grants 1000 to 1004"))
 		return;
 	ok(cams->pg.scope == SCOPE_CAMERAS && cams->pg.ncamera_ids == 2 && cams->pg.camera_ids[0] == 100 &&
-	    cams->pg.camera_ids[1] == 102 && cams->pg.nsite_ids == 0, "grant 1000: scope cameras 100 and 102");
+	    cams->pg.camera_ids[1] == 102 && cams->pg.nsite_ids == 0,
+	    "grant 1000: scope cameras 100 and 102");
 	is_int(cams->pg.levels, LEVEL_1V | LEVEL_1M, "grant 1000: levels 1V and 1M");
-	ok(cams->pg.authority_id == 10 && strcmp(cams->authority_name, "Pr\xc3\xa9" "fecture de police") == 0 &&
-	    !cams->emergency, "grant 1000: authority 10 and its name, not an emergency");
+	ok(cams->pg.authority_id == 10 && !cams->emergency &&
+	    strcmp(cams->authority_name, "Pr\xc3\xa9" "fecture de police") == 0,
+	    "grant 1000: authority 10 and its name, not an emergency");
 	ok(cams->pg.active_from_us == 1700000000000000 && cams->pg.active_until_us == 4102444800000000,
 	    "grant 1000: active window in microseconds");
 	ok(cams->pg.footage_from_us == 1700000000000000 && cams->pg.footage_until_us == INT64_MAX &&
@@ -170,7 +177,8 @@ test_grant_fields(const struct gw_model *m)
 	    sites->pg.levels == (LEVEL_1V | LEVEL_2), "grant 1001: scope site 1, levels 1V and 2");
 	is_int(sites->pg.footage_from_us, INT64_MIN, "grant 1001: null footage_from is INT64_MIN");
 	ok(radius->pg.scope == SCOPE_AREA && radius->pg.area_center.lat == 48.8809 &&
-	    radius->pg.area_center.lon == 2.3553 && radius->pg.area_radius_m == 500 && radius->pg.npolygon == 0,
+	    radius->pg.area_center.lon == 2.3553 && radius->pg.area_radius_m == 500 &&
+	    radius->pg.npolygon == 0,
 	    "grant 1002: 500 m around 48.8809, 2.3553");
 	ok(radius->emergency && radius->pg.footage_until_us == 1800000000000000,
 	    "grant 1002: an emergency grant with a footage_until");
@@ -185,11 +193,14 @@ test_lookups(const struct gw_model *m)
 {
 	const struct model_credential *c;
 
-	ok(model_camera(m, 102) && model_camera(m, 102)->pc.location.lat == 48.8584, "model_camera finds the last camera");
+	ok(model_camera(m, 102) && model_camera(m, 102)->pc.location.lat == 48.8584,
+	    "model_camera finds the last camera");
 	ok(model_camera(m, 99) == NULL && model_camera(m, 103) == NULL && model_camera(m, 0) == NULL,
 	    "model_camera of an unknown id is NULL");
-	ok(model_grant(m, 999) == NULL && model_grant(m, 1005) == NULL, "model_grant of an unknown id is NULL");
-	ok(model_site(m, 2) && strcmp(model_site(m, 2)->name, "Ch\xc3\xa2telet") == 0, "model_site finds site 2");
+	ok(model_grant(m, 999) == NULL && model_grant(m, 1005) == NULL,
+	    "model_grant of an unknown id is NULL");
+	ok(model_site(m, 2) && strcmp(model_site(m, 2)->name, "Ch\xc3\xa2telet") == 0,
+	    "model_site finds site 2");
 	ok(model_site(m, 3) == NULL, "model_site of an unknown id is NULL");
 	ok(model_authority(m, 11) && strcmp(model_authority(m, 11)->name, "RATP s\xc3\xbbret\xc3\xa9") == 0,
 	    "model_authority finds authority 11");
@@ -198,9 +209,11 @@ test_lookups(const struct gw_model *m)
 	c = model_credential(m, "pp-a");
 	ok(c && c->id == 4 && c->grant_id == 1000 && c->password_enc_len == 3 && c->password_enc[2] == 0x02,
 	    "model_credential(\"pp-a\"): id 4, grant 1000, password_enc decoded");
-	ok((c = model_credential(m, "PP-A")) && c->id == 3, "model_credential is case-sensitive (\"PP-A\" is id 3)");
+	ok((c = model_credential(m, "PP-A")) && c->id == 3,
+	    "model_credential is case-sensitive (\"PP-A\" is id 3)");
 	ok((c = model_credential(m, "revoked-1")) && c->id == 9, "model_credential finds the last username");
-	ok((c = model_credential(m, "PP-A")) && c == &m->credentials[0], "model_credential finds the first username");
+	ok((c = model_credential(m, "PP-A")) && c == &m->credentials[0],
+	    "model_credential finds the first username");
 	ok(model_credential(m, "Pp-a") == NULL && model_credential(m, "") == NULL &&
 	    model_credential(m, "zzz") == NULL && model_credential(m, "AAA") == NULL,
 	    "model_credential of an unknown username is NULL");
@@ -218,7 +231,8 @@ test_missing_fields(void)
 
 	ok(m && m->nsites == 0 && m->ncameras == 0 && m->ngrants == 0 && m->ncredentials == 0,
 	    "an empty object is an empty model");
-	ok(m && model_camera(m, 1) == NULL && model_credential(m, "a") == NULL, "lookups in an empty model find nothing");
+	ok(m && model_camera(m, 1) == NULL && model_credential(m, "a") == NULL,
+	    "lookups in an empty model find nothing");
 	model_unref(m);
 
 	m = load("{\"cameras\": [{\"id\": 5}, {\"id\": 6, \"latitude\": 48.1, \"enabled\": true,"
@@ -235,17 +249,20 @@ test_missing_fields(void)
 	    "a camera with only an id: disabled, no location, no name, NAN altitude");
 	c = model_camera(m, 6);
 	ok(c && c->pc.enabled && !c->pc.has_location, "a latitude without longitude is no location");
-	ok(c && c->source_secret == NULL && c->source_secret_len == 0, "an odd-length source_secret is dropped");
+	ok(c && c->source_secret == NULL && c->source_secret_len == 0,
+	    "an odd-length source_secret is dropped");
 	c = model_camera(m, 7);
 	ok(c && c->source_secret == NULL && c->source_secret_len == 0, "a non-hex source_secret is dropped");
 	g = model_grant(m, 5);
 	ok(g && g->pg.levels == LEVEL_1V, "unknown and non-string levels are ignored");
-	ok(g && g->pg.scope == SCOPE_CAMERAS && g->pg.ncamera_ids == 0 && g->authority_name == NULL && !g->emergency,
+	ok(g && g->pg.scope == SCOPE_CAMERAS && g->pg.ncamera_ids == 0 && g->authority_name == NULL &&
+	    !g->emergency,
 	    "a grant without scope covers no camera");
 	ok(g && policy_grant_time_state(&g->pg, 1767225600000000) == POLICY_DENY_NOT_YET_ACTIVE,
 	    "a grant without an active window is never active");
 	ok(m->ncredentials == 1 && strcmp(m->credentials[0].username, "nopw") == 0 &&
-	    m->credentials[0].password_enc == NULL, "a credential without username is dropped, one without password kept");
+	    m->credentials[0].password_enc == NULL,
+	    "a credential without username is dropped, one without password kept");
 	model_unref(m);
 }
 
@@ -297,7 +314,8 @@ test_malformed(void)
 		char why[256];
 		struct gw_model *m = load(bad[i].text, why, sizeof(why));
 
-		if (!ok(m == NULL && strstr(why, "not a JSON object") != NULL, "%s: NULL with a reason", bad[i].name))
+		if (!ok(m == NULL && strstr(why, "not a JSON object") != NULL,
+		    "%s: NULL with a reason", bad[i].name))
 			diag("why: \"%s\"", why);
 		model_unref(m);
 	}
@@ -319,7 +337,8 @@ authorize(const char *username, int64_t camera_id, enum gw_action action)
 static void
 expect(struct policy_decision d, enum policy_reason reason, int64_t grant_id, const char *name)
 {
-	if (!ok(d.allow == (reason == POLICY_ALLOW) && d.reason == reason && d.grant_id == grant_id, "%s", name))
+	if (!ok(d.allow == (reason == POLICY_ALLOW) && d.reason == reason && d.grant_id == grant_id,
+	    "%s", name))
 		diag("got %s (%s), grant %lld", d.allow ? "allow" : "deny", policy_reason_str(d.reason),
 		    (long long)d.grant_id);
 }
@@ -330,10 +349,12 @@ test_principal(const struct gw_model *m)
 	struct gw_principal p;
 
 	memset(&p, 0x55, sizeof(p));
-	ok(model_principal(m, "pp-a", &p) && p.credential_id == 4 && p.grant_id == 1000 && p.authority_id == 10 &&
-	    strcmp(p.username, "pp-a") == 0, "model_principal(\"pp-a\"): credential 4, grant 1000, authority 10");
+	ok(model_principal(m, "pp-a", &p) && p.credential_id == 4 && p.grant_id == 1000 &&
+	    p.authority_id == 10 && strcmp(p.username, "pp-a") == 0,
+	    "model_principal(\"pp-a\"): credential 4, grant 1000, authority 10");
 	ok(!model_principal(m, "nobody", &p), "model_principal of an unknown username is false");
-	ok(!model_principal(m, "orphan", &p), "model_principal of a credential whose grant is not loaded is false");
+	ok(!model_principal(m, "orphan", &p),
+	    "model_principal of a credential whose grant is not loaded is false");
 }
 
 static void
@@ -343,8 +364,10 @@ test_authorize(void)
 	struct policy_request req = { .action = ACT_LIVE_VIDEO, .now_us = gw_wall_us() };
 
 	expect(authorize("pp-a", 100, ACT_LIVE_VIDEO), POLICY_ALLOW, 1000, "pp-a may watch camera 100 live");
-	expect(authorize("pp-a", 102, ACT_METADATA), POLICY_ALLOW, 1000, "pp-a may read metadata of camera 102 (1M)");
-	expect(authorize("pp-a", 100, ACT_PTZ), POLICY_DENY_LEVEL, 1000, "pp-a may not move camera 100 (no level 2)");
+	expect(authorize("pp-a", 102, ACT_METADATA), POLICY_ALLOW, 1000,
+	    "pp-a may read metadata of camera 102 (1M)");
+	expect(authorize("pp-a", 100, ACT_PTZ), POLICY_DENY_LEVEL, 1000,
+	    "pp-a may not move camera 100 (no level 2)");
 	expect(authorize("pp-a", 101, ACT_LIVE_VIDEO), POLICY_DENY_OUT_OF_SCOPE, 1000,
 	    "camera 101, not in pp-a's grant, is out of scope");
 	expect(authorize("pp-a", 4242, ACT_LIVE_VIDEO), POLICY_DENY_OUT_OF_SCOPE, 1000,
@@ -357,11 +380,14 @@ test_authorize(void)
 	expect(authorize("Zulu.1", 100, ACT_EVENTS), POLICY_ALLOW, 1002,
 	    "Zulu.1 (level 3, 500 m around Gare du Nord) may receive events of camera 100");
 	expect(authorize("Zulu.1", 100, ACT_LIVE_VIDEO), POLICY_DENY_LEVEL, 1002, "but may not watch it");
-	expect(authorize("Zulu.1", 102, ACT_EVENTS), POLICY_DENY_OUT_OF_SCOPE, 1002, "Chatelet is outside the area");
+	expect(authorize("Zulu.1", 102, ACT_EVENTS), POLICY_DENY_OUT_OF_SCOPE, 1002,
+	    "Chatelet is outside the area");
 	expect(authorize("Zulu.1", 101, ACT_EVENTS), POLICY_DENY_OUT_OF_SCOPE, 1002,
 	    "a camera without location is outside the area");
-	expect(authorize("revoked-1", 100, ACT_LIVE_VIDEO), POLICY_DENY_REVOKED, 1004, "a revoked grant is denied");
-	expect(model_authorize(&ghost, 100, &req), POLICY_DENY_NO_GRANT, 0, "a principal of an unknown grant: no grant");
+	expect(authorize("revoked-1", 100, ACT_LIVE_VIDEO), POLICY_DENY_REVOKED, 1004,
+	    "a revoked grant is denied");
+	expect(model_authorize(&ghost, 100, &req), POLICY_DENY_NO_GRANT, 0,
+	    "a principal of an unknown grant: no grant");
 
 	req.action = ACT_REPLAY;
 	req.has_footage = true;
@@ -371,7 +397,8 @@ test_authorize(void)
 	expect(model_authorize(&ghost, 100, &req), POLICY_DENY_FOOTAGE_WINDOW, 1000,
 	    "replay from before the grant's footage_from is denied");
 	req.footage_start_us = 1700000000000000;
-	expect(model_authorize(&ghost, 100, &req), POLICY_ALLOW, 1000, "replay from footage_from on is allowed");
+	expect(model_authorize(&ghost, 100, &req), POLICY_ALLOW, 1000,
+	    "replay from footage_from on is allowed");
 }
 
 int

@@ -183,7 +183,8 @@ static const struct msg_case {
 	  "................................................................................................"
 	  "................................................................", .lim = &lim_small,
 	  .want = PROTO_ETOOBIG },
-	{ .name = "'$' is not a frame when frames are not allowed", .head = FRAME_THEN_MSG, .len = sizeof(FRAME_THEN_MSG) - 1, .want = PROTO_EBADMSG },
+	{ .name = "'$' is not a frame when frames are not allowed", .head = FRAME_THEN_MSG,
+	  .len = sizeof(FRAME_THEN_MSG) - 1, .want = PROTO_EBADMSG },
 };
 
 static const struct msg_limits *
@@ -262,7 +263,8 @@ test_all_at_once(const struct msg_case *c)
 	int rc = msg_parse(&p, buf, len, limits_of(c), false, &m);
 
 	if (c->want == HEAD) {
-		if (!ok(rc == want_rc(c) && matches(c, &m), "%s: parsed, head of %d bytes", c->name, want_rc(c)))
+		if (!ok(rc == want_rc(c) && matches(c, &m),
+		    "%s: parsed, head of %d bytes", c->name, want_rc(c)))
 			diag("rc %d (%s)", rc, proto_strerror(rc));
 	} else if (!ok(rc == c->want, "%s: %s", c->name, proto_strerror(c->want))) {
 		diag("rc %d (%s)", rc, proto_strerror(rc));
@@ -356,7 +358,8 @@ test_frames(void)
 	    "then an RTCP frame on channel 1 that ends the stream");
 
 	is_int(msg_parse(&p, "$", 1, &lim_default, true, &m), PROTO_AGAIN, "'$' alone: need more");
-	is_int(msg_parse(&p, "$\x00\x00", 3, &lim_default, true, &m), PROTO_AGAIN, "3 bytes of a frame header: need more");
+	is_int(msg_parse(&p, "$\x00\x00", 3, &lim_default, true, &m), PROTO_AGAIN,
+	    "3 bytes of a frame header: need more");
 	rc = msg_parse(&p, "$\x05\xff\xff", 4, &lim_default, true, &m);
 	ok(rc == 4 && m.channel == 5 && m.frame_len == 65535, "the largest frame: channel 5, 65535 bytes");
 	is_int(msg_parse(&p, "$\x00\x00\x04", 4, &lim_default, false, &m), PROTO_AGAIN,
@@ -417,7 +420,8 @@ test_head_size_limit(void)
 	char *at = padded_head(max, true), *over = padded_head(max + 1, true);
 	char *open_at = padded_head(max, false), *open_over = padded_head(max + 1, false);
 
-	is_int(msg_parse(&p, at, max, &lim_small, false, &m), (int)max, "a head of exactly max_head bytes parses");
+	is_int(msg_parse(&p, at, max, &lim_small, false, &m), (int)max,
+	    "a head of exactly max_head bytes parses");
 	msg_parser_reset(&p);
 	is_int(msg_parse(&p, over, max + 1, &lim_small, false, &m), PROTO_ETOOBIG,
 	    "a head of max_head + 1 bytes is too big");
@@ -459,12 +463,15 @@ test_lookups(void)
 
 	ok(msg_header_copy(&m, "x-four", out, 5) && strcmp(out, "abcd") == 0,
 	    "msg_header_copy fits 4 bytes and the NUL into 5");
-	ok(!msg_header_copy(&m, "x-four", out, 4), "msg_header_copy refuses 4 bytes into 4 (no room for the NUL)");
+	ok(!msg_header_copy(&m, "x-four", out, 4),
+	    "msg_header_copy refuses 4 bytes into 4 (no room for the NUL)");
 	ok(msg_header_copy(&m, "X-Empty", out, 1) && out[0] == '\0', "msg_header_copy of an empty value");
-	ok(!msg_header_copy(&m, "X-Missing", out, sizeof(out)), "msg_header_copy of an absent header is false");
+	ok(!msg_header_copy(&m, "X-Missing", out, sizeof(out)),
+	    "msg_header_copy of an absent header is false");
 
 	conn = msg_header(&m, "Connection")->value;
-	ok(msg_value_has_token(conn, "keep-alive"), "msg_value_has_token finds a token with blanks around it");
+	ok(msg_value_has_token(conn, "keep-alive"),
+	    "msg_value_has_token finds a token with blanks around it");
 	ok(msg_value_has_token(conn, "UPGRADE"), "msg_value_has_token is case-insensitive");
 	ok(msg_value_has_token(conn, "x"), "msg_value_has_token finds the token after an empty item");
 	ok(!msg_value_has_token(conn, "keep") && !msg_value_has_token(conn, "alive"),

@@ -281,7 +281,8 @@ test_time(void)
 	struct policy_request req = request(ACT_LIVE_VIDEO);
 
 	req.now_us = g.active_from_us - 1;
-	expect_one(&g, &cam, &req, POLICY_DENY_NOT_YET_ACTIVE, "one microsecond before active_from: not yet active");
+	expect_one(&g, &cam, &req, POLICY_DENY_NOT_YET_ACTIVE,
+	    "one microsecond before active_from: not yet active");
 	req.now_us = g.active_from_us;
 	expect_one(&g, &cam, &req, POLICY_ALLOW, "at active_from: active (inclusive)");
 	req.now_us = g.active_until_us - 1;
@@ -330,7 +331,8 @@ test_footage_window(void)
 	req = footage_request(ACT_REPLAY, from, NOW_US);
 	expect_one(&g, &cam, &req, POLICY_ALLOW, "footage_until in the future: footage up to now allowed");
 	req = footage_request(ACT_REPLAY, from, NOW_US + 1);
-	expect_one(&g, &cam, &req, POLICY_DENY_FOOTAGE_WINDOW, "footage_until in the future is capped at now");
+	expect_one(&g, &cam, &req, POLICY_DENY_FOOTAGE_WINDOW,
+	    "footage_until in the future is capped at now");
 
 	g.footage_from_us = INT64_MIN;
 	g.footage_until_us = INT64_MAX;
@@ -360,7 +362,8 @@ test_scope_cameras_and_sites(void)
 	cam.id = 9;
 	expect_one(&g, &cam, &req, POLICY_ALLOW, "camera scope: the last listed camera is in scope");
 	cam.id = 8;
-	expect_one(&g, &cam, &req, POLICY_DENY_OUT_OF_SCOPE, "camera scope: an unlisted camera is out of scope");
+	expect_one(&g, &cam, &req, POLICY_DENY_OUT_OF_SCOPE,
+	    "camera scope: an unlisted camera is out of scope");
 	g.ncamera_ids = 0;
 	cam.id = 7;
 	expect_one(&g, &cam, &req, POLICY_DENY_OUT_OF_SCOPE, "camera scope: an empty list covers nothing");
@@ -394,9 +397,11 @@ test_scope_radius(void)
 	cam.location = rue_la_fayette;
 	expect_one(&g, &cam, &req, POLICY_ALLOW, "500 m around Gare du Nord: a point 421 m away is in");
 	cam.location = gare_de_l_est;
-	expect_one(&g, &cam, &req, POLICY_DENY_OUT_OF_SCOPE, "500 m around Gare du Nord: Gare de l'Est (538 m) is out");
+	expect_one(&g, &cam, &req, POLICY_DENY_OUT_OF_SCOPE,
+	    "500 m around Gare du Nord: Gare de l'Est (538 m) is out");
 	cam.location = two_km_north;
-	expect_one(&g, &cam, &req, POLICY_DENY_OUT_OF_SCOPE, "500 m around Gare du Nord: a point 2 km north is out");
+	expect_one(&g, &cam, &req, POLICY_DENY_OUT_OF_SCOPE,
+	    "500 m around Gare du Nord: a point 2 km north is out");
 
 	d = geo_distance_m(gare_du_nord, gare_de_l_est);
 	g.area_radius_m = d;
@@ -432,7 +437,8 @@ test_scope_polygon(void)
 	g.npolygon = 4;
 	expect_one(&g, &cam, &req, POLICY_ALLOW, "polygon: Gare du Nord inside its box is in");
 	cam.location = gare_de_l_est;
-	expect_one(&g, &cam, &req, POLICY_DENY_OUT_OF_SCOPE, "polygon: Gare de l'Est south of the box is out");
+	expect_one(&g, &cam, &req, POLICY_DENY_OUT_OF_SCOPE,
+	    "polygon: Gare de l'Est south of the box is out");
 
 	g.area_polygon = u;
 	g.npolygon = 8;
@@ -458,7 +464,8 @@ test_disabled_camera(void)
 	struct policy_request req = request(ACT_LIST_CAMERAS);
 
 	cam.enabled = false;
-	expect_one(&g, &cam, &req, POLICY_DENY_CAMERA_DISABLED, "a disabled camera in scope: camera disabled");
+	expect_one(&g, &cam, &req, POLICY_DENY_CAMERA_DISABLED,
+	    "a disabled camera in scope: camera disabled");
 	cam.id = 8;
 	expect_one(&g, &cam, &req, POLICY_DENY_OUT_OF_SCOPE,
 	    "a disabled camera out of scope: out of scope (scope is checked first)");
@@ -493,7 +500,8 @@ test_several_grants(void)
 	later.active_from_us = NOW_US + 1;
 	{
 		const struct policy_grant *g[] = { &expired, &good };
-		expect_many(g, 2, true, POLICY_ALLOW, 12, "expired then valid grant: allowed by the valid one");
+		expect_many(g, 2, true, POLICY_ALLOW, 12,
+		    "expired then valid grant: allowed by the valid one");
 	}
 	{
 		const struct policy_grant *g[] = { &good, &good2 };
