@@ -381,6 +381,7 @@ struct load_ctx {
 	struct gw_config *cfg;
 	const char *name;
 	bool seen[ARRAY_SIZE(cfg_keys)];
+	int line[ARRAY_SIZE(cfg_keys)];	/* where each key was set; 0: default */
 };
 
 static int
@@ -409,11 +410,11 @@ on_entry(void *arg, const char *section, const char *key, const char *value,
 		return -1;
 	}
 	ctx->seen[k - cfg_keys] = true;
+	ctx->line[k - cfg_keys] = line;
 	if (set_value(ctx->cfg, k, value, why, sizeof(why)) < 0) {
 		snprintf(err->msg, sizeof(err->msg), "key \"%s\" in [%s]: %s", key, section, why);
 		return -1;
 	}
-	(void)line;
 	return 0;
 }
 
@@ -429,20 +430,43 @@ config_new_defaults(void)
 	return cfg;
 }
 
-/* Checks that need several keys at once. */
+/*
+ * The last line of the file that set one of these keys. The defaults pass
+ * every check below, so a failing check always has such a line, and the
+ * message can point at it like any other ("FILE:LINE: ...").
+ */
 static int
-validate_whole(const struct gw_config *cfg, char *why, size_t whylen)
+last_line_of(const struct load_ctx *ctx, const char *section, const char *const *names)
 {
+	int line = 0;
+
+	for (; *names; names++)
+		line = GW_MAX(line, ctx->line[find_key(section, *names) - cfg_keys]);
+	return line;
+}
+
+/* Checks that need several keys at once; *line gets the line to blame. */
+static int
+validate_whole(const struct load_ctx *ctx, int *line, char *why, size_t whylen)
+{
+	static const char *const tls[] = { "tls", NULL };
+	static const char *const delays[] = { "reconnect_min_delay", "reconnect_max_delay", NULL };
+	static const char *const listeners[] = { "rtsp", "http", "tls", NULL };
+	const struct gw_config *cfg = ctx->cfg;
+
 	if (cfg->listen_tls.count > 0 && (cfg->tls_cert_file[0] == '\0' || cfg->tls_key_file[0] == '\0')) {
-		snprintf(why, whylen, "[listen] tls is set but [tls] cert_file or key_file is empty");
+		*line = last_line_of(ctx, "listen", tls);
+		snprintf(why, whylen, "key \"tls\" in [listen] is set but [tls] cert_file or key_file is empty");
 		return -1;
 	}
 	if (cfg->db_reconnect_min_ms > cfg->db_reconnect_max_ms) {
-		snprintf(why, whylen, "[database] reconnect_min_delay is larger than reconnect_max_delay");
+		*line = last_line_of(ctx, "database", delays);
+		snprintf(why, whylen, "key \"reconnect_min_delay\" in [database] is larger than reconnect_max_delay");
 		return -1;
 	}
 	if (cfg->listen_rtsp.count + cfg->listen_http.count + cfg->listen_tls.count == 0) {
-		snprintf(why, whylen, "[listen] has no address at all");
+		*line = last_line_of(ctx, "listen", listeners);
+		snprintf(why, whylen, "keys \"rtsp\", \"http\" and \"tls\" in [listen] leave no address at all");
 		return -1;
 	}
 	return 0;
@@ -454,13 +478,14 @@ config_parse(const char *name, const char *buf, size_t len, struct cfg_error *er
 	struct load_ctx ctx = { .cfg = config_new_defaults(), .name = name };
 	struct ini_error ierr;
 	char why[300];
+	int line = 0;
 
 	if (ini_parse(buf, len, on_entry, &ctx, &ierr) != 0) {
 		snprintf(err->msg, sizeof(err->msg), "%s:%d: %s", name, ierr.line, ierr.msg);
 		goto fail;
 	}
-	if (validate_whole(ctx.cfg, why, sizeof(why)) < 0) {
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", name, why);
+	if (validate_whole(&ctx, &line, why, sizeof(why)) < 0) {
+		snprintf(err->msg, sizeof(err->msg), "%s:%d: %s", name, line, why);
 		goto fail;
 	}
 	return ctx.cfg;

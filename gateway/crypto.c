@@ -202,6 +202,13 @@ crypto_base64(const void *in, size_t len, char *out)
 	return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)len);
 }
 
+static bool
+is_base64_digit(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	    c == '+' || c == '/';
+}
+
 int
 crypto_unbase64(const char *in, size_t len, unsigned char *out, size_t outcap)
 {
@@ -213,6 +220,14 @@ crypto_unbase64(const char *in, size_t len, unsigned char *out, size_t outcap)
 		pad++;
 	if (len > 1 && in[len - 2] == '=')
 		pad++;
+	/*
+	 * EVP_DecodeBlock() reads '=' anywhere as a zero digit ("Zg=A", "====")
+	 * and trims blanks around the input, which then makes the padding count
+	 * above wrong: only the alphabet may come before the final '='s.
+	 */
+	for (size_t i = 0; i < len - (size_t)pad; i++)
+		if (!is_base64_digit(in[i]))
+			return -1;
 	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
 	if (n < 0)
 		return -1;

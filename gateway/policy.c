@@ -231,7 +231,10 @@ policy_levels_parse(const char *csv)
 		if (b == 0)
 			return 0;
 		bits |= (unsigned)b;
-		csv += n + (csv[n] == ',');
+		csv += n;
+		/* A comma needs an item after it: "1V," is as wrong as "1V,,2". */
+		if (*csv == ',' && *++csv == '\0')
+			return 0;
 	}
 	return bits;
 }

@@ -107,6 +107,7 @@ parse_start_line(struct proto_str l, struct msg *m)
 {
 	const char *sp1, *sp2, *end = l.p + l.len;
 	struct proto_str a, b, c;
+	int rc;
 
 	sp1 = memchr(l.p, ' ', l.len);
 	if (sp1 == NULL)
@@ -115,7 +116,10 @@ parse_start_line(struct proto_str l, struct msg *m)
 	a = (struct proto_str){ l.p, (size_t)(sp1 - l.p) };
 	if (a.len >= 5 && (memcmp(a.p, "HTTP/", 5) == 0 || memcmp(a.p, "RTSP/", 5) == 0)) {
 		m->kind = MSG_RESPONSE;
-		if (parse_version(a, m) < 0 || sp2 == NULL || sp2 - sp1 != 4)
+		/* An unknown version is PROTO_EVERSION here too, not "malformed". */
+		if ((rc = parse_version(a, m)) < 0)
+			return rc;
+		if (sp2 == NULL || sp2 - sp1 != 4)
 			return PROTO_EBADMSG;
 		m->status = 0;
 		for (const char *d = sp1 + 1; d < sp2; d++) {
