@@ -8,11 +8,13 @@
 #include <string.h>
 
 extern const struct adapter_ops rtsp_adapter_ops;
+extern const struct adapter_ops rtsp_udp_adapter_ops;
 extern const struct adapter_ops ffmpeg_adapter_ops;
 
 static const struct adapter_ops *const registry[] = {
-	&rtsp_adapter_ops,
-	&ffmpeg_adapter_ops,
+	&rtsp_adapter_ops,		/* RTSP camera or VMS, RTP interleaved over TCP */
+	&rtsp_udp_adapter_ops,		/* the same, RTP over UDP */
+	&ffmpeg_adapter_ops,		/* anything libavformat opens */
 };
 
 const struct adapter_ops *
@@ -27,5 +29,5 @@ adapter_lookup(const char *name)
 const char *
 adapter_names(void)
 {
-	return "rtsp, ffmpeg";
+	return "rtsp, rtsp_udp, ffmpeg";
 }

@@ -13,7 +13,8 @@ fi
 PACKAGES="
 build-essential autoconf automake libtool pkg-config
 libevent-dev libnghttp2-dev libssl-dev libjansson-dev libpq-dev
-libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libxml2-dev libwslay-dev
+libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavdevice-dev
+libavfilter-dev libxml2-dev libwslay-dev
 postgresql-15 postgresql-client-15 ffmpeg openssl
 python3 python3-pytest python3-websocket
 python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base

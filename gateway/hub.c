@@ -471,7 +471,8 @@ adapter_source_frame(struct adapter_source *h, const struct adapter_frame *in)
 	uint32_t ts;
 
 	GW_CHECK(h, SOURCE_MAGIC);
-	if (in->track < 0 || in->track >= s->ntracks || s->astate == NULL)
+	/* After a failure the adapter is closing: what it still delivers is stale. */
+	if (in->track < 0 || in->track >= s->ntracks || s->state == SRC_RETRY)
 		return;
 	t = &s->tracks[in->track];
 	ts = rebase_ts(t, in);

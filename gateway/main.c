@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <openssl/crypto.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@ enum run_mode {
 	MODE_CHECK,
 	MODE_MIGRATE,
 	MODE_AUDIT_VERIFY,
+	MODE_SEAL,
 };
 
 static enum run_mode mode = MODE_SERVE;
@@ -67,6 +69,7 @@ usage(FILE *out)
 	    "  -t, --test-config   check the configuration and exit\n"
 	    "      --migrate       apply pending database migrations and exit\n"
 	    "      --audit-verify  check the audit log's hash chain and exit (1 if broken)\n"
+	    "      --seal-secret   read a secret on stdin, print it sealed with the server key (hex)\n"
 	    "      --print-defaults  print every configuration key with its default\n"
 	    "  -V, --version       print the version and exit\n"
 	    "  -h, --help          print this help and exit\n",
@@ -268,6 +271,36 @@ check_config(const struct gw_config *cfg, const char *path)
 	return 0;
 }
 
+/*
+ * --seal-secret: what the database stores for a grant password or a source
+ * password (bytea, as hex), for scripts that write rows directly.
+ */
+static int
+seal_secret(const struct gw_config *cfg)
+{
+	char secret[CRYPTO_MAX_SECRET + 2], why[512], hex[2 * (CRYPTO_MAX_SECRET + CRYPTO_SEAL_OVERHEAD) + 1];
+	unsigned char sealed[CRYPTO_MAX_SECRET + CRYPTO_SEAL_OVERHEAD];
+	size_t n;
+	int len;
+
+	if (crypto_load_key_file(cfg->secret_key_file, why, sizeof(why)) < 0) {
+		fprintf(stderr, "vssgated: %s\n", why);
+		return 1;
+	}
+	n = fread(secret, 1, sizeof(secret) - 1, stdin);
+	while (n > 0 && (secret[n - 1] == '\n' || secret[n - 1] == '\r'))
+		n--;
+	if (n == 0 || n > CRYPTO_MAX_SECRET || (len = crypto_seal(secret, n, sealed)) < 0) {
+		fprintf(stderr, "vssgated: the secret must be 1 to %d bytes\n", CRYPTO_MAX_SECRET);
+		return 1;
+	}
+	gw_hex(sealed, (size_t)len, hex);
+	printf("%s\n", hex);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	crypto_forget_key();
+	return 0;
+}
+
 static int
 start_services(void)
 {
@@ -327,6 +360,7 @@ main(int argc, char **argv)
 		{ "test-config", no_argument, NULL, 't' },
 		{ "migrate", no_argument, NULL, 'M' },
 		{ "audit-verify", no_argument, NULL, 'A' },
+		{ "seal-secret", no_argument, NULL, 'S' },
 		{ "print-defaults", no_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -342,6 +376,7 @@ main(int argc, char **argv)
 		case 't': mode = MODE_CHECK; break;
 		case 'M': mode = MODE_MIGRATE; break;
 		case 'A': mode = MODE_AUDIT_VERIFY; break;
+		case 'S': mode = MODE_SEAL; break;
 		case 'P': config_print_defaults(stdout); return 0;
 		case 'V': printf("vssgated %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -358,8 +393,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "vssgated: %s\n", err.msg);
 		return mode == MODE_CHECK ? 1 : 2;
 	}
-	if (mode == MODE_CHECK) {
-		int rc = check_config(gw.cfg, path);
+	if (mode == MODE_CHECK || mode == MODE_SEAL) {
+		int rc = mode == MODE_CHECK ? check_config(gw.cfg, path) : seal_secret(gw.cfg);
 
 		config_free(gw.cfg);
 		return rc;

@@ -266,6 +266,37 @@ free_model(struct gw_model *m)
 	free(m);
 }
 
+/* Lookups are binary searches: sort here rather than trust the SQL's ORDER BY. */
+static int
+cmp_i64(int64_t a, int64_t b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static int
+cmp_site(const void *a, const void *b)
+{
+	return cmp_i64(((const struct model_site *)a)->id, ((const struct model_site *)b)->id);
+}
+
+static int
+cmp_authority(const void *a, const void *b)
+{
+	return cmp_i64(((const struct model_authority *)a)->id, ((const struct model_authority *)b)->id);
+}
+
+static int
+cmp_camera(const void *a, const void *b)
+{
+	return cmp_i64(((const struct model_camera *)a)->pc.id, ((const struct model_camera *)b)->pc.id);
+}
+
+static int
+cmp_grant(const void *a, const void *b)
+{
+	return cmp_i64(((const struct model_grant *)a)->pg.id, ((const struct model_grant *)b)->pg.id);
+}
+
 static int
 cmp_credential(const void *a, const void *b)
 {
@@ -326,7 +357,10 @@ model_from_json(const char *text, size_t len, char *why, size_t whylen)
 		}
 		m->ncredentials++;
 	}
-	/* The SQL orders by id; sort usernames here, byte-wise, whatever the collation. */
+	qsort(m->sites, (size_t)m->nsites, sizeof(*m->sites), cmp_site);
+	qsort(m->authorities, (size_t)m->nauthorities, sizeof(*m->authorities), cmp_authority);
+	qsort(m->cameras, (size_t)m->ncameras, sizeof(*m->cameras), cmp_camera);
+	qsort(m->grants, (size_t)m->ngrants, sizeof(*m->grants), cmp_grant);
 	qsort(m->credentials, (size_t)m->ncredentials, sizeof(*m->credentials), cmp_credential);
 	json_decref(root);
 	return m;

@@ -169,11 +169,10 @@ parse_content_length(struct proto_str v, const struct msg_limits *lim, struct ms
 	}
 	if (m->has_content_length && n != m->content_length)
 		return PROTO_EBADMSG;	/* request smuggling */
-	if (n > lim->max_body)
-		return PROTO_ETOOBIG;
+	/* Recorded even when too big, so the caller can tell 413 from 431. */
 	m->content_length = n;
 	m->has_content_length = true;
-	return 0;
+	return n > lim->max_body ? PROTO_ETOOBIG : 0;
 }
 
 static int
@@ -259,6 +258,9 @@ msg_parse(struct msg_parser *p, const char *buf, size_t len, const struct msg_li
 	out->content_length = 0;
 	out->has_content_length = false;
 	out->chunked = false;
+	out->head_len = 0;
+	out->channel = 0;
+	out->frame_len = 0;
 	if (buf[0] == '$' && allow_frames) {
 		if (len < 4)
 			return PROTO_AGAIN;

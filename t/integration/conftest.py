@@ -242,3 +242,102 @@ def gateway_factory(pg, tmp_path):
 @pytest.fixture
 def gateway(gateway_factory):
     return gateway_factory()
+
+
+# --- media: a real camera, grants, clients ---------------------------------------
+
+FAKECAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fakecam.py")
+CAM_USER, CAM_PASSWORD = "camuser", "cam-secret-1"
+
+
+class FakeCam:
+    """GStreamer's gst-rtsp-server serving test patterns (fakecam.py)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(["/usr/bin/python3", FAKECAM, str(self.port), "--user", CAM_USER,
+                                      "--password", CAM_PASSWORD],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()
+        assert line.strip() == "ready", "fakecam did not start"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def url(self, path):
+        return f"rtsp://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture(scope="session")
+def fakecam():
+    cam = FakeCam()
+    yield cam
+    cam.stop()
+
+
+def seal(gw, secret):
+    """The secret as the database stores it: sealed with the gateway's key (hex)."""
+    r = subprocess.run([VSSGATED, "--seal-secret", "-c", gw.conf_path], input=secret, text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+    return r.stdout.strip()
+
+
+def add_camera(gw, name, uri, adapter="rtsp", username=None, password=None, **cols):
+    """Insert a camera; returns its id."""
+    names = ["name", "source_uri", "adapter"] + list(cols)
+    values = [name, uri, adapter] + list(cols.values())
+    if username:
+        names += ["source_username", "source_secret"]
+        values += [username, None]
+    sql_values = []
+    for n, v in zip(names, values):
+        if n == "source_secret":
+            sql_values.append(f"decode('{seal(gw, password)}', 'hex')")
+        elif v is None:
+            sql_values.append("NULL")
+        elif isinstance(v, bool):
+            sql_values.append("true" if v else "false")
+        elif isinstance(v, (int, float)):
+            sql_values.append(str(v))
+        else:
+            sql_values.append("'" + str(v).replace("'", "''") + "'")
+    rows = gw.sql(f"INSERT INTO cameras ({', '.join(names)}) VALUES ({', '.join(sql_values)}) RETURNING id")
+    return int(rows[0][0])
+
+
+def model_generation(gw):
+    return gw.get("/healthz")[1]["policy"].get("generation", 0)
+
+
+def add_grant(gw, camera_ids=(), levels=("1V",), authority="Police unit 7",
+              active_from="now() - interval '1 minute'", active_until="now() + interval '1 hour'",
+              scope="cameras", site_ids=(), area=None, password=None):
+    """Insert an authority (if new), a grant and its credentials in one transaction, and wait
+    until the gateway's model has them. Returns (grant id, username, password)."""
+    gw.sql(f"INSERT INTO authorities (name) VALUES ('{authority}') ON CONFLICT (name) DO NOTHING")
+    user = "u" + secrets.token_hex(5)
+    password = password or secrets.token_urlsafe(18)
+    cams = ",".join(str(i) for i in camera_ids)
+    sites = ",".join(str(i) for i in site_ids)
+    lat, lon, radius = area or ("NULL", "NULL", "NULL")
+    gen = model_generation(gw)
+    rows = gw.sql(
+        "WITH g AS (INSERT INTO grants (authority_id, levels, scope_kind, camera_ids, site_ids, area_lat, area_lon,"
+        " area_radius_m, active_from, active_until, reason)"
+        f" SELECT id, ARRAY[{','.join(repr(l) for l in levels)}]::text[], '{scope}', ARRAY[{cams}]::bigint[],"
+        f" ARRAY[{sites}]::bigint[], {lat}, {lon}, {radius}, {active_from}, {active_until}, 'integration test'"
+        f" FROM authorities WHERE name = '{authority}' RETURNING id)"
+        f" INSERT INTO grant_credentials (grant_id, username, password_enc)"
+        f" SELECT id, '{user}', decode('{seal(gw, password)}', 'hex') FROM g RETURNING grant_id")
+    wait_until(lambda: model_generation(gw) > gen, 5, what="the grant in the model")
+    return int(rows[0][0]), user, password
+
+
+def rtsp_url(gw, camera_id, user=None, password=None, port=None, scheme="rtsp"):
+    cred = f"{user}:{password}@" if user else ""
+    return f"{scheme}://{cred}127.0.0.1:{port or gw.rtsp_port}/cameras/{camera_id}"

@@ -1,0 +1,447 @@
+/*
+ * ff_codec.c - per-track pipelines of the ffmpeg adapter (see ff_codec.h).
+ *
+ *   video H.264/H.265   (mp4toannexb if the input is length-prefixed) -> pay
+ *   other video         decode -> scale to yuv420p -> libx264 -> pay
+ *   audio AAC           (strip ADTS headers) -> pay
+ *   audio G.711 8 kHz   -> pay
+ *
+ * "pay" is proto/pay.h: Annex B access units become single-NAL or FU
+ * payloads, AAC access units get their RFC 3640 AU header.
+ */
+#include "adapters/ffmpeg/ff_codec.h"
+#include "proto/base64.h"
+#include "proto/pay.h"
+#include "proto/sdp.h"
+
+#include <libavcodec/avcodec.h>
+#include <libavcodec/bsf.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAY_MAX 1400
+#define MAX_PAYLOADS 2048
+
+enum ff_kind {
+	KIND_H264,
+	KIND_H265,
+	KIND_AAC,
+	KIND_PCMU,
+	KIND_PCMA,
+};
+
+struct ff_track {
+	int index;			/* in desc[] */
+	int stream;			/* in the AVFormatContext */
+	enum ff_kind kind;
+	AVRational tb;			/* of the input stream */
+	int clock;
+	bool transcode;
+	bool discontinuity;
+	bool force_key;
+	AVBSFContext *bsf;		/* length-prefixed -> Annex B */
+	AVCodecContext *dec, *enc;
+	struct SwsContext *sws;
+	AVFrame *frame, *scaled;
+	AVPacket *out;
+	struct pay_h26x pay;		/* H.264/H.265 packetizer state (parameter sets) */
+	uint8_t *buf;			/* payload bytes of one access unit */
+	size_t bufcap;
+	struct iovec iov[MAX_PAYLOADS];
+};
+
+/* --- set-up -------------------------------------------------------------------------- */
+
+static struct ff_track *
+track_new(struct ff_tracks *ts, AVStream *st, enum ff_kind kind, int clock)
+{
+	struct ff_track *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->index = ts->n;
+	t->stream = st->index;
+	t->kind = kind;
+	t->tb = st->time_base;
+	t->clock = clock;
+	t->out = av_packet_alloc();
+	ts->t[ts->n] = t;
+	return t;
+}
+
+static int
+open_bsf(struct ff_track *t, const char *name, const AVCodecParameters *par)
+{
+	const AVBitStreamFilter *f = av_bsf_get_by_name(name);
+
+	if (f == NULL || av_bsf_alloc(f, &t->bsf) < 0 || avcodec_parameters_copy(t->bsf->par_in, par) < 0)
+		return -1;
+	t->bsf->time_base_in = t->tb;
+	return av_bsf_init(t->bsf) < 0 ? -1 : 0;
+}
+
+/* Parameter sets for the SDP: from the encoder's or the stream's extradata, any framing. */
+static void
+video_fmtp(struct ff_track *t, struct adapter_track *d, const uint8_t *extra, int extralen)
+{
+	pay_h26x_init(&t->pay, t->kind == KIND_H265 ? PAY_H265 : PAY_H264, PAY_MAX, true);
+	if (extra != NULL && extralen > 0)
+		pay_h26x_learn_extradata(&t->pay, extra, (size_t)extralen);
+	if (sdp_fmtp_from_h26x(&t->pay.params, d->fmtp, sizeof(d->fmtp)) < 0)
+		snprintf(d->fmtp, sizeof(d->fmtp), "packetization-mode=1");
+}
+
+static int
+setup_transcode(struct ff_track *t, AVStream *st, char *why, size_t whylen)
+{
+	const AVCodec *dc = avcodec_find_decoder(st->codecpar->codec_id);
+	const AVCodec *ec = avcodec_find_encoder_by_name("libx264");
+	AVRational fr = av_guess_frame_rate(NULL, st, NULL);
+	AVDictionary *opts = NULL;
+
+	if (dc == NULL || ec == NULL) {
+		snprintf(why, whylen, "no %s for the %s video of the source", dc ? "H.264 encoder" : "decoder",
+		    avcodec_get_name(st->codecpar->codec_id));
+		return -1;
+	}
+	t->dec = avcodec_alloc_context3(dc);
+	t->enc = avcodec_alloc_context3(ec);
+	t->frame = av_frame_alloc();
+	t->scaled = av_frame_alloc();
+	if (!t->dec || !t->enc || !t->frame || !t->scaled ||
+	    avcodec_parameters_to_context(t->dec, st->codecpar) < 0 || avcodec_open2(t->dec, dc, NULL) < 0) {
+		snprintf(why, whylen, "cannot open the %s decoder", avcodec_get_name(st->codecpar->codec_id));
+		return -1;
+	}
+	if (fr.num <= 0 || fr.den <= 0)
+		fr = (AVRational){ 25, 1 };
+	t->enc->width = st->codecpar->width & ~1;
+	t->enc->height = st->codecpar->height & ~1;
+	t->enc->pix_fmt = AV_PIX_FMT_YUV420P;
+	t->enc->time_base = t->tb;
+	t->enc->framerate = fr;
+	t->enc->gop_size = (int)(2 * av_q2d(fr) + 0.5);
+	t->enc->max_b_frames = 0;
+	t->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+	av_dict_set(&opts, "preset", "ultrafast", 0);
+	av_dict_set(&opts, "tune", "zerolatency", 0);
+	av_dict_set(&opts, "profile", "baseline", 0);
+	av_dict_set(&opts, "x264-params", "repeat-headers=1", 0);
+	if (avcodec_open2(t->enc, ec, &opts) < 0) {
+		av_dict_free(&opts);
+		snprintf(why, whylen, "cannot open the H.264 encoder");
+		return -1;
+	}
+	av_dict_free(&opts);
+	t->transcode = true;
+	return 0;
+}
+
+static int
+setup_video(struct ff_tracks *ts, AVStream *st, char *why, size_t whylen)
+{
+	enum AVCodecID id = st->codecpar->codec_id;
+	struct adapter_track *d = &ts->desc[ts->n];
+	struct ff_track *t;
+	bool h265 = id == AV_CODEC_ID_HEVC;
+
+	if ((t = track_new(ts, st, h265 ? KIND_H265 : KIND_H264, 90000)) == NULL)
+		return -1;
+	d->media = ADAPTER_VIDEO;
+	snprintf(d->encoding, sizeof(d->encoding), "%s", h265 ? "H265" : "H264");
+	d->payload_type = 96;
+	d->clock_rate = 90000;
+	d->width = st->codecpar->width;
+	d->height = st->codecpar->height;
+	if (id == AV_CODEC_ID_H264 || h265) {
+		const uint8_t *x = st->codecpar->extradata;
+
+		/* avcC/hvcC extradata means length-prefixed packets. */
+		if (x && st->codecpar->extradata_size > 0 && x[0] == 1 &&
+		    open_bsf(t, h265 ? "hevc_mp4toannexb" : "h264_mp4toannexb", st->codecpar) < 0) {
+			snprintf(why, whylen, "cannot set up the Annex B filter");
+			return -1;
+		}
+		video_fmtp(t, d, x, st->codecpar->extradata_size);
+	} else {
+		if (setup_transcode(t, st, why, whylen) < 0)
+			return -1;
+		d->width = t->enc->width;
+		d->height = t->enc->height;
+		video_fmtp(t, d, t->enc->extradata, t->enc->extradata_size);
+	}
+	ts->n++;
+	return 0;
+}
+
+/* AudioSpecificConfig for AAC: from extradata, or built from the parameters (ADTS input). */
+static void
+aac_fmtp(const AVCodecParameters *par, char *out, size_t outlen)
+{
+	static const int rates[] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000,
+	    12000, 11025, 8000, 7350 };
+	uint8_t asc[2];
+	int idx = 15;
+
+	if (par->extradata && par->extradata_size > 0) {
+		sdp_fmtp_from_aac(par->extradata, (size_t)par->extradata_size, out, outlen);
+		return;
+	}
+	for (int i = 0; i < 13; i++)
+		if (rates[i] == par->sample_rate)
+			idx = i;
+	/* AAC LC (object type 2), the rate's index, the channel configuration. */
+	asc[0] = (uint8_t)(2 << 3 | idx >> 1);
+	asc[1] = (uint8_t)((idx & 1) << 7 | (par->ch_layout.nb_channels & 15) << 3);
+	sdp_fmtp_from_aac(asc, sizeof(asc), out, outlen);
+}
+
+static int
+setup_audio(struct ff_tracks *ts, AVStream *st)
+{
+	const AVCodecParameters *par = st->codecpar;
+	struct adapter_track *d = &ts->desc[ts->n];
+	struct ff_track *t;
+	enum ff_kind kind;
+
+	if (par->codec_id == AV_CODEC_ID_AAC)
+		kind = KIND_AAC;
+	else if (par->codec_id == AV_CODEC_ID_PCM_MULAW && par->sample_rate == 8000)
+		kind = KIND_PCMU;
+	else if (par->codec_id == AV_CODEC_ID_PCM_ALAW && par->sample_rate == 8000)
+		kind = KIND_PCMA;
+	else
+		return 0;	/* not relayed */
+	if ((t = track_new(ts, st, kind, par->sample_rate)) == NULL)
+		return -1;
+	d->media = ADAPTER_AUDIO;
+	d->clock_rate = par->sample_rate;
+	d->channels = par->ch_layout.nb_channels;
+	if (kind == KIND_AAC) {
+		snprintf(d->encoding, sizeof(d->encoding), "MPEG4-GENERIC");
+		d->payload_type = 97;
+		aac_fmtp(par, d->fmtp, sizeof(d->fmtp));
+	} else {
+		snprintf(d->encoding, sizeof(d->encoding), "%s", kind == KIND_PCMU ? "PCMU" : "PCMA");
+		d->payload_type = kind == KIND_PCMU ? 0 : 8;
+	}
+	ts->n++;
+	return 0;
+}
+
+int
+ff_tracks_setup(struct ff_tracks *ts, AVFormatContext *fmt, char *why, size_t whylen)
+{
+	int v = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+	int a = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+
+	memset(ts, 0, sizeof(*ts));
+	snprintf(why, whylen, "the source has no usable stream");
+	if (v >= 0 && setup_video(ts, fmt->streams[v], why, whylen) < 0)
+		return -1;
+	if (a >= 0 && setup_audio(ts, fmt->streams[a]) < 0)
+		return -1;
+	return ts->n > 0 ? 0 : -1;
+}
+
+/* --- packets ------------------------------------------------------------------------ */
+
+static struct ff_track *
+track_of(struct ff_tracks *ts, int stream)
+{
+	for (int i = 0; i < ts->n; i++)
+		if (ts->t[i]->stream == stream)
+			return ts->t[i];
+	return NULL;
+}
+
+static bool
+ensure_buf(struct ff_track *t, size_t need)
+{
+	uint8_t *b;
+
+	if (need <= t->bufcap)
+		return true;
+	if ((b = realloc(t->buf, need)) == NULL)
+		return false;
+	t->buf = b;
+	t->bufcap = need;
+	return true;
+}
+
+static uint32_t
+rtp_time(const struct ff_track *t, int64_t pts, AVRational tb)
+{
+	return (uint32_t)av_rescale_q(pts, tb, (AVRational){ 1, t->clock });
+}
+
+/* Packetize one access unit and hand it over. */
+static void
+emit_unit(struct ff_tracks *ts, struct ff_track *t, const uint8_t *data, size_t len, int64_t pts,
+    AVRational tb, bool key, ff_emit emit, void *arg)
+{
+	struct ff_unit u = { .track = t->index, .keyframe = key, .discontinuity = t->discontinuity };
+	int n;
+
+	if (pts == AV_NOPTS_VALUE || !ensure_buf(t, 2 * len + 4096))
+		return;
+	switch (t->kind) {
+	case KIND_H264:
+	case KIND_H265:
+		n = pay_h26x_au(&t->pay, data, len, t->buf, t->bufcap, t->iov, MAX_PAYLOADS, &u.keyframe);
+		break;
+	case KIND_AAC:
+		n = pay_aac_au(data, len, t->buf, t->bufcap, t->iov);
+		break;
+	default:
+		n = pay_g711(data, len, PAY_MAX, t->iov, MAX_PAYLOADS);
+		u.keyframe = true;
+		break;
+	}
+	if (n <= 0)
+		return;
+	u.rtp_ts = rtp_time(t, pts, tb);
+	u.npayloads = n;
+	u.payloads = t->iov;
+	if (t->kind == KIND_AAC)
+		u.keyframe = true;
+	t->discontinuity = false;
+	emit(arg, &u);
+	(void)ts;
+}
+
+/* ADTS input carries a 7- or 9-byte header per frame: RTP wants the raw AU. */
+static void
+strip_adts(const uint8_t **data, int *size)
+{
+	const uint8_t *p = *data;
+
+	if (*size > 9 && p[0] == 0xff && (p[1] & 0xf6) == 0xf0) {
+		int hdr = (p[1] & 1) ? 7 : 9;
+
+		*data += hdr;
+		*size -= hdr;
+	}
+}
+
+static void
+transcode(struct ff_tracks *ts, struct ff_track *t, const AVPacket *pkt, ff_emit emit, void *arg)
+{
+	if (avcodec_send_packet(t->dec, pkt) < 0)
+		return;
+	while (avcodec_receive_frame(t->dec, t->frame) == 0) {
+		AVFrame *in = t->frame;
+
+		if (in->format != AV_PIX_FMT_YUV420P || in->width != t->enc->width ||
+		    in->height != t->enc->height) {
+			t->sws = sws_getCachedContext(t->sws, in->width, in->height, in->format,
+			    t->enc->width, t->enc->height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
+			av_frame_unref(t->scaled);
+			t->scaled->format = AV_PIX_FMT_YUV420P;
+			t->scaled->width = t->enc->width;
+			t->scaled->height = t->enc->height;
+			if (t->sws == NULL || av_frame_get_buffer(t->scaled, 0) < 0)
+				break;
+			sws_scale(t->sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height,
+			    t->scaled->data, t->scaled->linesize);
+			t->scaled->pts = in->best_effort_timestamp;
+			in = t->scaled;
+		} else {
+			in->pts = in->best_effort_timestamp;
+		}
+		in->pict_type = t->force_key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+		t->force_key = false;
+		if (avcodec_send_frame(t->enc, in) < 0)
+			break;
+		while (avcodec_receive_packet(t->enc, t->out) == 0) {
+			emit_unit(ts, t, t->out->data, (size_t)t->out->size, t->out->pts, t->enc->time_base,
+			    (t->out->flags & AV_PKT_FLAG_KEY) != 0, emit, arg);
+			av_packet_unref(t->out);
+		}
+		av_frame_unref(t->frame);
+	}
+}
+
+static void
+pass_through(struct ff_tracks *ts, struct ff_track *t, const AVPacket *pkt, ff_emit emit, void *arg)
+{
+	const uint8_t *data = pkt->data;
+	int size = pkt->size;
+
+	if (t->bsf == NULL) {
+		if (t->kind == KIND_AAC)
+			strip_adts(&data, &size);
+		emit_unit(ts, t, data, (size_t)size, pkt->pts, t->tb, (pkt->flags & AV_PKT_FLAG_KEY) != 0,
+		    emit, arg);
+		return;
+	}
+	if (av_bsf_send_packet(t->bsf, (AVPacket *)pkt) < 0)
+		return;
+	while (av_bsf_receive_packet(t->bsf, t->out) == 0) {
+		emit_unit(ts, t, t->out->data, (size_t)t->out->size, t->out->pts, t->bsf->time_base_out,
+		    (t->out->flags & AV_PKT_FLAG_KEY) != 0, emit, arg);
+		av_packet_unref(t->out);
+	}
+}
+
+void
+ff_tracks_packet(struct ff_tracks *ts, const AVPacket *pkt, ff_emit emit, void *arg)
+{
+	struct ff_track *t = track_of(ts, pkt->stream_index);
+	AVPacket *copy;
+
+	if (t == NULL)
+		return;
+	if (t->transcode) {
+		transcode(ts, t, pkt, emit, arg);
+		return;
+	}
+	/* The bitstream filter takes ownership of what it is sent: give it a reference. */
+	if (t->bsf && (copy = av_packet_clone(pkt)) != NULL) {
+		pass_through(ts, t, copy, emit, arg);
+		av_packet_free(&copy);
+		return;
+	}
+	pass_through(ts, t, pkt, emit, arg);
+}
+
+void
+ff_tracks_force_keyframe(struct ff_tracks *ts)
+{
+	for (int i = 0; i < ts->n; i++)
+		ts->t[i]->force_key = true;
+}
+
+void
+ff_tracks_discontinuity(struct ff_tracks *ts)
+{
+	for (int i = 0; i < ts->n; i++) {
+		ts->t[i]->discontinuity = true;
+		if (ts->t[i]->dec)
+			avcodec_flush_buffers(ts->t[i]->dec);
+	}
+}
+
+void
+ff_tracks_free(struct ff_tracks *ts)
+{
+	for (int i = 0; i < ts->n; i++) {
+		struct ff_track *t = ts->t[i];
+
+		av_bsf_free(&t->bsf);
+		avcodec_free_context(&t->dec);
+		avcodec_free_context(&t->enc);
+		sws_freeContext(t->sws);
+		av_frame_free(&t->frame);
+		av_frame_free(&t->scaled);
+		av_packet_free(&t->out);
+		free(t->buf);
+		free(t);
+		ts->t[i] = NULL;
+	}
+	ts->n = 0;
+}
