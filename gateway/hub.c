@@ -772,6 +772,15 @@ hub_source_camera(const struct hub_source *s)
 	return s->camera_id;
 }
 
+struct hub_frame *
+hub_source_last_keyframe(struct hub_source *s, int track)
+{
+	if (!s->gop_valid || s->gop_n == 0 || s->gop[0]->track != track || !s->gop[0]->keyframe)
+		return NULL;
+	hub_frame_ref(s->gop[0]);
+	return s->gop[0];
+}
+
 void
 hub_source_request_keyframe(struct hub_source *s)
 {

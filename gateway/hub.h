@@ -90,6 +90,12 @@ int hub_source_ntracks(const struct hub_source *src);
 const struct adapter_track *hub_source_track(const struct hub_source *src, int i);
 uint32_t hub_source_ssrc(const struct hub_source *src, int track);
 int64_t hub_source_camera(const struct hub_source *src);
+/*
+ * The newest cached keyframe of |track| (the first frame of the GOP cache),
+ * with a reference the caller must drop with hub_frame_unref(); NULL when
+ * none is cached yet. For snapshots.
+ */
+struct hub_frame *hub_source_last_keyframe(struct hub_source *src, int track);
 /* Ask the adapter for a keyframe (SetSynchronizationPoint). */
 void hub_source_request_keyframe(struct hub_source *src);
 /* RTCP SR mapping: the hub timestamp at wall time |wall_us| for |track|. */
