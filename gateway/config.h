@@ -75,6 +75,32 @@ struct gw_config {
 	int64_t max_body_bytes;
 	int64_t idle_timeout_ms;
 	int64_t handshake_timeout_ms;
+
+	/* [onvif] */
+	bool onvif_enable;
+	int64_t onvif_clock_window_ms;
+	int onvif_nonce_cache_size;
+	int64_t onvif_max_request_bytes;
+	int onvif_max_xml_depth;
+	int onvif_max_xml_elements;
+	int onvif_max_profiles;
+	int onvif_max_osds;
+	int onvif_max_masks;
+	int onvif_max_subscriptions;
+	int onvif_max_subscriptions_per_principal;
+	int onvif_event_queue_max;
+	int64_t onvif_subscription_default_ms;
+	int64_t onvif_subscription_max_ms;
+	int64_t onvif_max_pull_timeout_ms;
+	int64_t onvif_status_poll_ms;
+	bool onvif_discovery;
+	char *onvif_discovery_address;
+	int onvif_discovery_port;
+	char *onvif_name;
+	char *onvif_location;
+	int64_t onvif_snapshot_max_age_ms;
+	int onvif_snapshot_quality;
+	int onvif_snapshot_max_jobs;
 };
 
 struct cfg_error {

@@ -20,6 +20,7 @@
 #include "loop.h"
 #include "migrate.h"
 #include "model.h"
+#include "onvif/onvif.h"
 #include "session.h"
 #include "status.h"
 #include "tls.h"
@@ -323,6 +324,8 @@ start_services(void)
 	http_init();
 	status_init();
 	conn_register_proto(CONN_KIND_HTTP1, &http1_proto);
+	if (onvif_init() < 0)
+		return -1;
 	loop_janitor_add(finish_if_drained);
 	if (conn_listeners_open() < 0 || write_pid_file(gw.cfg->pid_file) < 0)
 		return -1;
@@ -335,8 +338,10 @@ stop_services(void)
 	conn_listeners_close();
 	conn_close_all("exiting");
 	loop_run_deferred_once();
+	onvif_stop();
 	db_shutdown();
 	worker_pool_stop();
+	onvif_shutdown();
 	model_shutdown();
 	audit_shutdown();
 	http_shutdown();

@@ -34,7 +34,7 @@ struct gw_session {
 	uint64_t local_id;		/* unique in this process */
 	int64_t db_id;			/* sessions.id; 0 until the insert returned */
 	struct gw_principal principal;
-	int64_t camera_id;
+	int64_t camera_id;		/* 0: not bound to one camera; the grant alone is checked */
 	enum gw_action action;		/* what the session does, re-checked continuously */
 	char protocol[16];		/* "rtsp", "onvif" */
 	char transport[16];		/* "udp", "tcp", "http", "websocket", "multicast", "tls" */

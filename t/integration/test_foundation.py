@@ -55,7 +55,11 @@ def test_start_applies_migrations_once(gateway_factory):
     assert status == 200 and body["status"] == "ok"
     assert body["database"]["schema_version"] == body["database"]["known_schema_version"] >= 1
     versions = g.sql("SELECT version FROM schema_version ORDER BY version")
-    assert [int(v[0]) for v in versions] == list(range(1, len(versions) + 1))
+    # Numbers need not be contiguous (branches reserve theirs), but every migration ran once,
+    # the first is 1 and the newest is the one this binary knows.
+    numbers = [int(v[0]) for v in versions]
+    assert numbers[0] == 1 and numbers == sorted(set(numbers))
+    assert numbers[-1] == body["database"]["known_schema_version"]
     assert g.count_log(r"applying migration 001_init") == 1
     g.stop()
 
@@ -152,8 +156,9 @@ def test_database_outage(pg, gateway_factory):
     wait_until(lambda: g.get("/healthz")[0] == 200, 10, what="healthy again")
     log = g.log()
     assert log.count("database connection lost") == 1, "the outage must be logged once"
-    assert log.count("applying migration") == 1
-    assert int(g.sql("SELECT count(*) FROM schema_version")[0][0]) == \
+    # Each migration was applied once, at start-up, not again after the outage.
+    assert log.count("applying migration") == len(g.sql("SELECT version FROM schema_version"))
+    assert int(g.sql("SELECT max(version) FROM schema_version")[0][0]) == \
         g.get("/healthz")[1]["database"]["known_schema_version"]
     # And it still follows changes.
     g.sql("INSERT INTO cameras (name, source_uri) VALUES ('after-outage', 'rtsp://127.0.0.1/x')")
