@@ -61,6 +61,7 @@ request_free(struct rtsp_request *req)
 {
 	if (req == NULL)
 		return;
+	free(req->pending);
 	free(req->headers);
 	free(req);
 }
