@@ -50,7 +50,7 @@ test_ffmpeg_h264(void)
 	is_int(sdp_h264_fmtp_parse(fmtp, &h), 0, "H.264 fmtp parses");
 	ok(h.packetization_mode == 1 && h.has_profile_level_id && h.profile_idc == 0xf4 &&
 	    h.level_idc == 0x0c, "packetization-mode, profile-level-id");
-	ok(h.sps_len == 28 && h.sps[0] == 0x67 && h.sps[1] == 0xf4, "SPS decoded");
+	ok(h.sps_len == 25 && h.sps[0] == 0x67 && h.sps[1] == 0xf4, "SPS decoded");
 	ok(h.pps_len == 6 && h.pps[0] == 0x68, "PPS decoded");
 }
 
