@@ -27,7 +27,9 @@
  *                 max_payload, "last" (the marker) on the final piece
  *
  * Return convention (proto/proto.h):
- *   pay_begin()  0, PROTO_EBADMSG (empty, or not Annex B), PROTO_ETOOBIG
+ *   pay_begin()  0, PROTO_EBADMSG (empty, not Annex B, or a NAL unit type
+ *                that would read as an RTP structure: H.264 0 and 24..31,
+ *                H.265 48..63 or TemporalId 0), PROTO_ETOOBIG
  *                (an AAC frame above 8191 bytes)
  *   pay_next()   the size of the payload written (> 0), 0 when the access
  *                unit is done, PROTO_ETOOBIG when |outlen| < max_payload

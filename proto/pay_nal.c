@@ -13,6 +13,8 @@ struct nal_codec {
 	int aud_type;			/* access unit delimiter */
 	int ps_types[3];		/* VPS, SPS, PPS; -1: none */
 	int (*type)(const uint8_t *nal);
+	/* Can it go as a single NAL unit packet without meaning something else? */
+	bool (*valid)(const uint8_t *nal);
 	bool (*is_key)(int type);
 	/* Writes the FU headers (hdr_len + 1 bytes) for |nal| into |out|. */
 	void (*fu)(const uint8_t *nal, bool start, bool end, uint8_t *out);
@@ -107,7 +109,7 @@ scan_au(struct pay *p, const struct nal_codec *c)
 	while (next_nal(p->au, p->au_len, &pos, &nal, &n)) {
 		int t;
 
-		if (n < c->hdr_len || (nal[0] & 0x80))
+		if (n < c->hdr_len || (nal[0] & 0x80) || !c->valid(nal))
 			return PROTO_EBADMSG;
 		t = c->type(nal);
 		key = key || c->is_key(t);
@@ -180,6 +182,13 @@ h264_type(const uint8_t *nal)
 	return nal[0] & 0x1f;
 }
 
+/* 0 is undefined and 24..31 are the RTP payload structures (STAP, FU...). */
+static bool
+h264_valid(const uint8_t *nal)
+{
+	return h264_type(nal) >= 1 && h264_type(nal) <= 23;
+}
+
 static bool
 h264_is_key(int t)
 {
@@ -199,6 +208,7 @@ static const struct nal_codec h264_codec = {
 	.aud_type = 9,
 	.ps_types = { -1, 7, 8 },
 	.type = h264_type,
+	.valid = h264_valid,
 	.is_key = h264_is_key,
 	.fu = h264_fu,
 };
@@ -229,6 +239,13 @@ h265_type(const uint8_t *nal)
 	return (nal[0] >> 1) & 0x3f;
 }
 
+/* 48..63 are AP, FU, PACI and unspecified; TemporalId + 1 is never 0. */
+static bool
+h265_valid(const uint8_t *nal)
+{
+	return h265_type(nal) < 48 && (nal[1] & 0x07) != 0;
+}
+
 static bool
 h265_is_key(int t)
 {
@@ -249,6 +266,7 @@ static const struct nal_codec h265_codec = {
 	.aud_type = 35,
 	.ps_types = { 32, 33, 34 },
 	.type = h265_type,
+	.valid = h265_valid,
 	.is_key = h265_is_key,
 	.fu = h265_fu,
 };
