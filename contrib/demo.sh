@@ -69,12 +69,37 @@ until grep -q "ready" "$dir/vssgated.log" 2>/dev/null; do
 	sleep 0.1
 done
 
+# The built-in test camera (FFmpeg's test pattern, encoded to H.264 by the
+# ffmpeg adapter), a sample authority and a 24-hour grant with fresh
+# credentials, written the way the admin API does (password sealed with
+# the server key).
+password=$(openssl rand -base64 18 | tr -d '/+=' | cut -c1-20)
+sealed=$(printf '%s' "$password" | "$gw" --seal-secret -c "$dir/vssgate.conf")
+psql -q -h "$dir" -U vssgate -d vssgate -v ON_ERROR_STOP=1 >/dev/null <<SQL
+INSERT INTO cameras (name, source_uri, adapter, latitude, longitude, address)
+VALUES ('Test camera', 'lavfi:testsrc2=size=1280x720:rate=25', 'ffmpeg', 48.8809, 2.3553, 'Gare du Nord, Paris')
+ON CONFLICT (name) DO UPDATE SET source_uri = EXCLUDED.source_uri, adapter = EXCLUDED.adapter;
+INSERT INTO authorities (name, kind) VALUES ('Demo police unit', 'police') ON CONFLICT (name) DO NOTHING;
+DELETE FROM grant_credentials WHERE username = 'demo';
+WITH g AS (
+	INSERT INTO grants (authority_id, levels, scope_kind, camera_ids, active_from, active_until, reason)
+	SELECT a.id, ARRAY['1V','1M'], 'cameras', ARRAY[c.id], now(), now() + interval '24 hours', 'demo'
+	FROM authorities a, cameras c WHERE a.name = 'Demo police unit' AND c.name = 'Test camera'
+	RETURNING id)
+INSERT INTO grant_credentials (grant_id, username, password_enc)
+SELECT id, 'demo', decode('$sealed', 'hex') FROM g;
+SQL
+cam=$(psql -qAt -h "$dir" -U vssgate -d vssgate -c "SELECT id FROM cameras WHERE name = 'Test camera'")
+
 cat <<BANNER
 
 vssgate is running (log: $dir/vssgated.log, configuration: $dir/vssgate.conf).
 
-  status    curl http://127.0.0.1:$http_port/healthz
-  rtsp      rtsp://127.0.0.1:$rtsp_port/
+  status      curl http://127.0.0.1:$http_port/healthz
+  watch       ffplay -rtsp_transport tcp rtsp://demo:$password@127.0.0.1:$rtsp_port/cameras/$cam
+              (or open the same URL in VLC; over UDP drop -rtsp_transport tcp)
+  over HTTP   ffplay -rtsp_transport http rtsp://demo:$password@127.0.0.1:$http_port/cameras/$cam
+  user        demo / $password  (a 24-hour grant, levels 1V and 1M, for the authority "Demo police unit")
 
 Press Ctrl-C to stop.
 BANNER

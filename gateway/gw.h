@@ -80,5 +80,8 @@ int gw_unhex(const char *in, void *out, size_t outlen) GW_MUSTCHECK;
 bool gw_streq_ct(const void *a, const void *b, size_t len);	/* constant time */
 void gw_format_time(int64_t wall_us, char *out, size_t outlen);	/* RFC 3339 UTC */
 GW_NORETURN void gw_fatal_check(const char *file, int line, const char *what);
+struct sockaddr_storage;
+/* Same IP address (v4 or v6), ports ignored. */
+bool gw_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
 #endif

@@ -13,7 +13,7 @@
  * Media for UDP and multicast sessions goes out of shared UDP sockets
  * (rtsp_out.c); their control connection may come and go.
  *
- * A session (struct rtsp_session) is created by the first SETUP, belongs to
+ * A session (struct rtsp_media_session) is created by the first SETUP, belongs to
  * the principal that authenticated it, and is bound to its connection
  * (interleaved transports) or to its principal and peer address (UDP). Its
  * id is 128 random bits.
@@ -42,7 +42,7 @@
 
 struct gw_conn;
 struct gw_session;
-struct rtsp_session;
+struct rtsp_media_session;
 struct rtsp_mcast;
 struct wslay_event_context;
 
@@ -67,6 +67,7 @@ struct rtsp_request {
 	bool has_session;
 	char *headers;			/* the whole head, NUL-terminated, for lookups */
 	struct msg msg;			/* points into |headers| */
+	void *pending;			/* what an asynchronous method keeps; freed with the request */
 };
 
 struct rtsp_conn {
@@ -79,7 +80,7 @@ struct rtsp_conn {
 	enum rtsp_req_state req_state;
 	struct rtsp_request *req;	/* while REQ_WAITING_SOURCE */
 	struct hub_wait *wait;
-	struct rtsp_session *session;	/* the session bound to this connection */
+	struct rtsp_media_session *session;	/* the session bound to this connection */
 	char nonce[33];			/* Digest nonce of this connection */
 	int64_t nonce_created_us;
 	bool auth_failure_logged;
@@ -114,7 +115,7 @@ enum rtsp_session_state {
 	RS_PLAYING,
 };
 
-struct rtsp_session {
+struct rtsp_media_session {
 	uint32_t magic;
 	char id[RTSP_SESSION_ID_LEN + 1];
 	enum rtsp_session_state state;
@@ -135,8 +136,8 @@ struct rtsp_session {
 	int64_t last_sr_us;
 	int64_t started_us;
 	bool ending;
-	TAILQ_ENTRY(rtsp_session) link;
-	TAILQ_ENTRY(rtsp_session) udp_link;
+	TAILQ_ENTRY(rtsp_media_session) link;
+	TAILQ_ENTRY(rtsp_media_session) udp_link;
 };
 
 /* rtsp_server.c */
@@ -156,15 +157,15 @@ void rtsp_handle(struct rtsp_conn *rc, struct rtsp_request *req);
 void rtsp_methods_resume(struct rtsp_conn *rc, struct hub_source *src, const char *error);
 
 /* rtsp_session.c */
-struct rtsp_session *rtsp_session_new(struct rtsp_conn *rc, const struct gw_principal *p,
+struct rtsp_media_session *rtsp_session_new(struct rtsp_conn *rc, const struct gw_principal *p,
     int64_t camera_id, struct hub_source *src);
-struct rtsp_session *rtsp_session_find(const char *id);
+struct rtsp_media_session *rtsp_session_find(const char *id);
 int rtsp_session_count_for(int64_t grant_id);
-int rtsp_session_play(struct rtsp_session *s, struct hub_play_info *info);
-void rtsp_session_end(struct rtsp_session *s, const char *reason);
-void rtsp_session_detach(struct rtsp_session *s);	/* its connection is going away */
-void rtsp_session_touch(struct rtsp_session *s);
-struct rtsp_session *rtsp_session_by_udp_peer(const struct sockaddr_storage *from);
+int rtsp_session_play(struct rtsp_media_session *s, struct hub_play_info *info);
+void rtsp_session_end(struct rtsp_media_session *s, const char *reason);
+void rtsp_session_detach(struct rtsp_media_session *s);	/* its connection is going away */
+void rtsp_session_touch(struct rtsp_media_session *s);
+struct rtsp_media_session *rtsp_session_by_udp_peer(const struct sockaddr_storage *from);
 void rtsp_sessions_init(void);
 void rtsp_sessions_shutdown(void);
 /* Wake every UDP session with media queued (the shared socket can take more). */
@@ -178,8 +179,8 @@ extern const struct hub_reader_ops rtsp_tcp_reader_ops;
 extern const struct hub_reader_ops rtsp_udp_reader_ops;
 int rtsp_udp_server_port(void);		/* 0 when UDP is off */
 void rtsp_udp_wake(struct hub_reader *r);
-void rtsp_udp_send_rtcp(struct rtsp_session *s, int track, const void *pkt, size_t len);
-struct rtsp_mcast *rtsp_mcast_join(struct rtsp_session *s, const char **why);
+void rtsp_udp_send_rtcp(struct rtsp_media_session *s, int track, const void *pkt, size_t len);
+struct rtsp_mcast *rtsp_mcast_join(struct rtsp_media_session *s, const char **why);
 void rtsp_mcast_leave(struct rtsp_mcast *m);
 const char *rtsp_mcast_group(const struct rtsp_mcast *m, int *port, int *ttl);
 

@@ -17,6 +17,7 @@
 #include "session.h"
 #include "../proto/digest.h"
 #include "../proto/rtsp_hdr.h"
+#include "../proto/sdp.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -217,34 +218,28 @@ authenticate(struct rtsp_conn *rc, struct rtsp_request *req, struct gw_principal
  * interleaved session only from its own connection; a UDP session also from
  * another connection of the same principal from the same address.
  */
-static struct rtsp_session *
+static struct rtsp_media_session *
 own_session(struct rtsp_conn *rc, const struct rtsp_request *req, const struct gw_principal *p)
 {
-	struct rtsp_session *s;
+	struct rtsp_media_session *s;
 
 	if (!req->has_session || (s = rtsp_session_find(req->session_id)) == NULL)
 		return NULL;
 	if (s->rc == rc)
 		return s;
-	if ((s->udp || s->mcast) && p != NULL && p->credential_id == s->principal.credential_id &&
-	    memcmp(&s->peer, &rc->conn->peer, sizeof(s->peer)) != 0) {
-		/* Same principal, but compare addresses without the port. */
-		const struct sockaddr_in *a = (const void *)&s->peer, *b = (const void *)&rc->conn->peer;
-
-		if (a->sin_family == AF_INET && b->sin_family == AF_INET &&
-		    a->sin_addr.s_addr == b->sin_addr.s_addr) {
-			if (s->rc == NULL) {
-				s->rc = rc;
-				rc->session = s;
-			}
-			return s->rc == rc ? s : NULL;
-		}
+	/* A UDP session may be driven from another connection of its principal, from its host. */
+	if (!(s->udp || s->mcast) || p == NULL || p->credential_id != s->principal.credential_id ||
+	    !gw_same_host(&s->peer, &rc->conn->peer))
+		return NULL;
+	if (s->rc == NULL && rc->session == NULL) {
+		s->rc = rc;
+		rc->session = s;
 	}
-	return NULL;
+	return s;
 }
 
 static void
-session_header(const struct rtsp_session *s, char *out, size_t outlen)
+session_header(const struct rtsp_media_session *s, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "Session: %s;timeout=%lld\r\n", s->id,
 	    (long long)(gw.cfg->rtsp_session_timeout_ms / 1000));
@@ -255,7 +250,7 @@ session_header(const struct rtsp_session *s, char *out, size_t outlen)
 static void
 do_options(struct rtsp_conn *rc, struct rtsp_request *req)
 {
-	struct rtsp_session *s = req->has_session ? own_session(rc, req, NULL) : NULL;
+	struct rtsp_media_session *s = req->has_session ? own_session(rc, req, NULL) : NULL;
 
 	if (s)
 		rtsp_session_touch(s);
@@ -265,7 +260,7 @@ do_options(struct rtsp_conn *rc, struct rtsp_request *req)
 static void
 do_keepalive(struct rtsp_conn *rc, struct rtsp_request *req)
 {
-	struct rtsp_session *s = NULL;
+	struct rtsp_media_session *s = NULL;
 	char sh[96];
 
 	if (req->has_session && (s = own_session(rc, req, NULL)) == NULL) {
@@ -315,33 +310,29 @@ media_name(enum adapter_media m)
 	return m == ADAPTER_VIDEO ? "video" : m == ADAPTER_AUDIO ? "audio" : "application";
 }
 
-static void
-sdp_build(struct evbuffer *b, struct hub_source *src, unsigned mask, int64_t camera_id)
+/* The SDP of the tracks in |mask|; returns its length, or -1. */
+static int
+describe_sdp(struct hub_source *src, unsigned mask, int64_t camera_id, char *out, size_t outlen)
 {
 	const struct model_camera *cam = model_camera(gw.model, camera_id);
-	int64_t sess = gw_wall_us() / 1000;
+	struct sdp_build_media media[HUB_MAX_TRACKS];
+	struct sdp_build b = {
+		.session_id = (uint64_t)gw_wall_us() / 1000, .session_version = 1,
+		.session_name = cam && cam->name ? cam->name : "camera", .media = media,
+	};
 
-	evbuffer_add_printf(b, "v=0\r\no=- %lld 1 IN IP4 0.0.0.0\r\ns=%s\r\nc=IN IP4 0.0.0.0\r\n"
-	    "t=0 0\r\na=tool:vssgate\r\na=control:*\r\na=range:npt=now-\r\n", (long long)sess,
-	    cam && cam->name && pbuf_text_is_safe(cam->name) ? cam->name : "camera");
 	for (int i = 0; i < hub_source_ntracks(src); i++) {
 		const struct adapter_track *t = hub_source_track(src, i);
 
 		if (!(mask & (1u << i)))
 			continue;
-		evbuffer_add_printf(b, "m=%s 0 RTP/AVP %d\r\n", media_name(t->media), t->payload_type);
-		if (t->channels > 0)
-			evbuffer_add_printf(b, "a=rtpmap:%d %s/%d/%d\r\n", t->payload_type, t->encoding,
-			    t->clock_rate, t->channels);
-		else
-			evbuffer_add_printf(b, "a=rtpmap:%d %s/%d\r\n", t->payload_type, t->encoding,
-			    t->clock_rate);
-		if (t->fmtp[0] != '\0')
-			evbuffer_add_printf(b, "a=fmtp:%d %s\r\n", t->payload_type, t->fmtp);
-		if (t->width > 0 && t->height > 0)
-			evbuffer_add_printf(b, "a=x-dimensions:%d,%d\r\n", t->width, t->height);
-		evbuffer_add_printf(b, "a=recvonly\r\na=control:trackID=%d\r\n", i);
+		media[b.nmedia++] = (struct sdp_build_media){
+			.type = media_name(t->media), .pt = t->payload_type, .encoding = t->encoding,
+			.clock_rate = (uint32_t)t->clock_rate, .channels = (unsigned)t->channels,
+			.fmtp = t->fmtp[0] ? t->fmtp : NULL, .track = (unsigned)i, .dir = SDP_RECVONLY,
+		};
 	}
+	return sdp_build(&b, out, outlen);
 }
 
 static void
@@ -349,22 +340,22 @@ describe_with_source(struct rtsp_conn *rc, struct rtsp_request *req, struct hub_
     const struct gw_principal *p, int64_t camera_id)
 {
 	unsigned mask = allowed_tracks(p, camera_id, src);
-	struct evbuffer *b;
-	char headers[700];
-	size_t n;
+	char headers[700], sdp[8192];
+	int n;
 
 	if (mask == 0) {
 		audit_denied(rc, req, p, camera_id, "no track of this camera is permitted");
 		reply(rc, req, 403, NULL);
 		return;
 	}
-	b = evbuffer_new();
-	sdp_build(b, src, mask, camera_id);
+	if ((n = describe_sdp(src, mask, camera_id, sdp, sizeof(sdp))) < 0) {
+		olog_warn(rc->conn, "cannot describe cam=%lld: %s", (long long)camera_id, proto_strerror(n));
+		reply(rc, req, 500, NULL);
+		return;
+	}
 	snprintf(headers, sizeof(headers), "Content-Base: %.500s%s\r\n", req->url,
 	    req->url[strlen(req->url) - 1] == '/' ? "" : "/");
-	n = evbuffer_get_length(b);
-	rtsp_reply(rc, req, 200, headers, "application/sdp", evbuffer_pullup(b, (ssize_t)n), n);
-	evbuffer_free(b);
+	rtsp_reply(rc, req, 200, headers, "application/sdp", sdp, (size_t)n);
 }
 
 /* --- SETUP -------------------------------------------------------------------------------- */
@@ -378,7 +369,7 @@ transports_for(const struct rtsp_conn *rc)
 }
 
 static bool
-channel_taken(const struct rtsp_session *s, int track, uint8_t ch)
+channel_taken(const struct rtsp_media_session *s, int track, uint8_t ch)
 {
 	for (int i = 0; i < HUB_MAX_TRACKS; i++)
 		if (i != track && s->tracks[i].kind == RT_INTERLEAVED &&
@@ -414,7 +405,7 @@ udp_destination(struct rtsp_conn *rc, const struct rtsp_transport *t, struct rts
 
 /* Configure |track| of |s| from the client's Transport; fills the reply's Transport. */
 static int
-setup_track(struct rtsp_conn *rc, struct rtsp_session *s, int track, struct rtsp_transport *t,
+setup_track(struct rtsp_conn *rc, struct rtsp_media_session *s, int track, struct rtsp_transport *t,
     char *reply_tr, size_t len)
 {
 	struct rtsp_track_setup *ts = &s->tracks[track];
@@ -470,7 +461,7 @@ setup_with_source(struct rtsp_conn *rc, struct rtsp_request *req, struct hub_sou
     const struct gw_principal *p, int64_t camera_id, int track)
 {
 	struct rtsp_transport t;
-	struct rtsp_session *s = req->has_session ? own_session(rc, req, p) : NULL;
+	struct rtsp_media_session *s = req->has_session ? own_session(rc, req, p) : NULL;
 	struct policy_decision d;
 	char tr[400], headers[600], sh[96];
 	size_t len;
@@ -530,7 +521,7 @@ setup_with_source(struct rtsp_conn *rc, struct rtsp_request *req, struct hub_sou
 /* --- PLAY, PAUSE, TEARDOWN ------------------------------------------------------------------ */
 
 static void
-rtp_info(const struct rtsp_request *req, const struct rtsp_session *s,
+rtp_info(const struct rtsp_request *req, const struct rtsp_media_session *s,
     const struct hub_play_info *info, char *out, size_t outlen)
 {
 	struct rtsp_rtpinfo streams[HUB_MAX_TRACKS];
@@ -557,7 +548,7 @@ rtp_info(const struct rtsp_request *req, const struct rtsp_session *s,
 }
 
 static bool
-session_still_allowed(struct rtsp_conn *rc, struct rtsp_request *req, struct rtsp_session *s,
+session_still_allowed(struct rtsp_conn *rc, struct rtsp_request *req, struct rtsp_media_session *s,
     const struct gw_principal *p)
 {
 	for (int i = 0; i < hub_source_ntracks(s->src); i++) {
@@ -577,7 +568,7 @@ session_still_allowed(struct rtsp_conn *rc, struct rtsp_request *req, struct rts
 static void
 do_play(struct rtsp_conn *rc, struct rtsp_request *req, const struct gw_principal *p)
 {
-	struct rtsp_session *s = own_session(rc, req, p);
+	struct rtsp_media_session *s = own_session(rc, req, p);
 	struct hub_play_info info;
 	char headers[2400], sh[96], ri[2000];
 
@@ -607,7 +598,7 @@ do_play(struct rtsp_conn *rc, struct rtsp_request *req, const struct gw_principa
 static void
 do_pause(struct rtsp_conn *rc, struct rtsp_request *req)
 {
-	struct rtsp_session *s = own_session(rc, req, NULL);
+	struct rtsp_media_session *s = own_session(rc, req, NULL);
 	char sh[96];
 
 	if (s == NULL) {
@@ -625,7 +616,7 @@ do_pause(struct rtsp_conn *rc, struct rtsp_request *req)
 static void
 do_teardown(struct rtsp_conn *rc, struct rtsp_request *req, const struct gw_principal *p)
 {
-	struct rtsp_session *s = own_session(rc, req, p);
+	struct rtsp_media_session *s = own_session(rc, req, p);
 
 	if (s == NULL) {
 		reply(rc, req, 454, NULL);

@@ -207,7 +207,7 @@ blocked:
 static void
 tcp_reader_wake(struct hub_reader *r)
 {
-	struct rtsp_session *s = hub_reader_owner(r);
+	struct rtsp_media_session *s = hub_reader_owner(r);
 
 	if (s->rc && !s->rc->conn->want_write)
 		rtsp_write(s->rc);
@@ -216,7 +216,7 @@ tcp_reader_wake(struct hub_reader *r)
 static void
 reader_gone(struct hub_reader *r, const char *why)
 {
-	struct rtsp_session *s = hub_reader_owner(r);
+	struct rtsp_media_session *s = hub_reader_owner(r);
 
 	rtsp_session_end(s, why);
 }
@@ -300,7 +300,7 @@ udp_send_queue(struct hub_reader *r, int fd, const struct udp_dest *dest, struct
 static void
 udp_reader_wake(struct hub_reader *r)
 {
-	struct rtsp_session *s = hub_reader_owner(r);
+	struct rtsp_media_session *s = hub_reader_owner(r);
 	struct udp_dest dest = { 0 };
 
 	if (udp_blocked)
@@ -328,7 +328,7 @@ const struct hub_reader_ops rtsp_udp_reader_ops = {
 };
 
 void
-rtsp_udp_send_rtcp(struct rtsp_session *s, int track, const void *pkt, size_t len)
+rtsp_udp_send_rtcp(struct rtsp_media_session *s, int track, const void *pkt, size_t len)
 {
 	const struct rtsp_track_setup *t = &s->tracks[track];
 
@@ -357,7 +357,7 @@ udp_rtcp_readable(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < 64; i++) {
 		socklen_t fl = sizeof(from);
 		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-		struct rtsp_session *s;
+		struct rtsp_media_session *s;
 
 		if (n < 0)
 			return;
@@ -409,7 +409,7 @@ static const struct hub_reader_ops mcast_reader_ops = {
 };
 
 struct rtsp_mcast *
-rtsp_mcast_join(struct rtsp_session *s, const char **why)
+rtsp_mcast_join(struct rtsp_media_session *s, const char **why)
 {
 	const struct model_camera *cam = model_camera(gw.model, s->camera_id);
 	struct rtsp_mcast *m;

@@ -6,8 +6,10 @@
 #include "gw.h"
 #include "config.h"
 #include "conn.h"
+#include "http.h"
 #include "log.h"
 #include "rtsp.h"
+#include "session.h"
 
 #include <event2/buffer.h>
 #include <stdio.h>
@@ -61,6 +63,7 @@ request_free(struct rtsp_request *req)
 {
 	if (req == NULL)
 		return;
+	free(req->pending);
 	free(req->headers);
 	free(req);
 }

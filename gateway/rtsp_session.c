@@ -18,14 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-TAILQ_HEAD(rtsp_session_list, rtsp_session);
+TAILQ_HEAD(rtsp_session_list, rtsp_media_session);
 
 static struct rtsp_session_list all_sessions = TAILQ_HEAD_INITIALIZER(all_sessions);
 
 static void
 registry_close(struct gw_session *gs, const char *reason)
 {
-	struct rtsp_session *s = gs->owner;
+	struct rtsp_media_session *s = gs->owner;
 
 	GW_CHECK(s, RTSP_SESSION_MAGIC);
 	/* The client must notice: close its connection, which ends the session with it. */
@@ -38,11 +38,11 @@ static const struct session_ops registry_ops = {
 	.close = registry_close,
 };
 
-struct rtsp_session *
+struct rtsp_media_session *
 rtsp_session_new(struct rtsp_conn *rc, const struct gw_principal *p, int64_t camera_id,
     struct hub_source *src)
 {
-	struct rtsp_session *s = gw_xcalloc(1, sizeof(*s));
+	struct rtsp_media_session *s = gw_xcalloc(1, sizeof(*s));
 	unsigned char rnd[RTSP_SESSION_ID_LEN / 2];
 
 	if (gw_random(rnd, sizeof(rnd)) < 0) {
@@ -64,10 +64,10 @@ rtsp_session_new(struct rtsp_conn *rc, const struct gw_principal *p, int64_t cam
 	return s;
 }
 
-struct rtsp_session *
+struct rtsp_media_session *
 rtsp_session_find(const char *id)
 {
-	struct rtsp_session *s;
+	struct rtsp_media_session *s;
 
 	TAILQ_FOREACH(s, &all_sessions, link)
 		if (!s->ending && gw_streq_ct(s->id, id, RTSP_SESSION_ID_LEN) && strlen(id) == RTSP_SESSION_ID_LEN)
@@ -78,7 +78,7 @@ rtsp_session_find(const char *id)
 int
 rtsp_session_count_for(int64_t grant_id)
 {
-	struct rtsp_session *s;
+	struct rtsp_media_session *s;
 	int n = 0;
 
 	TAILQ_FOREACH(s, &all_sessions, link)
@@ -88,7 +88,7 @@ rtsp_session_count_for(int64_t grant_id)
 
 /* What the registry re-checks: the strongest thing the session receives. */
 static enum gw_action
-session_action(const struct rtsp_session *s)
+session_action(const struct rtsp_media_session *s)
 {
 	bool audio = false, meta = false;
 
@@ -110,7 +110,7 @@ session_action(const struct rtsp_session *s)
 }
 
 static const char *
-transport_name(const struct rtsp_session *s)
+transport_name(const struct rtsp_media_session *s)
 {
 	if (s->mcast)
 		return "multicast";
@@ -129,7 +129,7 @@ transport_name(const struct rtsp_session *s)
 }
 
 int
-rtsp_session_play(struct rtsp_session *s, struct hub_play_info *info)
+rtsp_session_play(struct rtsp_media_session *s, struct hub_play_info *info)
 {
 	const char *why = NULL;
 
@@ -154,7 +154,7 @@ rtsp_session_play(struct rtsp_session *s, struct hub_play_info *info)
 }
 
 void
-rtsp_session_end(struct rtsp_session *s, const char *reason)
+rtsp_session_end(struct rtsp_media_session *s, const char *reason)
 {
 	GW_CHECK(s, RTSP_SESSION_MAGIC);
 	if (s->ending)
@@ -180,7 +180,7 @@ rtsp_session_end(struct rtsp_session *s, const char *reason)
  * TEARDOWN from another connection or its timeout.
  */
 void
-rtsp_session_detach(struct rtsp_session *s)
+rtsp_session_detach(struct rtsp_media_session *s)
 {
 	if ((s->udp || s->mcast) && s->state == RS_PLAYING) {
 		s->rc = NULL;
@@ -191,34 +191,22 @@ rtsp_session_detach(struct rtsp_session *s)
 }
 
 void
-rtsp_session_touch(struct rtsp_session *s)
+rtsp_session_touch(struct rtsp_media_session *s)
 {
 	s->last_seen_us = gw_mono_us();
 }
 
-static bool
-same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-	    &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-}
-
-struct rtsp_session *
+struct rtsp_media_session *
 rtsp_session_by_udp_peer(const struct sockaddr_storage *from)
 {
-	struct rtsp_session *s;
+	struct rtsp_media_session *s;
 	uint16_t port = from->ss_family == AF_INET ? ((const struct sockaddr_in *)from)->sin_port : 0;
 
 	TAILQ_FOREACH(s, &all_sessions, link) {
 		if (!s->udp || s->ending)
 			continue;
 		for (int t = 0; t < HUB_MAX_TRACKS; t++)
-			if (s->tracks[t].kind == RT_UDP && same_ip(&s->tracks[t].rtcp_to, from) &&
+			if (s->tracks[t].kind == RT_UDP && gw_same_host(&s->tracks[t].rtcp_to, from) &&
 			    ((const struct sockaddr_in *)&s->tracks[t].rtcp_to)->sin_port == port)
 				return s;
 	}
@@ -228,7 +216,7 @@ rtsp_session_by_udp_peer(const struct sockaddr_storage *from)
 void
 rtsp_sessions_udp_resume(void)
 {
-	struct rtsp_session *s;
+	struct rtsp_media_session *s;
 
 	TAILQ_FOREACH(s, &all_sessions, link)
 		if (s->udp && s->reader && s->state == RS_PLAYING && hub_reader_pending(s->reader))
@@ -238,19 +226,21 @@ rtsp_sessions_udp_resume(void)
 /* --- RTCP sender reports --------------------------------------------------------- */
 
 static void
-send_sender_report(struct rtsp_session *s, int track, int64_t now_wall)
+send_sender_report(struct rtsp_media_session *s, int track, int64_t now_wall)
 {
 	uint8_t pkt[128];
 	struct rtcp_sr sr = { 0 };
-	int n;
+	int n, m;
 
 	sr.ssrc = hub_source_ssrc(s->src, track);
-	sr.ntp = rtcp_ntp_from_us(now_wall);
+	sr.ntp = rtcp_ntp_from_unix_us(now_wall);
 	sr.rtp_ts = hub_source_rtp_at(s->src, track, now_wall);
 	hub_reader_track_counts(s->reader, track, &sr.packet_count, &sr.octet_count);
-	n = rtcp_build_sr_sdes(&sr, "vssgate", pkt, sizeof(pkt));
-	if (n <= 0)
+	n = rtcp_sr_build(&sr, pkt, sizeof(pkt));
+	m = n > 0 ? rtcp_sdes_cname_build(sr.ssrc, "vssgate", pkt + n, sizeof(pkt) - (size_t)n) : -1;
+	if (m <= 0)
 		return;
+	n += m;
 	if (s->udp)
 		rtsp_udp_send_rtcp(s, track, pkt, (size_t)n);
 	else
@@ -258,7 +248,7 @@ send_sender_report(struct rtsp_session *s, int track, int64_t now_wall)
 }
 
 static void
-maybe_send_reports(struct rtsp_session *s, int64_t now)
+maybe_send_reports(struct rtsp_media_session *s, int64_t now)
 {
 	int64_t wall = gw_wall_us();
 
@@ -273,7 +263,7 @@ maybe_send_reports(struct rtsp_session *s, int64_t now)
 /* --- the janitor ------------------------------------------------------------------ */
 
 static bool
-timed_out(const struct rtsp_session *s, int64_t now)
+timed_out(const struct rtsp_media_session *s, int64_t now)
 {
 	/* A playing interleaved session lives as long as its connection. */
 	if (s->state == RS_PLAYING && !s->udp && !s->mcast && s->rc != NULL)
@@ -284,7 +274,7 @@ timed_out(const struct rtsp_session *s, int64_t now)
 static void
 rtsp_session_janitor(int64_t now)
 {
-	struct rtsp_session *s, *next;
+	struct rtsp_media_session *s, *next;
 
 	for (s = TAILQ_FIRST(&all_sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, link);
@@ -307,7 +297,7 @@ rtsp_sessions_init(void)
 void
 rtsp_sessions_shutdown(void)
 {
-	struct rtsp_session *s;
+	struct rtsp_media_session *s;
 
 	while ((s = TAILQ_FIRST(&all_sessions)) != NULL)
 		rtsp_session_end(s, "server shutting down");

@@ -65,18 +65,6 @@ valid_cookie(const char *s)
 	return true;
 }
 
-static bool
-same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		    ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-	    &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
-}
-
 /* --- the tunnel's GET side ----------------------------------------------------------- */
 
 static void
@@ -212,7 +200,7 @@ start_tunnel_post(struct gw_conn *c, const struct msg *m, const char *cookie)
 {
 	struct rtsp_conn *rc = tunnel_find(cookie);
 
-	if (rc == NULL || rc->conn == c || !same_ip(&rc->conn->peer, &c->peer)) {
+	if (rc == NULL || rc->conn == c || !gw_same_host(&rc->conn->peer, &c->peer)) {
 		http_error(c, 404, "Not Found", "no tunnel waits for this cookie from this address");
 		return true;
 	}

@@ -20,6 +20,8 @@ proto_strerror(int code)
 		return "unsupported protocol version";
 	case PROTO_ENOMEM:
 		return "out of memory";
+	case PROTO_ECREDENTIALS:
+		return "credentials embedded in a URL";
 	default:
 		return code >= 0 ? "no error" : "unknown error";
 	}

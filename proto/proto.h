@@ -25,6 +25,7 @@ enum proto_result {
 	PROTO_EUNSUPPORTED = -4,	/* well-formed but not something we implement */
 	PROTO_EVERSION = -5,	/* unknown protocol version */
 	PROTO_ENOMEM = -6,
+	PROTO_ECREDENTIALS = -7,	/* credentials where they must not be (user:pass@ in a URL) */
 };
 
 #define GW_PROTO_MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -523,7 +523,7 @@ static void
 on_rtp(struct rc *rc, int index, const uint8_t *pkt, size_t len)
 {
 	struct rc_track *t = &rc->tracks[index];
-	struct rtp_header h;
+	struct rtp_hdr h;
 	bool ends_unit;
 
 	if (rtp_parse(pkt, len, &h) < 0 || h.pt != t->src_pt)
@@ -557,14 +557,19 @@ static void
 on_rtcp(struct rc *rc, int index, const uint8_t *pkt, size_t len)
 {
 	struct rc_track *t = &rc->tracks[index];
+	struct rtcp_iter it;
+	struct rtcp_pkt p;
 	struct rtcp_sr sr;
 
 	rc->last_data_us = mono_us();
-	if (rtcp_find_sr(pkt, len, &sr) == 0 && (t->ssrc == 0 || sr.ssrc == t->ssrc)) {
+	rtcp_iter_init(&it, pkt, len);
+	while (rtcp_iter_next(&it, &p) > 0) {
+		if (p.type != RTCP_SR || rtcp_sr_parse(&p, &sr) < 0 || (t->ssrc != 0 && sr.ssrc != t->ssrc))
+			continue;
 		t->have_sr = true;
-		t->sr_wall_us = rtcp_ntp_to_us(sr.ntp);
+		t->sr_wall_us = rtcp_ntp_to_unix_us(sr.ntp);
 		t->sr_rtp = sr.rtp_ts;
-		t->sr_ntp_mid = (uint32_t)(sr.ntp >> 16);
+		t->sr_ntp_mid = rtcp_ntp_short(sr.ntp);
 		t->sr_arrival_us = mono_us();
 	}
 }
@@ -576,17 +581,20 @@ send_receiver_reports(struct rc *rc)
 
 	for (int i = 0; i < rc->ntracks; i++) {
 		struct rc_track *t = &rc->tracks[i];
-		struct rtcp_rr_block b = { .ssrc = t->ssrc,
-		    .ext_highest_seq = t->cycles + t->max_seq,
-		    .lsr = t->have_sr ? t->sr_ntp_mid : 0,
-		    .dlsr = t->have_sr ? (uint32_t)((mono_us() - t->sr_arrival_us) * 65536 / 1000000) : 0 };
-		int n;
+		struct rtcp_rr rr = { .ssrc = rc->rr_ssrc, .nblocks = 1 };
+		int n, m;
 
 		if (t->received == 0)
 			continue;
-		n = rtcp_build_rr(rc->rr_ssrc, &b, 1, "vssgate", pkt, sizeof(pkt));
-		if (n <= 0)
+		rr.blocks[0] = (struct rtcp_report_block){ .ssrc = t->ssrc,
+		    .ext_highest_seq = t->cycles + t->max_seq,
+		    .lsr = t->have_sr ? t->sr_ntp_mid : 0,
+		    .dlsr = t->have_sr ? rtcp_dlsr_from_us(mono_us() - t->sr_arrival_us) : 0 };
+		n = rtcp_rr_build(&rr, pkt, sizeof(pkt));
+		m = n > 0 ? rtcp_sdes_cname_build(rc->rr_ssrc, "vssgate", pkt + n, sizeof(pkt) - (size_t)n) : -1;
+		if (m <= 0)
 			continue;
+		n += m;
 		if (rc->udp) {
 			sendto(t->udp_fd[1], pkt, (size_t)n, MSG_DONTWAIT, (struct sockaddr *)&t->server_rtcp,
 			    sizeof(t->server_rtcp));
@@ -688,7 +696,7 @@ static void
 after_setup(struct rc *rc, const struct msg *m)
 {
 	const struct msg_header *sh = msg_header(m, "Session"), *th = msg_header(m, "Transport");
-	struct rtsp_session_hdr s;
+	struct rtsp_session s;
 	struct rtsp_transport tr;
 	struct rc_track *t = &rc->tracks[rc->setup_index];
 

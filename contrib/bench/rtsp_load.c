@@ -1,0 +1,618 @@
+/*
+ * rtsp_load.c - an RTSP load client: many readers of one stream in one
+ * process, to measure the gateway as gst-rtsp-server was measured.
+ *
+ *   rtsp_load -u rtsp://127.0.0.1:8554/cameras/1 -U user -P pass -n 800 -d 30
+ *             [-t tcp|http|ws] [-p GATEWAY_PID] [-r RAMP_MS] [-D DIRECT_URL]
+ *
+ * Each reader: DESCRIBE (Digest), SETUP every track (interleaved), PLAY,
+ * then reads until the end. Per reader it records the time from PLAY to the
+ * first packet and to the first video keyframe, packets, bytes and lost
+ * packets (sequence gaps). With -p it samples the gateway's CPU time and
+ * RSS over the steady part of the run. With -D it also reads the camera
+ * directly and reports the delay the gateway adds per packet (the same
+ * payload seen on both legs, same clock).
+ *
+ * It prints one "key: value" per line, for scripts.
+ */
+#include "proto/digest.h"
+#include "proto/msg.h"
+#include "proto/rtsp_hdr.h"
+#include "proto/sdp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RBUF (256 * 1024)
+#define MAX_TRACKS 4
+#define LAT_SLOTS 4096			/* payload fingerprints remembered for the latency match */
+
+enum rstate {
+	R_CONNECTING,
+	R_DESCRIBE,
+	R_SETUP,
+	R_PLAY,
+	R_PLAYING,
+	R_DEAD,
+};
+
+struct reader {
+	int fd;
+	enum rstate state;
+	bool direct;			/* reads the camera itself (latency reference) */
+	int cseq;
+	bool authed;
+	char nonce[128], realm[128];
+	char session[80];
+	char controls[MAX_TRACKS][512];
+	int ntracks, setup_next;
+	int video_channel;
+	uint8_t *buf;
+	size_t len;
+	int64_t t_connect, t_play, t_first_pkt, t_first_key;
+	uint64_t packets, bytes, lost;
+	bool have_seq[MAX_TRACKS];
+	uint16_t next_seq[MAX_TRACKS];
+};
+
+static const char *opt_url, *opt_user = "", *opt_pass = "", *opt_direct, *opt_transport = "tcp";
+static int opt_n = 100, opt_duration = 20, opt_ramp_ms = 2, opt_pid;
+static char host[256], path[1024];
+static int port;
+static struct reader *readers;
+static int nreaders;
+static int epfd;
+
+/* Latency: fingerprint -> arrival time on the direct leg. */
+struct lat_slot {
+	uint64_t fp;
+	int64_t t;
+};
+static struct lat_slot lat_ring[LAT_SLOTS];
+static double *lat_samples;
+static size_t nlat, caplat;
+
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+die(const char *msg)
+{
+	fprintf(stderr, "rtsp_load: %s\n", msg);
+	exit(2);
+}
+
+static void
+parse_url(const char *url, char *h, size_t hlen, int *p, char *pth, size_t plen)
+{
+	struct rtsp_url u;
+
+	if (rtsp_url_parse(url, strlen(url), 0, &u) < 0 || !u.has_authority)
+		die("bad URL");
+	snprintf(h, hlen, "%.*s", (int)u.host.len, u.host.p);
+	*p = u.has_port ? u.port : 554;
+	snprintf(pth, plen, "%.*s", (int)u.path.len, u.path.p);
+}
+
+static int
+connect_to(const char *h, int p)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+
+	if (fd < 0 || inet_pton(AF_INET, h, &sin.sin_addr) != 1)
+		die("socket or address");
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS)
+		die("connect");
+	return fd;
+}
+
+/* --- requests ------------------------------------------------------------------- */
+
+static void
+send_all(struct reader *r, const char *req)
+{
+	size_t n = strlen(req), off = 0;
+
+	while (off < n) {
+		ssize_t w = write(r->fd, req + off, n - off);
+
+		if (w < 0 && errno == EAGAIN)
+			continue;	/* requests are tiny; the socket has room */
+		if (w <= 0) {
+			r->state = R_DEAD;
+			return;
+		}
+		off += (size_t)w;
+	}
+}
+
+static void
+request(struct reader *r, const char *method, const char *uri, const char *extra)
+{
+	char req[2048], auth[1024] = "";
+
+	if (r->authed) {
+		char resp[600];
+
+		if (digest_client_response(DIGEST_ALG_MD5, opt_user, r->realm, opt_pass, method, uri, r->nonce,
+		    resp, sizeof(resp)) < 0)
+			die("digest");
+		snprintf(auth, sizeof(auth), "Authorization: Digest username=\"%s\", realm=\"%s\", "
+		    "nonce=\"%s\", uri=\"%s\", response=\"%s\"\r\n", opt_user, r->realm, r->nonce, uri, resp);
+	}
+	snprintf(req, sizeof(req), "%s %s RTSP/1.0\r\nCSeq: %d\r\n%s%s%s%s\r\n", method, uri, ++r->cseq,
+	    auth, r->session[0] ? "Session: " : "", r->session, r->session[0] ? "\r\n" : "");
+	if (extra) {
+		size_t n = strlen(req) - 2;
+
+		snprintf(req + n, sizeof(req) - n, "%s\r\n", extra);
+	}
+	send_all(r, req);
+}
+
+static const char *
+url_of(const struct reader *r)
+{
+	static char u[1200];
+
+	snprintf(u, sizeof(u), "rtsp://%s:%d%s", r->direct ? "127.0.0.1" : host, r->direct ? 0 : port, path);
+	return r->direct ? opt_direct : u;
+}
+
+static void
+next_step(struct reader *r)
+{
+	char tr[120];
+
+	switch (r->state) {
+	case R_DESCRIBE:
+		request(r, "DESCRIBE", url_of(r), "Accept: application/sdp\r\n");
+		break;
+	case R_SETUP:
+		snprintf(tr, sizeof(tr), "Transport: RTP/AVP/TCP;unicast;interleaved=%d-%d\r\n",
+		    2 * r->setup_next, 2 * r->setup_next + 1);
+		request(r, "SETUP", r->controls[r->setup_next], tr);
+		break;
+	case R_PLAY:
+		r->t_play = now_us();
+		request(r, "PLAY", url_of(r), "Range: npt=0.000-\r\n");
+		break;
+	default:
+		break;
+	}
+}
+
+/* --- responses ------------------------------------------------------------------- */
+
+static void
+take_challenge(struct reader *r, const struct msg *m)
+{
+	for (int i = 0; i < m->nheaders; i++) {
+		struct digest_challenge c;
+
+		if (proto_str_ieq(m->headers[i].name, "WWW-Authenticate") &&
+		    digest_parse_challenge(m->headers[i].value.p, m->headers[i].value.len, &c) == 0 &&
+		    c.algorithm == DIGEST_ALG_MD5) {
+			snprintf(r->nonce, sizeof(r->nonce), "%s", c.nonce);
+			snprintf(r->realm, sizeof(r->realm), "%s", c.realm);
+			r->authed = true;
+		}
+	}
+}
+
+static void
+take_sdp(struct reader *r, const struct msg *m, const char *body, size_t len)
+{
+	static struct sdp sdp;
+	char base[1024];
+
+	if (!msg_header_copy(m, "Content-Base", base, sizeof(base)))
+		snprintf(base, sizeof(base), "%s/", url_of(r));
+	if (sdp_parse(body, len, 65536, &sdp) < 0)
+		die("bad SDP");
+	r->ntracks = 0;
+	for (int i = 0; i < sdp.nmedia && r->ntracks < MAX_TRACKS; i++) {
+		struct proto_str c = sdp.media[i].control;
+
+		if (proto_str_ieq(sdp.media[i].type, "video") && r->video_channel < 0)
+			r->video_channel = 2 * r->ntracks;
+		if (c.len > 7 && strncmp(c.p, "rtsp://", 7) == 0)
+			snprintf(r->controls[r->ntracks++], 512, "%.*s", (int)c.len, c.p);
+		else
+			snprintf(r->controls[r->ntracks++], 512, "%s%.*s", base, (int)c.len, c.p);
+	}
+}
+
+static void
+on_response(struct reader *r, const struct msg *m, const char *body, size_t blen)
+{
+	const struct msg_header *s;
+
+	if (m->status == 401 && !r->authed) {
+		take_challenge(r, m);
+		next_step(r);
+		return;
+	}
+	if (m->status != 200) {
+		fprintf(stderr, "rtsp_load: reader got %d\n", m->status);
+		r->state = R_DEAD;
+		return;
+	}
+	switch (r->state) {
+	case R_DESCRIBE:
+		take_sdp(r, m, body, blen);
+		r->state = R_SETUP;
+		break;
+	case R_SETUP:
+		if ((s = msg_header(m, "Session")) != NULL) {
+			size_t n = 0;
+
+			while (n < s->value.len && s->value.p[n] != ';' && n < sizeof(r->session) - 1)
+				n++;
+			memcpy(r->session, s->value.p, n);
+			r->session[n] = '\0';
+		}
+		if (++r->setup_next == r->ntracks)
+			r->state = R_PLAY;
+		break;
+	case R_PLAY:
+		r->state = R_PLAYING;
+		return;
+	default:
+		return;
+	}
+	next_step(r);
+}
+
+/* --- media -------------------------------------------------------------------------- */
+
+static bool
+is_keyframe_payload(const uint8_t *p, size_t len)
+{
+	uint8_t t;
+
+	if (len < 2)
+		return false;
+	t = p[0] & 0x1f;
+	if (t == 28)
+		return (p[1] & 0x80) && (p[1] & 0x1f) == 5;
+	if (t == 24)
+		return len > 3 && ((p[3] & 0x1f) == 7 || (p[3] & 0x1f) == 5);
+	return t == 5 || t == 7;
+}
+
+static uint64_t
+fingerprint(const uint8_t *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < len && i < 64; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h ^ len;
+}
+
+static void
+latency_sample(struct reader *r, const uint8_t *payload, size_t len, int64_t t)
+{
+	uint64_t fp = fingerprint(payload, len);
+	struct lat_slot *s = &lat_ring[fp % LAT_SLOTS];
+
+	if (r->direct) {
+		s->fp = fp;
+		s->t = t;
+		return;
+	}
+	if (s->fp != fp || t < s->t)
+		return;
+	if (nlat == caplat) {
+		caplat = caplat ? 2 * caplat : 65536;
+		lat_samples = realloc(lat_samples, caplat * sizeof(*lat_samples));
+	}
+	lat_samples[nlat++] = (double)(t - s->t) / 1000.0;
+}
+
+static void
+on_rtp(struct reader *r, int channel, const uint8_t *p, size_t len, int64_t t)
+{
+	int track = channel / 2;
+	uint16_t seq;
+	size_t hl;
+
+	if (channel & 1 || len < 12 || track >= MAX_TRACKS)
+		return;
+	seq = (uint16_t)(p[2] << 8 | p[3]);
+	if (r->have_seq[track] && seq != r->next_seq[track])
+		r->lost += (uint16_t)(seq - r->next_seq[track]);
+	r->have_seq[track] = true;
+	r->next_seq[track] = (uint16_t)(seq + 1);
+	r->packets++;
+	if (r->t_first_pkt == 0)
+		r->t_first_pkt = t;
+	hl = 12 + 4u * (p[0] & 15);
+	if (hl >= len)
+		return;
+	if (channel == r->video_channel && r->t_first_key == 0 && is_keyframe_payload(p + hl, len - hl))
+		r->t_first_key = t;
+	if (opt_direct && channel == r->video_channel)
+		latency_sample(r, p + hl, len - hl, t);
+}
+
+/* Consume what is buffered: interleaved frames and responses. */
+static void
+parse_input(struct reader *r, int64_t t)
+{
+	struct msg_limits lim = { 16384, 64, 65536 };
+	size_t off = 0;
+
+	while (off < r->len && r->state != R_DEAD) {
+		struct msg_parser mp = { 0 };
+		struct msg m;
+		int rc;
+
+		if (r->buf[off] == '$') {
+			size_t flen;
+
+			if (r->len - off < 4)
+				break;
+			flen = (size_t)(r->buf[off + 2] << 8 | r->buf[off + 3]);
+			if (r->len - off < 4 + flen)
+				break;
+			r->bytes += 4 + flen;
+			on_rtp(r, r->buf[off + 1], r->buf + off + 4, flen, t);
+			off += 4 + flen;
+			continue;
+		}
+		rc = msg_parse(&mp, (const char *)r->buf + off, r->len - off, &lim, false, &m);
+		if (rc == PROTO_AGAIN)
+			break;
+		if (rc < 0 || r->len - off < m.head_len + m.content_length) {
+			if (rc < 0)
+				r->state = R_DEAD;
+			break;
+		}
+		on_response(r, &m, (const char *)r->buf + off + m.head_len, m.content_length);
+		off += m.head_len + m.content_length;
+	}
+	memmove(r->buf, r->buf + off, r->len - off);
+	r->len -= off;
+}
+
+static void
+on_readable(struct reader *r)
+{
+	for (;;) {
+		ssize_t n = read(r->fd, r->buf + r->len, RBUF - r->len);
+
+		if (n > 0) {
+			r->len += (size_t)n;
+			parse_input(r, now_us());
+			if (r->len == RBUF)
+				r->len = 0;	/* a response larger than our buffer: give up on it */
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			r->state = R_DEAD;
+		return;
+	}
+}
+
+/* --- the run ------------------------------------------------------------------------ */
+
+static void
+start_reader(struct reader *r, bool direct)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET };
+	char dh[256], dp[1024];
+	int dport;
+
+	memset(r, 0, sizeof(*r));
+	r->direct = direct;
+	r->video_channel = -1;
+	r->buf = malloc(RBUF);
+	if (direct) {
+		parse_url(opt_direct, dh, sizeof(dh), &dport, dp, sizeof(dp));
+		r->fd = connect_to(dh, dport);
+	} else {
+		r->fd = connect_to(host, port);
+	}
+	r->state = R_CONNECTING;
+	r->t_connect = now_us();
+	ev.data.ptr = r;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, r->fd, &ev);
+}
+
+static void
+on_event(struct reader *r, uint32_t events)
+{
+	if (r->state == R_CONNECTING && (events & EPOLLOUT)) {
+		r->state = R_DESCRIBE;
+		next_step(r);
+	}
+	if (events & EPOLLIN)
+		on_readable(r);
+	if (events & (EPOLLERR | EPOLLHUP))
+		r->state = R_DEAD;
+}
+
+static void
+proc_sample(int pid, double *cpu_s, long *rss_kb)
+{
+	char p[64], buf[2048];
+	FILE *f;
+	unsigned long ut = 0, st = 0;
+
+	snprintf(p, sizeof(p), "/proc/%d/stat", pid);
+	if ((f = fopen(p, "r")) != NULL) {
+		if (fgets(buf, sizeof(buf), f)) {
+			char *c = strrchr(buf, ')');
+
+			if (c)
+				sscanf(c + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
+		}
+		fclose(f);
+	}
+	*cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+	snprintf(p, sizeof(p), "/proc/%d/status", pid);
+	*rss_kb = 0;
+	if ((f = fopen(p, "r")) != NULL) {
+		while (fgets(buf, sizeof(buf), f))
+			if (sscanf(buf, "VmRSS: %ld", rss_kb) == 1)
+				break;
+		fclose(f);
+	}
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+percentile(double *v, size_t n, double p)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[(size_t)((double)(n - 1) * p)];
+}
+
+static void
+report(double cpu0, double cpu1, double secs, long rss0, long rss1, long rss_idle)
+{
+	double *key = calloc((size_t)nreaders, sizeof(double)), *first = calloc((size_t)nreaders, sizeof(double));
+	double min_rate = 1e18, sum_rate = 0;
+	uint64_t lost = 0, packets = 0;
+	int playing = 0, nk = 0, nf = 0;
+
+	for (int i = 0; i < nreaders; i++) {
+		struct reader *r = &readers[i];
+		double rate;
+
+		if (r->direct)
+			continue;
+		playing += r->state == R_PLAYING;
+		lost += r->lost;
+		packets += r->packets;
+		rate = (double)r->bytes * 8 / (double)opt_duration;
+		sum_rate += rate;
+		min_rate = rate < min_rate ? rate : min_rate;
+		if (r->t_first_key)
+			key[nk++] = (double)(r->t_first_key - r->t_play) / 1000.0;
+		if (r->t_first_pkt)
+			first[nf++] = (double)(r->t_first_pkt - r->t_play) / 1000.0;
+	}
+	printf("readers: %d\nplaying_at_end: %d\npackets: %llu\nlost_packets: %llu\n", opt_n, playing,
+	    (unsigned long long)packets, (unsigned long long)lost);
+	printf("rate_avg_mbps: %.3f\nrate_min_mbps: %.3f\n", sum_rate / opt_n / 1e6, min_rate / 1e6);
+	printf("first_packet_ms_p50: %.1f\nfirst_packet_ms_p99: %.1f\n", percentile(first, (size_t)nf, 0.5),
+	    percentile(first, (size_t)nf, 0.99));
+	printf("first_keyframe_ms_p50: %.1f\nfirst_keyframe_ms_p99: %.1f\n", percentile(key, (size_t)nk, 0.5),
+	    percentile(key, (size_t)nk, 0.99));
+	if (opt_direct)
+		printf("added_latency_ms_p50: %.2f\nadded_latency_ms_p99: %.2f\nlatency_samples: %zu\n",
+		    percentile(lat_samples, nlat, 0.5), percentile(lat_samples, nlat, 0.99), nlat);
+	if (opt_pid) {
+		printf("gateway_cpu_percent: %.1f\n", 100.0 * (cpu1 - cpu0) / secs);
+		printf("gateway_rss_kb: %ld\ngateway_rss_idle_kb: %ld\n", rss1, rss_idle);
+		printf("gateway_kib_per_reader: %.2f\n", (double)(rss1 - rss_idle) / opt_n);
+	}
+	(void)rss0;
+	free(key);
+	free(first);
+}
+
+static void
+run(void)
+{
+	struct epoll_event evs[256];
+	int64_t start = now_us(), end = start + (int64_t)opt_duration * 1000000, next_start = start;
+	int64_t steady = start + (int64_t)opt_duration * 1000000 / 3;
+	double cpu0 = 0, cpu1 = 0;
+	long rss0 = 0, rss1 = 0, rss_idle = 0;
+	int started = 0;
+	bool measured = false;
+
+	if (opt_pid)
+		proc_sample(opt_pid, &cpu0, &rss_idle);
+	if (opt_direct)
+		start_reader(&readers[nreaders++], true);
+	while (now_us() < end) {
+		int n, timeout = 5;
+
+		while (started < opt_n && now_us() >= next_start) {
+			start_reader(&readers[nreaders++], false);
+			started++;
+			next_start += opt_ramp_ms * 1000;
+		}
+		if (!measured && opt_pid && now_us() >= steady && started == opt_n) {
+			proc_sample(opt_pid, &cpu0, &rss0);
+			steady = now_us();
+			measured = true;
+		}
+		n = epoll_wait(epfd, evs, 256, timeout);
+		for (int i = 0; i < n; i++)
+			on_event(evs[i].data.ptr, evs[i].events);
+	}
+	if (opt_pid)
+		proc_sample(opt_pid, &cpu1, &rss1);
+	report(cpu0, cpu1, (double)(now_us() - steady) / 1e6, rss0, rss1, rss_idle);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct rlimit rl = { 65536, 65536 };
+	int c;
+
+	while ((c = getopt(argc, argv, "u:U:P:n:d:t:p:r:D:")) != -1) {
+		switch (c) {
+		case 'u': opt_url = optarg; break;
+		case 'U': opt_user = optarg; break;
+		case 'P': opt_pass = optarg; break;
+		case 'n': opt_n = atoi(optarg); break;
+		case 'd': opt_duration = atoi(optarg); break;
+		case 't': opt_transport = optarg; break;
+		case 'p': opt_pid = atoi(optarg); break;
+		case 'r': opt_ramp_ms = atoi(optarg); break;
+		case 'D': opt_direct = optarg; break;
+		default: die("usage: rtsp_load -u URL -U USER -P PASS [-n N] [-d SECONDS] [-p PID] [-D DIRECT_URL]");
+		}
+	}
+	if (opt_url == NULL || opt_n <= 0)
+		die("give -u URL and -n N");
+	if (strcmp(opt_transport, "tcp") != 0)
+		die("only -t tcp is implemented in this client; see contrib/bench/README for the others");
+	setrlimit(RLIMIT_NOFILE, &rl);
+	parse_url(opt_url, host, sizeof(host), &port, path, sizeof(path));
+	readers = calloc((size_t)opt_n + 1, sizeof(*readers));
+	epfd = epoll_create1(0);
+	run();
+	return 0;
+}

@@ -1,0 +1,325 @@
+"""Live relay: a real camera (gst-rtsp-server) through the gateway to real
+players (ffmpeg/ffprobe, GStreamer rtspsrc) over UDP, TCP, the HTTP tunnel,
+WebSocket and TLS; frames are decoded, not only counted."""
+import base64
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import (CAM_PASSWORD, CAM_USER, add_camera, add_grant, free_port, rtsp_url, seal,
+                      wait_until)
+
+DECODE_SECONDS = 3
+
+
+def ffmpeg_decode(url, transport="tcp", seconds=DECODE_SECONDS, extra=(), timeout=30):
+    """Decode `seconds` of video with ffmpeg; returns (returncode, frames decoded, stderr)."""
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-progress", "pipe:1", "-rtsp_transport", transport,
+           *extra, "-i", url, "-t", str(seconds), "-map", "0:v:0", "-f", "null", "-"]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    frames = [int(m) for m in re.findall(r"^frame=(\d+)", r.stdout, re.M)]
+    return r.returncode, (frames[-1] if frames else 0), r.stderr
+
+
+def ffprobe_streams(url, transport="tcp"):
+    r = subprocess.run(["ffprobe", "-v", "error", "-rtsp_transport", transport, "-show_entries",
+                        "stream=codec_name,codec_type,width,height,sample_rate", "-of", "json", url],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["streams"]
+
+
+@pytest.fixture
+def relay(gateway_factory, fakecam):
+    """A gateway with one camera (H.264 + AAC) and a 1V grant on it."""
+    udp = free_port(socket.SOCK_DGRAM) & ~1
+    gw = gateway_factory({"rtsp": {"udp_port": udp}})
+    cam = add_camera(gw, "quai-1", fakecam.url("/h264aac"))
+    gid, user, password = add_grant(gw, [cam], levels=("1V",))
+    gw.cam, gw.grant, gw.user, gw.password = cam, gid, user, password
+    gw.url = rtsp_url(gw, cam, user, password)
+    return gw
+
+
+# --- players over every transport --------------------------------------------------------
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_ffmpeg_decodes_over_rtsp(relay, transport):
+    rc, frames, err = ffmpeg_decode(relay.url, transport)
+    assert rc == 0, err
+    assert frames >= 25 * DECODE_SECONDS - 10, f"{frames} frames decoded"
+    streams = ffprobe_streams(relay.url, transport)
+    kinds = sorted((s["codec_type"], s["codec_name"]) for s in streams)
+    assert kinds == [("audio", "aac"), ("video", "h264")]
+    assert [s for s in streams if s["codec_type"] == "video"][0]["width"] == 640
+
+
+def test_ffmpeg_decodes_over_the_http_tunnel(relay):
+    # RTSP over HTTP rides on the HTTP port, like the ONVIF web services.
+    url = rtsp_url(relay, relay.cam, relay.user, relay.password, port=relay.http_port)
+    rc, frames, err = ffmpeg_decode(url, "http")
+    assert rc == 0, err
+    assert frames >= 25 * DECODE_SECONDS - 10
+
+
+@pytest.mark.parametrize("protocols,scheme", [("tcp", "rtsp"), ("udp", "rtsp"), ("http", "rtsph")])
+def test_gstreamer_rtspsrc_decodes(relay, protocols, scheme):
+    port = relay.http_port if scheme == "rtsph" else relay.rtsp_port
+    url = f"{scheme}://127.0.0.1:{port}/cameras/{relay.cam}"
+    pipeline = (f"rtspsrc location={url} user-id={relay.user} user-pw={relay.password} "
+                f"{'protocols=' + protocols if scheme == 'rtsp' else ''} latency=0 "
+                "! rtph264depay ! h264parse ! avdec_h264 ! fakesink num-buffers=40 sync=false")
+    r = subprocess.run(["gst-launch-1.0", "-q", *pipeline.split()], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=40)
+    assert r.returncode == 0, r.stderr + r.stdout
+
+
+# --- authentication and authorisation -----------------------------------------------------
+
+def rtsp_exchange(port, lines, body=b"", host="127.0.0.1"):
+    """Send one raw RTSP request, return (status, headers, body)."""
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        return read_response(s)
+
+
+def read_response(s):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode(errors="replace").split("\r\n")
+    status = int(lines[0].split()[1]) if lines and len(lines[0].split()) > 1 else 0
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers.setdefault(k.strip().lower(), []).append(v.strip())
+    length = int(headers.get("content-length", ["0"])[0])
+    while len(rest) < length:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        rest += chunk
+    return status, headers, rest[:length]
+
+
+def digest_header(method, uri, user, password, challenge, algorithm="MD5"):
+    realm = re.search(r'realm="([^"]*)"', challenge).group(1)
+    nonce = re.search(r'nonce="([^"]*)"', challenge).group(1)
+    h = hashlib.md5 if algorithm == "MD5" else hashlib.sha256
+    ha1 = h(f"{user}:{realm}:{password}".encode()).hexdigest()
+    ha2 = h(f"{method}:{uri}".encode()).hexdigest()
+    cnonce, nc = "0a4f113b", "00000001"
+    resp = h(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()
+    return (f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
+            f'algorithm={algorithm}, qop=auth, nc={nc}, cnonce="{cnonce}", response="{resp}"')
+
+
+class RtspClient:
+    """A raw RTSP connection for protocol details no player exposes."""
+
+    def __init__(self, port, user=None, password=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.port, self.user, self.password = port, user, password
+        self.cseq, self.challenge, self.session = 0, None, None
+
+    def request(self, method, uri, headers=(), algorithm="MD5"):
+        self.cseq += 1
+        lines = [f"{method} {uri} RTSP/1.0", f"CSeq: {self.cseq}", *headers]
+        if self.session:
+            lines.append(f"Session: {self.session}")
+        if self.challenge and self.user:
+            lines.append("Authorization: " + digest_header(method, uri, self.user, self.password,
+                                                          self.challenge, algorithm))
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        status, hdrs, body = read_response(self.sock)
+        if status == 401 and self.user and not self.challenge:
+            for c in hdrs.get("www-authenticate", []):
+                if f"algorithm={algorithm}" in c or (algorithm == "MD5" and "algorithm" not in c):
+                    self.challenge = c
+            return self.request(method, uri, headers, algorithm)
+        if "session" in hdrs:
+            self.session = hdrs["session"][0].split(";")[0]
+        return status, hdrs, body
+
+    def close(self):
+        self.sock.close()
+
+
+def test_options_public_lists_get_parameter(relay):
+    status, hdrs, _ = rtsp_exchange(relay.rtsp_port, ["OPTIONS * RTSP/1.0", "CSeq: 1"])
+    assert status == 200
+    assert "GET_PARAMETER" in hdrs["public"][0]
+
+
+def test_no_credentials_get_a_digest_challenge_realm_first(relay):
+    uri = f"rtsp://127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam}"
+    status, hdrs, _ = rtsp_exchange(relay.rtsp_port, [f"DESCRIBE {uri} RTSP/1.0", "CSeq: 2"])
+    assert status == 401
+    chals = hdrs["www-authenticate"]
+    assert any("algorithm=SHA-256" in c for c in chals) and any("algorithm=MD5" in c for c in chals)
+    for c in chals:
+        assert c.startswith('Digest realm="'), c
+        assert 'qop="auth"' in c
+    assert not any(c.startswith("Basic") for c in chals), "Basic is for TLS only"
+
+
+@pytest.mark.parametrize("algorithm", ["MD5", "SHA-256"])
+def test_describe_with_digest(relay, algorithm):
+    c = RtspClient(relay.rtsp_port, relay.user, relay.password)
+    uri = f"rtsp://127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam}"
+    status, hdrs, body = c.request("DESCRIBE", uri, ["Accept: application/sdp"], algorithm)
+    assert status == 200, status
+    assert hdrs["content-type"] == ["application/sdp"]
+    assert hdrs["content-base"][0].rstrip("/") == uri
+    sdp = body.decode()
+    for media in re.split(r"^m=", sdp, flags=re.M)[1:]:
+        assert "a=rtpmap:" in media, "every m-line needs an rtpmap"
+        assert "a=control:trackID=" in media
+
+
+def test_wrong_password_is_refused(relay):
+    rc, frames, err = ffmpeg_decode(rtsp_url(relay, relay.cam, relay.user, "not-the-password"))
+    assert rc != 0 and frames == 0
+    assert "401" in err
+    relay.wait_log(r"authentication failed for user")
+    assert "not-the-password" not in relay.log()
+
+
+def test_camera_outside_the_grant_is_forbidden(relay, fakecam):
+    other = add_camera(relay, "quai-2", fakecam.url("/h264"))
+    time.sleep(0.3)
+    rc, frames, err = ffmpeg_decode(rtsp_url(relay, other, relay.user, relay.password))
+    assert rc != 0 and "403" in err
+    # A camera that does not exist gets the same answer.
+    rc, _, err = ffmpeg_decode(rtsp_url(relay, 999999, relay.user, relay.password))
+    assert rc != 0 and "403" in err
+
+
+def test_metadata_only_grant_sees_no_video(gateway_factory, fakecam):
+    gw = gateway_factory()
+    cam = add_camera(gw, "cam-l3", fakecam.url("/h264aac"))
+    _, user, password = add_grant(gw, [cam], levels=("3",))
+    rc, _, err = ffmpeg_decode(rtsp_url(gw, cam, user, password))
+    assert rc != 0 and "403" in err
+
+
+def test_unknown_require_gets_551(relay):
+    c = RtspClient(relay.rtsp_port, relay.user, relay.password)
+    uri = f"rtsp://127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam}"
+    status, hdrs, _ = c.request("DESCRIBE", uri, ["Require: com.example.teleport"])
+    assert status == 551
+    assert hdrs["unsupported"] == ["com.example.teleport"]
+
+
+def test_credentials_in_the_url_path_are_refused(relay):
+    status, _, _ = rtsp_exchange(relay.rtsp_port, [
+        f"DESCRIBE rtsp://{relay.user}:{relay.password}@127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam} RTSP/1.0",
+        "CSeq: 1"])
+    assert status == 400
+
+
+# --- sessions, revocation, audit --------------------------------------------------------
+
+def start_reader(url, transport="tcp"):
+    return subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", transport, "-i", url,
+                             "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_revoked_grant_cuts_the_live_reader(relay):
+    reader = start_reader(relay.url)
+    try:
+        wait_until(lambda: int(relay.sql("SELECT count(*) FROM sessions WHERE ended_at IS NULL")[0][0]) == 1,
+                   15, what="a live session")
+        time.sleep(1)
+        assert reader.poll() is None
+        t0 = time.monotonic()
+        relay.sql(f"UPDATE grants SET revoked_at = now(), revoke_reason = 'incident closed' WHERE id = {relay.grant}")
+        reader.wait(timeout=10)
+        elapsed = time.monotonic() - t0
+    finally:
+        reader.kill()
+    assert elapsed < 1.5, f"cut after {elapsed:.2f} s"
+    wait_until(lambda: relay.sql("SELECT end_reason FROM sessions")[0][0] == "grant revoked", 5,
+               what="the session row closed")
+    rows = relay.sql("SELECT action, detail->>'reason' FROM audit_log WHERE action LIKE 'session.%' ORDER BY id")
+    assert rows[0][0] == "session.start" and rows[-1] == ["session.end", "grant revoked"]
+    assert int(relay.sql("SELECT (detail->>'bytes_sent')::bigint FROM audit_log "
+                         "WHERE action = 'session.end'")[0][0]) > 10000
+
+
+def test_grant_expiry_ends_the_session(gateway_factory, fakecam):
+    gw = gateway_factory()
+    cam = add_camera(gw, "cam-exp", fakecam.url("/h264"))
+    _, user, password = add_grant(gw, [cam], active_until="now() + interval '6 seconds'")
+    reader = start_reader(rtsp_url(gw, cam, user, password))
+    try:
+        reader.wait(timeout=20)
+    finally:
+        reader.kill()
+    wait_until(lambda: gw.sql("SELECT end_reason FROM sessions")[0][0] == "grant expired", 5,
+               what="the session closed for expiry")
+
+
+def test_session_id_from_another_connection_is_refused(relay):
+    a = RtspClient(relay.rtsp_port, relay.user, relay.password)
+    uri = f"rtsp://127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam}"
+    a.request("DESCRIBE", uri)
+    status, _, _ = a.request("SETUP", uri + "/trackID=0", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+    assert status == 200 and a.session
+    b = RtspClient(relay.rtsp_port, relay.user, relay.password)
+    b.request("DESCRIBE", uri)
+    b.session = a.session
+    for method in ("PLAY", "TEARDOWN"):
+        status, _, _ = b.request(method, uri)
+        assert status == 454, method
+    status, _, _ = a.request("TEARDOWN", uri)
+    assert status == 200
+
+
+def test_setup_edge_cases(relay):
+    c = RtspClient(relay.rtsp_port, relay.user, relay.password)
+    uri = f"rtsp://127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam}"
+    c.request("DESCRIBE", uri)
+    status, _, _ = c.request("SETUP", uri + "/trackID=0", ["Transport: RTP/AVP;unicast;client_port=0-1"])
+    assert status in (400, 461)
+    status, _, _ = c.request("SETUP", uri + "/trackID=0", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+    assert status == 200
+    # The same track again: still fine, same session.
+    session = c.session
+    status, _, _ = c.request("SETUP", uri + "/trackID=0", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+    assert status == 200 and c.session == session
+    c.session = "0123456789abcdef0123456789abcdef"
+    status, _, _ = c.request("TEARDOWN", uri)
+    assert status == 454
+    c.session = session
+    status, _, _ = c.request("GET_PARAMETER", uri)
+    assert status == 200
+
+
+def test_limits_on_headers_and_sessions(gateway_factory, fakecam):
+    gw = gateway_factory({"limits": {"max_headers": 16}, "rtsp": {"max_sessions_per_principal": 2}})
+    cam = add_camera(gw, "cam-lim", fakecam.url("/h264"))
+    _, user, password = add_grant(gw, [cam])
+    status, _, _ = rtsp_exchange(gw.rtsp_port, ["OPTIONS * RTSP/1.0", "CSeq: 1"] +
+                                 [f"X-H{i}: {i}" for i in range(20)])
+    assert status == 413 or status == 400
+    uri = f"rtsp://127.0.0.1:{gw.rtsp_port}/cameras/{cam}"
+    clients = []
+    for i in range(3):
+        c = RtspClient(gw.rtsp_port, user, password)
+        c.request("DESCRIBE", uri)
+        status, _, _ = c.request("SETUP", uri + "/trackID=0", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+        clients.append((c, status))
+    assert [s for _, s in clients] == [200, 200, 453]
