@@ -1,9 +1,7 @@
 /*
  * wsse.c - UsernameToken digests (see wsse.h).
- *
- * The strict base64 decoder below only serves the nonce; proto/base64 (on
- * the proto branch) replaces it once that is merged.
  */
+#include "base64.h"
 #include "soap.h"
 #include "wsse.h"
 
@@ -11,76 +9,12 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-static int
-b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Whole quanta only, '=' only as padding of the last one. */
-static int
-b64_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
-{
-	size_t o = 0, pad = 0;
-
-	if (len == 0 || len % 4 != 0)
-		return PROTO_EBADMSG;
-	if (in[len - 1] == '=')
-		pad = in[len - 2] == '=' ? 2 : 1;
-	if ((len / 4) * 3 - pad > outlen)
-		return PROTO_ETOOBIG;
-	for (size_t i = 0; i < len; i += 4) {
-		int v[4];
-		bool last = i + 4 == len;
-
-		for (int k = 0; k < 4; k++) {
-			bool padded = last && k >= 4 - (int)pad;
-
-			v[k] = padded ? 0 : b64_value(in[i + k]);
-			if (v[k] < 0)
-				return PROTO_EBADMSG;
-		}
-		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		if (!last || pad < 2)
-			out[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-		if (!last || pad < 1)
-			out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
-	}
-	return (int)o;
-}
-
-static void
-b64_encode(const unsigned char *in, size_t len, char *out)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0) |
-		    (i + 2 < len ? in[i + 2] : 0);
-
-		out[o++] = tab[v >> 18 & 63];
-		out[o++] = tab[v >> 12 & 63];
-		out[o++] = i + 1 < len ? tab[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < len ? tab[v & 63] : '=';
-	}
-	out[o] = '\0';
-}
-
 int
 wsse_decode_nonce(const char *b64, unsigned char *out, size_t outlen)
 {
-	return b64_decode(b64, strlen(b64), out, outlen);
+	int n = base64_decode(b64, strlen(b64), out, outlen);
+
+	return n == 0 ? PROTO_EBADMSG : n;
 }
 
 int
@@ -106,7 +40,7 @@ wsse_password_digest(const unsigned char *nonce, size_t nonce_len, const char *c
 		/* No digest: an empty string never matches a received one. */
 		out[0] = '\0';
 	} else {
-		b64_encode(md, mdlen, out);
+		base64_encode(md, mdlen, out, WSSE_DIGEST_LEN);
 	}
 	EVP_MD_CTX_free(ctx);
 	OPENSSL_cleanse(md, sizeof(md));

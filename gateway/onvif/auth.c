@@ -1,7 +1,7 @@
 /*
  * auth.c - who is calling: WS-UsernameToken (PasswordDigest, or
- * PasswordText over TLS), HTTP Basic over TLS, and the nonce replay cache.
- * HTTP Digest comes with proto/digest (see auth_has_challenges()).
+ * PasswordText over TLS), HTTP Digest (SHA-256 and MD5, qop=auth), HTTP
+ * Basic over TLS, and the replay caches of both.
  *
  * Principals are grant credentials (model_principal). Credentials of a
  * grant that is revoked, expired or not yet active fail like wrong ones.
@@ -25,6 +25,7 @@
 #include "gateway/log.h"
 #include "gateway/model.h"
 #include "onvif.h"
+#include "proto/digest.h"
 #include "proto/wsse.h"
 
 #include <openssl/crypto.h>
@@ -42,6 +43,9 @@ struct nonce_entry {
 	bool used;
 };
 
+/* The key of the HTTP Digest nonces (drawn at start-up, never leaves the process). */
+static unsigned char nonce_key_secret[32];
+
 static struct {
 	struct nonce_entry *ring;
 	int32_t size;
@@ -50,31 +54,31 @@ static struct {
 	uint32_t mask;
 	int64_t floor_us;
 	uint64_t replays, floor_refusals;
-} nc;
+} utc;
 
 int
 auth_init(void)
 {
 	uint32_t nb = 1;
 
-	nc.size = gw.cfg->onvif_nonce_cache_size;
-	while (nb < (uint32_t)nc.size * 2)
+	utc.size = gw.cfg->onvif_nonce_cache_size;
+	while (nb < (uint32_t)utc.size * 2)
 		nb <<= 1;
-	nc.ring = gw_xcalloc((size_t)nc.size, sizeof(*nc.ring));
-	nc.buckets = gw_xmalloc(nb * sizeof(*nc.buckets));
-	memset(nc.buckets, 0xff, nb * sizeof(*nc.buckets));
-	nc.mask = nb - 1;
-	nc.head = 0;
-	nc.floor_us = INT64_MIN;
-	return 0;
+	utc.ring = gw_xcalloc((size_t)utc.size, sizeof(*utc.ring));
+	utc.buckets = gw_xmalloc(nb * sizeof(*utc.buckets));
+	memset(utc.buckets, 0xff, nb * sizeof(*utc.buckets));
+	utc.mask = nb - 1;
+	utc.head = 0;
+	utc.floor_us = INT64_MIN;
+	return gw_random(nonce_key_secret, sizeof(nonce_key_secret));
 }
 
 void
 auth_shutdown(void)
 {
-	free(nc.ring);
-	free(nc.buckets);
-	memset(&nc, 0, sizeof(nc));
+	free(utc.ring);
+	free(utc.buckets);
+	memset(&utc, 0, sizeof(utc));
 }
 
 static uint32_t
@@ -83,18 +87,18 @@ bucket_of(const unsigned char key[16])
 	uint32_t h;
 
 	memcpy(&h, key, sizeof(h));	/* the key is a hash already */
-	return h & nc.mask;
+	return h & utc.mask;
 }
 
 static void
 unlink_entry(int32_t idx)
 {
-	int32_t *pp = &nc.buckets[bucket_of(nc.ring[idx].key)];
+	int32_t *pp = &utc.buckets[bucket_of(utc.ring[idx].key)];
 
 	while (*pp != -1 && *pp != idx)
-		pp = &nc.ring[*pp].next;
+		pp = &utc.ring[*pp].next;
 	if (*pp == idx)
-		*pp = nc.ring[idx].next;
+		*pp = utc.ring[idx].next;
 }
 
 static void
@@ -115,28 +119,28 @@ nonce_fresh(const unsigned char key[16], int64_t created_us, int64_t now_us)
 	int32_t i;
 	struct nonce_entry *e;
 
-	if (created_us <= nc.floor_us) {
-		nc.floor_refusals++;
+	if (created_us <= utc.floor_us) {
+		utc.floor_refusals++;
 		return false;
 	}
-	for (i = nc.buckets[bucket_of(key)]; i != -1; i = nc.ring[i].next)
-		if (memcmp(nc.ring[i].key, key, 16) == 0) {
-			nc.replays++;
+	for (i = utc.buckets[bucket_of(key)]; i != -1; i = utc.ring[i].next)
+		if (memcmp(utc.ring[i].key, key, 16) == 0) {
+			utc.replays++;
 			return false;
 		}
-	e = &nc.ring[nc.head];
+	e = &utc.ring[utc.head];
 	if (e->used) {
-		unlink_entry(nc.head);
+		unlink_entry(utc.head);
 		if (e->created_us >= now_us - gw.cfg->onvif_clock_window_ms * 1000 &&
-		    e->created_us > nc.floor_us)
-			nc.floor_us = e->created_us;
+		    e->created_us > utc.floor_us)
+			utc.floor_us = e->created_us;
 	}
 	memcpy(e->key, key, 16);
 	e->created_us = created_us;
 	e->used = true;
-	e->next = nc.buckets[bucket_of(key)];
-	nc.buckets[bucket_of(key)] = nc.head;
-	nc.head = (nc.head + 1) % nc.size;
+	e->next = utc.buckets[bucket_of(key)];
+	utc.buckets[bucket_of(key)] = utc.head;
+	utc.head = (utc.head + 1) % utc.size;
 	return true;
 }
 
@@ -238,54 +242,198 @@ check_username_token(struct onvif_req *r, const char **why)
 	return principal_of(ut->username, &r->principal, why);
 }
 
-/* "Basic <base64 user:password>", accepted over TLS only. */
-static enum auth_result
-check_basic(const char *value, bool tls, struct gw_principal *p, const char **why)
+/* --- HTTP Digest and Basic -------------------------------------------------------- */
+
+/*
+ * Digest nonces are stateless: hex of (issue time, random, HMAC of both
+ * with a key drawn at start-up), so any connection may answer any nonce
+ * this process issued, until nonce_lifetime. The nc a nonce was last used
+ * with is remembered (a small ring like the UsernameToken cache) so a
+ * response cannot be replayed; a nonce that fell out of it is answered
+ * stale=true and the client simply retries with a new one.
+ */
+#define NONCE_RAW 16
+#define NONCE_MAC 16
+#define NC_TABLE 4096
+
+static struct nc_entry {
+	unsigned char key[16];
+	uint32_t nc;
+	int64_t issued_us;
+	bool used;
+} nc_table[NC_TABLE];
+/* Nonces issued at or before this were forgotten (overwritten): they count as stale. */
+static int64_t nc_floor_us = INT64_MIN;
+
+static void
+nonce_mac(const unsigned char raw[NONCE_RAW], unsigned char mac[NONCE_MAC])
 {
-	unsigned char dec[512];
-	char password[PASSWORD_BUF], user[80];
-	const char *b64 = value + 6, *colon;
-	size_t plen = 0, ulen, glen;
-	int n;
+	unsigned char buf[NONCE_RAW + sizeof(nonce_key_secret)], h[32];
+
+	memcpy(buf, nonce_key_secret, sizeof(nonce_key_secret));
+	memcpy(buf + sizeof(nonce_key_secret), raw, NONCE_RAW);
+	crypto_sha256(buf, sizeof(buf), h);
+	memcpy(mac, h, NONCE_MAC);
+	OPENSSL_cleanse(buf, sizeof(buf));
+}
+
+static void
+make_nonce(char out[2 * (NONCE_RAW + NONCE_MAC) + 1])
+{
+	unsigned char raw[NONCE_RAW + NONCE_MAC];
+	int64_t now = gw_mono_us();
+
+	memcpy(raw, &now, sizeof(now));
+	if (gw_random(raw + 8, NONCE_RAW - 8) < 0)
+		memset(raw + 8, 0, NONCE_RAW - 8);
+	nonce_mac(raw, raw + NONCE_RAW);
+	gw_hex(raw, sizeof(raw), out);
+}
+
+/* 1: ours and fresh, 0: ours but stale, -1: not ours. |issued| gets its time. */
+static int
+check_nonce(const char *nonce, int64_t *issued)
+{
+	unsigned char raw[NONCE_RAW + NONCE_MAC], mac[NONCE_MAC];
+
+	if (strlen(nonce) != 2 * sizeof(raw) || gw_unhex(nonce, raw, sizeof(raw)) < 0)
+		return -1;
+	nonce_mac(raw, mac);
+	if (!gw_streq_ct(mac, raw + NONCE_RAW, NONCE_MAC))
+		return -1;
+	memcpy(issued, raw, sizeof(*issued));
+	return gw_mono_us() - *issued <= gw.cfg->rtsp_nonce_lifetime_ms * 1000 ? 1 : 0;
+}
+
+/*
+ * Is |nc| above the last count seen with this nonce? A direct-mapped table:
+ * a nonce that lost its slot raises the floor, so it can never start over.
+ */
+static enum auth_result
+nc_check(const char *nonce, int64_t issued, const char *nc_hex)
+{
+	unsigned char h[32];
+	uint32_t nc = (uint32_t)strtoul(nc_hex, NULL, 16), slot;
+	struct nc_entry *e;
+
+	crypto_sha256(nonce, strlen(nonce), h);
+	memcpy(&slot, h, sizeof(slot));
+	e = &nc_table[slot % NC_TABLE];
+	if (e->used && memcmp(e->key, h, sizeof(e->key)) == 0) {
+		if (nc <= e->nc)
+			return AUTH_FAILED_HTTP;
+		e->nc = nc;
+		return AUTH_OK;
+	}
+	if (issued <= nc_floor_us)
+		return AUTH_STALE_HTTP;
+	if (e->used && e->issued_us > nc_floor_us)
+		nc_floor_us = e->issued_us;
+	memcpy(e->key, h, sizeof(e->key));
+	e->nc = nc;
+	e->issued_us = issued;
+	e->used = true;
+	return nc >= 1 ? AUTH_OK : AUTH_FAILED_HTTP;
+}
+
+void
+auth_add_challenges(struct http_request *req, bool stale)
+{
+	char nonce[2 * (NONCE_RAW + NONCE_MAC) + 1], value[512];
+	static const enum digest_algo algos[] = { DIGEST_SHA256, DIGEST_MD5 };
+
+	make_nonce(nonce);
+	/* SHA-256 first (RFC 7616 order of preference), MD5 for FFmpeg and older clients. */
+	for (size_t i = 0; i < ARRAY_SIZE(algos); i++)
+		if (digest_challenge_format(gw.cfg->realm, nonce, NULL, algos[i], stale, value,
+		    sizeof(value)) > 0)
+			http_add_header(req, "WWW-Authenticate", value);
+}
+
+bool
+auth_has_challenges(void)
+{
+	return true;
+}
+
+static enum auth_result
+check_digest(const struct http_request *req, const struct digest_credentials *c,
+    struct gw_principal *p, const char **why)
+{
+	char password[PASSWORD_BUF], ha1[DIGEST_HEX_MAX + 1];
+	size_t plen = 0;
+	bool known, ok = false;
+	int64_t issued = 0;
+	enum auth_result nc = AUTH_OK;
+	int fresh;
+
+	if (strcmp(c->realm, gw.cfg->realm) != 0 || strcmp(c->uri, req->target) != 0 ||
+	    (c->algo != DIGEST_MD5 && c->algo != DIGEST_SHA256)) {
+		*why = "the Digest response is not for this realm, request or algorithm";
+		return AUTH_FAILED_HTTP;
+	}
+	if ((fresh = check_nonce(c->nonce, &issued)) <= 0) {
+		*why = fresh == 0 ? "stale Digest nonce" : "a Digest nonce we did not issue";
+		return fresh == 0 ? AUTH_STALE_HTTP : AUTH_FAILED_HTTP;
+	}
+	known = open_password(c->username, password, &plen);
+	if (!known)
+		snprintf(password, sizeof(password), "-");
+	if (digest_ha1(c->algo, c->username, c->realm, password, ha1) == 0)
+		ok = digest_verify(c, req->method, ha1);
+	OPENSSL_cleanse(password, sizeof(password));
+	OPENSSL_cleanse(ha1, sizeof(ha1));
+	if (!ok || !known) {
+		*why = "wrong user name or password";
+		return AUTH_FAILED_HTTP;
+	}
+	/* Without qop there is no count: such a response could be replayed, so it is refused. */
+	nc = c->qop == DIGEST_QOP_AUTH ? nc_check(c->nonce, issued, c->nc) : AUTH_FAILED_HTTP;
+	if (nc != AUTH_OK) {
+		*why = nc == AUTH_STALE_HTTP ? "forgotten Digest nonce" : "replayed Digest response or no qop";
+		return nc;
+	}
+	return principal_of(c->username, p, why) == AUTH_OK ? AUTH_OK : AUTH_FAILED_HTTP;
+}
+
+static enum auth_result
+check_basic(const struct digest_credentials *c, bool tls, struct gw_principal *p, const char **why)
+{
+	char password[PASSWORD_BUF];
+	size_t plen = 0;
 	bool ok;
 
-	while (*b64 == ' ')
-		b64++;
 	if (!tls) {
 		*why = "Basic authentication is only accepted over TLS";
 		return AUTH_FAILED_HTTP;
 	}
-	n = crypto_unbase64(b64, strlen(b64), dec, sizeof(dec) - 1);
-	if (n <= 0 || (colon = memchr(dec, ':', (size_t)n)) == NULL ||
-	    (ulen = (size_t)(colon - (const char *)dec)) >= sizeof(user)) {
-		*why = "malformed Basic credentials";
-		return AUTH_FAILED_HTTP;
-	}
-	memcpy(user, dec, ulen);
-	user[ulen] = '\0';
-	glen = (size_t)n - ulen - 1;
-	ok = open_password(user, password, &plen) && plen == glen &&
-	    gw_streq_ct(password, colon + 1, plen);
+	ok = open_password(c->username, password, &plen) && plen == strlen(c->password) &&
+	    gw_streq_ct(password, c->password, plen);
 	OPENSSL_cleanse(password, sizeof(password));
-	OPENSSL_cleanse(dec, sizeof(dec));
 	if (!ok) {
 		*why = "wrong user name or password";
 		return AUTH_FAILED_HTTP;
 	}
-	return principal_of(user, p, why) == AUTH_OK ? AUTH_OK : AUTH_FAILED_HTTP;
+	return principal_of(c->username, p, why) == AUTH_OK ? AUTH_OK : AUTH_FAILED_HTTP;
 }
 
 enum auth_result
 auth_http(struct http_request *req, bool tls, struct gw_principal *p, const char **why)
 {
 	const char *v = http_header_get(req, "Authorization");
+	struct digest_credentials c;
+	enum auth_result res;
 
 	if (v == NULL)
 		return AUTH_NONE;
-	if (strncasecmp(v, "Basic ", 6) == 0)
-		return check_basic(v, tls, p, why);
-	*why = "unsupported HTTP authentication scheme";
-	return AUTH_FAILED_HTTP;
+	if (digest_parse_authorization(v, strlen(v), &c) < 0) {
+		*why = "malformed or unsupported Authorization header";
+		OPENSSL_cleanse(&c, sizeof(c));
+		return AUTH_FAILED_HTTP;
+	}
+	res = c.scheme == DIGEST_SCHEME_BASIC ? check_basic(&c, tls, p, why) : check_digest(req, &c, p, why);
+	OPENSSL_cleanse(&c, sizeof(c));
+	return res;
 }
 
 /*
@@ -300,7 +448,7 @@ auth_request(struct onvif_req *r, const char **why)
 	struct gw_principal from_http = r->principal;
 	enum auth_result res;
 
-	if (http == AUTH_FAILED_HTTP)
+	if (http == AUTH_FAILED_HTTP || http == AUTH_STALE_HTTP)
 		return http;
 	if (!r->msg.ut.present) {
 		r->authenticated = http == AUTH_OK;
@@ -313,16 +461,4 @@ auth_request(struct onvif_req *r, const char **why)
 	}
 	r->authenticated = res == AUTH_OK;
 	return res;
-}
-
-bool
-auth_has_challenges(void)
-{
-	return false;	/* HTTP Digest arrives with proto/digest */
-}
-
-void
-auth_add_challenges(struct http_request *req)
-{
-	(void)req;
 }

@@ -413,7 +413,7 @@ authenticate(struct onvif_req *r)
 		return true;
 	case AUTH_NONE:
 		if (auth_has_challenges()) {
-			auth_add_challenges(r->http);
+			auth_add_challenges(r->http, false);
 			onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL,
 			    "credentials are required");
 		} else {
@@ -421,8 +421,11 @@ authenticate(struct onvif_req *r)
 		}
 		return false;
 	case AUTH_FAILED_HTTP:
-		audit_auth_failure(r, why);
-		auth_add_challenges(r->http);
+	case AUTH_STALE_HTTP:
+		if (res == AUTH_FAILED_HTTP)
+			audit_auth_failure(r, why);
+		olog_info(r, "HTTP authentication failed: %s", why);
+		auth_add_challenges(r->http, res == AUTH_STALE_HTTP);
 		onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL, "Sender not authorized");
 		return false;
 	case AUTH_FAILED:

@@ -1,6 +1,6 @@
 /*
  * onvif.h - the ONVIF web services (IEC 62676-2-31) for authority clients:
- * what gateway/onvif/*.c share.
+ * what the files of gateway/onvif/ share.
  *
  * A SOAP request goes: HTTP POST -> soap_parse (proto/soap) -> operation
  * lookup by the body element's namespace and name -> authentication
@@ -99,7 +99,7 @@ struct onvif_req {
 	char host[272];			/* for URLs: "gw.example", "10.0.0.1", "[::1]" */
 	int port;			/* the port the request came in on */
 	char subscription[40];		/* SVC_PULLPOINT: the id in the path */
-	char ident[128];		/* log prefix: connection, principal */
+	char ident[200];		/* log prefix: connection, principal */
 	struct xw out;			/* the body of the response (inside env:Body) */
 	const char *reply_action;	/* wsa:Action of the response, or NULL */
 	void *data;			/* the handler's state while the request is parked */
@@ -177,17 +177,18 @@ enum auth_result {
 	AUTH_NONE,			/* no credentials at all */
 	AUTH_FAILED,			/* credentials, but wrong, stale, replayed or of a dead grant */
 	AUTH_FAILED_HTTP,		/* HTTP-level credentials were wrong: answer 401 */
+	AUTH_STALE_HTTP,		/* a Digest nonce that expired: 401 with stale=true */
 };
 
 int auth_init(void) GW_MUSTCHECK;
 void auth_shutdown(void);
 /* Authenticate |r| from its UsernameToken or HTTP credentials; fills r->principal. */
 enum auth_result auth_request(struct onvif_req *r, const char **why);
-/* HTTP-only (snapshots): Basic over TLS; Digest once proto/digest is in. */
+/* HTTP credentials only (snapshots): Digest, or Basic over TLS. */
 enum auth_result auth_http(struct http_request *req, bool tls, struct gw_principal *p,
     const char **why);
-/* Add the WWW-Authenticate challenges a 401 carries (none until Digest is in). */
-void auth_add_challenges(struct http_request *req);
+/* Add the WWW-Authenticate challenges a 401 carries (Digest SHA-256, then MD5). */
+void auth_add_challenges(struct http_request *req, bool stale);
 bool auth_has_challenges(void);
 
 /* --- the per-principal view (view.c) ------------------------------------------- */

@@ -13,6 +13,7 @@
  * authority's rows.
  */
 #include "gateway/gw.h"
+#include "gateway/config.h"
 #include "gateway/db.h"
 #include "gateway/log.h"
 #include "onvif.h"

@@ -279,13 +279,14 @@ view_cfg_token(enum cfg_kind k, int64_t camera_id, char *out, size_t outlen)
 void
 view_token(enum tok_kind k, int64_t camera_id, char *out, size_t outlen)
 {
-	static const char *const fmt[] = { "cam%lld", "cam%lld_meta", "vs%lld", "as%lld" };
+	static const char *const prefix[] = { "cam", "cam", "vs", "as" };
 
 	if (k > TOK_AUDIO_SOURCE) {
 		out[0] = '\0';
 		return;
 	}
-	snprintf(out, outlen, fmt[k], (long long)camera_id);
+	snprintf(out, outlen, "%s%lld%s", prefix[k], (long long)camera_id,
+	    k == TOK_META_PROFILE ? "_meta" : "");
 }
 
 /* A canonical positive id (no sign, no leading zero) at |s|, ending at |end| or NUL. */
