@@ -11,15 +11,18 @@
  */
 #include "gw.h"
 #include "audit.h"
+#include "adapters/adapter.h"
 #include "config.h"
 #include "conn.h"
 #include "crypto.h"
 #include "db.h"
 #include "http.h"
+#include "hub.h"
 #include "log.h"
 #include "loop.h"
 #include "migrate.h"
 #include "model.h"
+#include "rtsp.h"
 #include "session.h"
 #include "status.h"
 #include "tls.h"
@@ -320,9 +323,12 @@ start_services(void)
 		return db_init();
 	if (tls_init(gw.cfg) < 0)
 		return -1;
+	adapters_init();
 	http_init();
 	status_init();
 	conn_register_proto(CONN_KIND_HTTP1, &http1_proto);
+	if (hub_init() < 0 || rtsp_init() < 0)
+		return -1;
 	loop_janitor_add(finish_if_drained);
 	if (conn_listeners_open() < 0 || write_pid_file(gw.cfg->pid_file) < 0)
 		return -1;
@@ -335,6 +341,11 @@ stop_services(void)
 	conn_listeners_close();
 	conn_close_all("exiting");
 	loop_run_deferred_once();
+	if (mode == MODE_SERVE) {
+		rtsp_shutdown();
+		hub_shutdown();
+		loop_run_deferred_once();
+	}
 	db_shutdown();
 	worker_pool_stop();
 	model_shutdown();
