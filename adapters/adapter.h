@@ -97,7 +97,8 @@ void adapter_source_failed(struct adapter_source *src, const char *why);
 /* For log lines of the adapter: the camera's identity. */
 const char *adapter_source_ident(const struct adapter_source *src);
 
-/* Registry (adapters/registry.c). */
+/* Registry (adapters/registry.c). adapters_init() once at start-up. */
+void adapters_init(void);
 const struct adapter_ops *adapter_lookup(const char *name);
 /* Comma-separated names, for error messages and /healthz. */
 const char *adapter_names(void);

@@ -2,6 +2,7 @@
  * registry.c - the kinds of source this build knows, by the name stored in
  * cameras.adapter. Adding a kind is one ops table and one line here.
  */
+#include "vssgate_build.h"
 #include "adapters/adapter.h"
 
 #include <stddef.h>
@@ -16,6 +17,14 @@ static const struct adapter_ops *const registry[] = {
 	&rtsp_udp_adapter_ops,		/* the same, RTP over UDP */
 	&ffmpeg_adapter_ops,		/* anything libavformat opens */
 };
+
+void ff_adapter_global_init(void);
+
+void
+adapters_init(void)
+{
+	ff_adapter_global_init();
+}
 
 const struct adapter_ops *
 adapter_lookup(const char *name)

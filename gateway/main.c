@@ -11,16 +11,19 @@
  */
 #include "gw.h"
 #include "audit.h"
+#include "adapters/adapter.h"
 #include "config.h"
 #include "conn.h"
 #include "crypto.h"
 #include "db.h"
 #include "http.h"
+#include "hub.h"
 #include "log.h"
 #include "loop.h"
 #include "migrate.h"
 #include "model.h"
 #include "onvif/onvif.h"
+#include "rtsp.h"
 #include "session.h"
 #include "status.h"
 #include "tls.h"
@@ -321,10 +324,11 @@ start_services(void)
 		return db_init();
 	if (tls_init(gw.cfg) < 0)
 		return -1;
+	adapters_init();
 	http_init();
 	status_init();
 	conn_register_proto(CONN_KIND_HTTP1, &http1_proto);
-	if (onvif_init() < 0)
+	if (hub_init() < 0 || rtsp_init() < 0 || onvif_init() < 0)
 		return -1;
 	loop_janitor_add(finish_if_drained);
 	if (conn_listeners_open() < 0 || write_pid_file(gw.cfg->pid_file) < 0)
@@ -339,6 +343,11 @@ stop_services(void)
 	conn_close_all("exiting");
 	loop_run_deferred_once();
 	onvif_stop();
+	if (mode == MODE_SERVE) {
+		rtsp_shutdown();
+		hub_shutdown();
+		loop_run_deferred_once();
+	}
 	db_shutdown();
 	worker_pool_stop();
 	onvif_shutdown();

@@ -130,17 +130,28 @@ new_nonce(struct rtsp_conn *rc)
 	rc->nonce_created_us = gw_mono_us();
 }
 
+/*
+ * One WWW-Authenticate per algorithm, SHA-256 first and MD5 last (FFmpeg
+ * knows only MD5 and takes the last Digest challenge), Basic over TLS only.
+ */
 static void
 challenge(struct rtsp_conn *rc, struct rtsp_request *req, bool stale)
 {
-	char headers[1024];
-	int n;
+	static const enum digest_algo algos[] = { DIGEST_SHA256, DIGEST_MD5 };
+	char headers[1400], one[600];
+	size_t used = 0;
 
 	if (rc->nonce[0] == '\0' || stale)
 		new_nonce(rc);
-	n = digest_format_challenges(gw.cfg->realm, rc->nonce, stale, rc->conn->tls, headers,
-	    sizeof(headers));
-	reply(rc, req, 401, n > 0 ? headers : NULL);
+	headers[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(algos); i++)
+		if (digest_challenge_format(gw.cfg->realm, rc->nonce, NULL, algos[i], stale, one,
+		    sizeof(one)) > 0)
+			used += (size_t)snprintf(headers + used, sizeof(headers) - used,
+			    "WWW-Authenticate: %s\r\n", one);
+	if (rc->conn->tls && digest_basic_challenge_format(gw.cfg->realm, one, sizeof(one)) > 0)
+		snprintf(headers + used, sizeof(headers) - used, "WWW-Authenticate: %s\r\n", one);
+	reply(rc, req, 401, headers);
 }
 
 /* The grant password of |username|, decrypted into |out|. */
@@ -159,7 +170,7 @@ static bool
 check_credentials(struct rtsp_conn *rc, const struct rtsp_request *req,
     const struct digest_credentials *cr, bool *stale)
 {
-	char password[CRYPTO_MAX_SECRET + CRYPTO_SEAL_OVERHEAD + 1];
+	char password[CRYPTO_MAX_SECRET + CRYPTO_SEAL_OVERHEAD + 1], ha1[DIGEST_HEX_MAX + 1];
 	bool ok = false;
 
 	*stale = false;
@@ -170,16 +181,18 @@ check_credentials(struct rtsp_conn *rc, const struct rtsp_request *req,
 		    gw_streq_ct(password, cr->password, strlen(password));
 		goto out;
 	}
-	if (strcmp(cr->realm, gw.cfg->realm) != 0 || rc->nonce[0] == '\0' ||
-	    strcmp(cr->nonce, rc->nonce) != 0)
+	if ((cr->algo != DIGEST_MD5 && cr->algo != DIGEST_SHA256) || strcmp(cr->realm, gw.cfg->realm) != 0 ||
+	    rc->nonce[0] == '\0' || strcmp(cr->nonce, rc->nonce) != 0 || strcmp(cr->uri, req->url) != 0)
 		goto out;
 	if (gw_mono_us() - rc->nonce_created_us > gw.cfg->rtsp_nonce_lifetime_ms * 1000) {
 		*stale = true;
 		goto out;
 	}
-	ok = digest_verify(cr, req->method, password);
+	ok = digest_ha1(cr->algo, cr->username, cr->realm, password, ha1) == 0 &&
+	    digest_verify(cr, req->method, ha1);
 out:
 	OPENSSL_cleanse(password, sizeof(password));
+	OPENSSL_cleanse(ha1, sizeof(ha1));
 	return ok;
 }
 
@@ -197,7 +210,7 @@ authenticate(struct rtsp_conn *rc, struct rtsp_request *req, struct gw_principal
 		return false;
 	}
 	if (msg_header_count(&req->msg, "Authorization") != 1 ||
-	    digest_parse_credentials(v, len, &cr) < 0) {
+	    digest_parse_authorization(v, len, &cr) < 0) {
 		reply(rc, req, 400, NULL);
 		return false;
 	}
@@ -206,8 +219,10 @@ authenticate(struct rtsp_conn *rc, struct rtsp_request *req, struct gw_principal
 			olog_info(rc->conn, "authentication failed for user \"%.64s\"", cr.username);
 		rc->auth_failure_logged = rc->auth_failure_logged || !stale;
 		challenge(rc, req, stale);
+		OPENSSL_cleanse(&cr, sizeof(cr));
 		return false;
 	}
+	OPENSSL_cleanse(&cr, sizeof(cr));
 	return true;
 }
 

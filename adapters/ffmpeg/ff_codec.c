@@ -9,8 +9,8 @@
  * "pay" is proto/pay.h: Annex B access units become single-NAL or FU
  * payloads, AAC access units get their RFC 3640 AU header.
  */
+#include "vssgate_build.h"
 #include "adapters/ffmpeg/ff_codec.h"
-#include "proto/base64.h"
 #include "proto/pay.h"
 #include "proto/sdp.h"
 
@@ -48,7 +48,7 @@ struct ff_track {
 	struct SwsContext *sws;
 	AVFrame *frame, *scaled;
 	AVPacket *out;
-	struct pay_h26x pay;		/* H.264/H.265 packetizer state (parameter sets) */
+	struct pay pay;			/* packetizer; remembers H.26x parameter sets */
 	uint8_t *buf;			/* payload bytes of one access unit */
 	size_t bufcap;
 	struct iovec iov[MAX_PAYLOADS];
@@ -84,15 +84,58 @@ open_bsf(struct ff_track *t, const char *name, const AVCodecParameters *par)
 	return av_bsf_init(t->bsf) < 0 ? -1 : 0;
 }
 
-/* Parameter sets for the SDP: from the encoder's or the stream's extradata, any framing. */
-static void
-video_fmtp(struct ff_track *t, struct adapter_track *d, const uint8_t *extra, int extralen)
+/* The next NAL unit of an Annex B buffer (after a 3- or 4-byte start code). */
+static bool
+next_nal(const uint8_t *b, size_t len, size_t *pos, const uint8_t **nal, size_t *n)
 {
-	pay_h26x_init(&t->pay, t->kind == KIND_H265 ? PAY_H265 : PAY_H264, PAY_MAX, true);
-	if (extra != NULL && extralen > 0)
-		pay_h26x_learn_extradata(&t->pay, extra, (size_t)extralen);
-	if (sdp_fmtp_from_h26x(&t->pay.params, d->fmtp, sizeof(d->fmtp)) < 0)
-		snprintf(d->fmtp, sizeof(d->fmtp), "packetization-mode=1");
+	size_t i = *pos, start;
+
+	while (i + 3 <= len && !(b[i] == 0 && b[i + 1] == 0 && b[i + 2] == 1))
+		i++;
+	if (i + 3 > len)
+		return false;
+	start = i + 3;
+	for (i = start; i + 3 <= len; i++)
+		if (b[i] == 0 && b[i + 1] == 0 && (b[i + 2] == 1 || (b[i + 2] == 0 && i + 3 < len && b[i + 3] == 1)))
+			break;
+	if (i + 3 > len)
+		i = len;
+	*nal = b + start;
+	*n = i - start;
+	*pos = i;
+	return *n > 0;
+}
+
+/*
+ * Parameter sets for the SDP and for keyframes that lack them, from Annex B
+ * extradata (the encoder's, or the stream's after mp4toannexb).
+ */
+static void
+video_fmtp(struct ff_track *t, struct adapter_track *d, const uint8_t *x, size_t xlen)
+{
+	const uint8_t *ps[3] = { NULL, NULL, NULL }, *nal;	/* vps, sps, pps */
+	size_t pslen[3] = { 0, 0, 0 }, n, pos = 0;
+	bool h265 = t->kind == KIND_H265;
+	int r = -1;
+
+	pay_init(&t->pay, h265 ? &pay_h265_ops : &pay_h264_ops,
+	    &(struct pay_config){ .max_payload = PAY_MAX, .insert_ps = true });
+	while (x && next_nal(x, xlen, &pos, &nal, &n)) {
+		int type = h265 ? (nal[0] >> 1) & 0x3f : nal[0] & 0x1f;
+		int slot = h265 ? (type == 32 ? 0 : type == 33 ? 1 : type == 34 ? 2 : -1) :
+		    (type == 7 ? 1 : type == 8 ? 2 : -1);
+
+		if (slot >= 0 && ps[slot] == NULL)
+			ps[slot] = nal, pslen[slot] = n;
+	}
+	pay_set_ps(&t->pay, ps[0], pslen[0], ps[1], pslen[1], ps[2], pslen[2]);
+	if (!h265 && ps[1] && ps[2])
+		r = sdp_h264_fmtp_format(ps[1], pslen[1], ps[2], pslen[2], d->fmtp, sizeof(d->fmtp));
+	else if (h265 && ps[0] && ps[1] && ps[2])
+		r = sdp_h265_fmtp_format(ps[0], pslen[0], ps[1], pslen[1], ps[2], pslen[2], d->fmtp,
+		    sizeof(d->fmtp));
+	if (r < 0)
+		snprintf(d->fmtp, sizeof(d->fmtp), "%s", h265 ? "" : "packetization-mode=1");
 }
 
 static int
@@ -166,38 +209,33 @@ setup_video(struct ff_tracks *ts, AVStream *st, char *why, size_t whylen)
 			snprintf(why, whylen, "cannot set up the Annex B filter");
 			return -1;
 		}
-		video_fmtp(t, d, x, st->codecpar->extradata_size);
+		if (t->bsf)
+			video_fmtp(t, d, t->bsf->par_out->extradata, (size_t)t->bsf->par_out->extradata_size);
+		else
+			video_fmtp(t, d, x, (size_t)st->codecpar->extradata_size);
 	} else {
 		if (setup_transcode(t, st, why, whylen) < 0)
 			return -1;
 		d->width = t->enc->width;
 		d->height = t->enc->height;
-		video_fmtp(t, d, t->enc->extradata, t->enc->extradata_size);
+		video_fmtp(t, d, t->enc->extradata, (size_t)t->enc->extradata_size);
 	}
 	ts->n++;
 	return 0;
 }
 
 /* AudioSpecificConfig for AAC: from extradata, or built from the parameters (ADTS input). */
-static void
+static int
 aac_fmtp(const AVCodecParameters *par, char *out, size_t outlen)
 {
-	static const int rates[] = { 96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000,
-	    12000, 11025, 8000, 7350 };
 	uint8_t asc[2];
-	int idx = 15;
 
-	if (par->extradata && par->extradata_size > 0) {
-		sdp_fmtp_from_aac(par->extradata, (size_t)par->extradata_size, out, outlen);
-		return;
-	}
-	for (int i = 0; i < 13; i++)
-		if (rates[i] == par->sample_rate)
-			idx = i;
-	/* AAC LC (object type 2), the rate's index, the channel configuration. */
-	asc[0] = (uint8_t)(2 << 3 | idx >> 1);
-	asc[1] = (uint8_t)((idx & 1) << 7 | (par->ch_layout.nb_channels & 15) << 3);
-	sdp_fmtp_from_aac(asc, sizeof(asc), out, outlen);
+	if (par->extradata && par->extradata_size > 0)
+		return sdp_aac_fmtp_format(par->extradata, (size_t)par->extradata_size, out, outlen);
+	/* ADTS input has no extradata: AAC LC with the stream's rate and channels. */
+	if (sdp_aac_asc_build(2, (uint32_t)par->sample_rate, par->ch_layout.nb_channels, asc) < 0)
+		return -1;
+	return sdp_aac_fmtp_format(asc, sizeof(asc), out, outlen);
 }
 
 static int
@@ -224,10 +262,13 @@ setup_audio(struct ff_tracks *ts, AVStream *st)
 	if (kind == KIND_AAC) {
 		snprintf(d->encoding, sizeof(d->encoding), "MPEG4-GENERIC");
 		d->payload_type = 97;
-		aac_fmtp(par, d->fmtp, sizeof(d->fmtp));
+		if (aac_fmtp(par, d->fmtp, sizeof(d->fmtp)) < 0)
+			return 0;	/* an AAC we cannot describe is not relayed */
+		pay_init(&t->pay, &pay_aac_ops, &(struct pay_config){ .max_payload = PAY_MAX });
 	} else {
 		snprintf(d->encoding, sizeof(d->encoding), "%s", kind == KIND_PCMU ? "PCMU" : "PCMA");
 		d->payload_type = kind == KIND_PCMU ? 0 : 8;
+		pay_init(&t->pay, &pay_g711_ops, &(struct pay_config){ .max_payload = PAY_MAX });
 	}
 	ts->n++;
 	return 0;
@@ -279,36 +320,29 @@ rtp_time(const struct ff_track *t, int64_t pts, AVRational tb)
 	return (uint32_t)av_rescale_q(pts, tb, (AVRational){ 1, t->clock });
 }
 
-/* Packetize one access unit and hand it over. */
+/* Packetize one access unit into t->buf and hand it over. */
 static void
 emit_unit(struct ff_tracks *ts, struct ff_track *t, const uint8_t *data, size_t len, int64_t pts,
     AVRational tb, bool key, ff_emit emit, void *arg)
 {
-	struct ff_unit u = { .track = t->index, .keyframe = key, .discontinuity = t->discontinuity };
-	int n;
+	struct ff_unit u = { .track = t->index, .keyframe = key || t->kind >= KIND_AAC,
+	    .discontinuity = t->discontinuity };
+	size_t used = 0;
+	bool last = false;
+	int n = 0, w;
 
-	if (pts == AV_NOPTS_VALUE || !ensure_buf(t, 2 * len + 4096))
+	if (pts == AV_NOPTS_VALUE || !ensure_buf(t, len + 2048 + len / 8) || pay_begin(&t->pay, data, len) < 0)
 		return;
-	switch (t->kind) {
-	case KIND_H264:
-	case KIND_H265:
-		n = pay_h26x_au(&t->pay, data, len, t->buf, t->bufcap, t->iov, MAX_PAYLOADS, &u.keyframe);
-		break;
-	case KIND_AAC:
-		n = pay_aac_au(data, len, t->buf, t->bufcap, t->iov);
-		break;
-	default:
-		n = pay_g711(data, len, PAY_MAX, t->iov, MAX_PAYLOADS);
-		u.keyframe = true;
-		break;
+	while (n < MAX_PAYLOADS && t->bufcap - used >= PAY_MAX &&
+	    (w = pay_next(&t->pay, t->buf + used, t->bufcap - used, &last)) > 0) {
+		t->iov[n++] = (struct iovec){ t->buf + used, (size_t)w };
+		used += (size_t)w;
 	}
-	if (n <= 0)
-		return;
+	if (n == 0 || !last)
+		return;		/* too big for our buffer: dropped rather than cut */
 	u.rtp_ts = rtp_time(t, pts, tb);
 	u.npayloads = n;
 	u.payloads = t->iov;
-	if (t->kind == KIND_AAC)
-		u.keyframe = true;
 	t->discontinuity = false;
 	emit(arg, &u);
 	(void)ts;

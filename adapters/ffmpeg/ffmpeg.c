@@ -17,6 +17,7 @@
  * thread through a small queue woken with event_active(). The state is
  * shared by the two threads and freed by whichever lets go last.
  */
+#include "vssgate_build.h"
 #include "adapters/adapter.h"
 #include "adapters/ffmpeg/ff_codec.h"
 
@@ -25,6 +26,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/time.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,15 +116,20 @@ post(struct ff_state *st, struct ff_msg *m)
 	return !st->stop;
 }
 
+static void post_failure(struct ff_state *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 static void
-post_failure(struct ff_state *st, const char *fmt, const char *detail)
+post_failure(struct ff_state *st, const char *fmt, ...)
 {
 	struct ff_msg *m = calloc(1, sizeof(*m));
+	va_list ap;
 
 	if (m == NULL)
 		return;
 	m->kind = FF_FAILED;
-	snprintf(m->why, sizeof(m->why), fmt, detail);
+	va_start(ap, fmt);
+	vsnprintf(m->why, sizeof(m->why), fmt, ap);
+	va_end(ap);
 	post(st, m);
 }
 
@@ -134,8 +141,10 @@ post_unit(void *arg, const struct ff_unit *u)
 	struct ff_msg *m = calloc(1, sizeof(*m));
 	size_t total = 0, off = 0;
 
-	if (m == NULL)
+	if (m == NULL || u->npayloads <= 0) {
+		free(m);
 		return false;
+	}
 	for (int i = 0; i < u->npayloads; i++)
 		total += u->payloads[i].iov_len;
 	m->kind = FF_FRAME;

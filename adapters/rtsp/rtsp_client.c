@@ -14,6 +14,7 @@
  * from the NAL unit types; a keyframe without in-band parameter sets gets
  * the SDP's SPS/PPS (and VPS) in front, so a reader can start on it.
  */
+#include "vssgate_build.h"
 #include "adapters/adapter.h"
 #include "proto/digest.h"
 #include "proto/msg.h"
@@ -148,15 +149,6 @@ mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int64_t
-wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Report once; the core closes us after this loop pass. */
 static void
 fail(struct rc *rc, const char *fmt, ...)
@@ -180,12 +172,17 @@ fail(struct rc *rc, const char *fmt, ...)
 static void
 add_authorization(struct rc *rc, struct evbuffer *out, const char *method, const char *url)
 {
-	char header[1024];
+	char header[1400], cnonce[17];
+	unsigned char rnd[8];
 
 	if (!rc->have_chal || rc->user == NULL)
 		return;
-	if (digest_client_authorization(&rc->chal, rc->user, rc->pass ? rc->pass : "", method, url,
-	    ++rc->nc, header, sizeof(header)) > 0)
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return;
+	for (int i = 0; i < 8; i++)
+		snprintf(cnonce + 2 * i, 3, "%02x", rnd[i]);
+	if (digest_authorization_format(&rc->chal, rc->user, rc->pass ? rc->pass : "", method, url,
+	    ++rc->nc, cnonce, header, sizeof(header)) > 0)
 		evbuffer_add_printf(out, "Authorization: %s\r\n", header);
 	OPENSSL_cleanse(header, sizeof(header));
 }
@@ -233,18 +230,21 @@ send_keepalive(struct rc *rc)
 
 /* --- the SDP -> tracks ------------------------------------------------------------ */
 
-static void
+/* The absolute URL of a track's control attribute (RFC 2326 C.1.1). False if too long. */
+static bool
 resolve_control(const struct rc *rc, struct proto_str ctl, char *out, size_t outlen)
 {
 	size_t blen = strlen(rc->base_url);
+	int n;
 
 	if (ctl.len == 0 || (ctl.len == 1 && ctl.p[0] == '*'))
-		snprintf(out, outlen, "%s", rc->base_url);
+		n = snprintf(out, outlen, "%s", rc->base_url);
 	else if (ctl.len > 7 && (strncasecmp(ctl.p, "rtsp://", 7) == 0 || strncasecmp(ctl.p, "rtsps://", 8) == 0))
-		snprintf(out, outlen, "%.*s", (int)ctl.len, ctl.p);
+		n = snprintf(out, outlen, "%.*s", (int)ctl.len, ctl.p);
 	else
-		snprintf(out, outlen, "%s%s%.*s", rc->base_url,
+		n = snprintf(out, outlen, "%s%s%.*s", rc->base_url,
 		    blen > 0 && rc->base_url[blen - 1] == '/' ? "" : "/", (int)ctl.len, ctl.p);
+	return n > 0 && (size_t)n < outlen;
 }
 
 /* Which of our kinds this media is, from its rtpmap (or static payload type). */
@@ -311,7 +311,8 @@ add_track(struct rc *rc, const struct sdp_media *m, int kind, const struct sdp_r
 	if (sdp_media_fmtp(m, pt, &fmtp))
 		snprintf(t->desc.fmtp, sizeof(t->desc.fmtp), "%.*s", (int)fmtp.len, fmtp.p);
 	learn_param_sets(t, fmtp);
-	resolve_control(rc, m->control, t->control, sizeof(t->control));
+	if (!resolve_control(rc, m->control, t->control, sizeof(t->control)))
+		return;		/* a control URL we cannot hold: skip the track */
 	t->channel = (uint8_t)(2 * rc->ntracks);
 	rc->ntracks++;
 }
@@ -640,18 +641,14 @@ response_header(const struct msg *m, const char *name, char *out, size_t outlen)
 static bool
 handle_unauthorized(struct rc *rc, const struct msg *m)
 {
+	digest_challenge_init(&rc->chal);
 	for (int i = 0; i < m->nheaders; i++) {
 		const struct msg_header *h = &m->headers[i];
-		struct digest_challenge c;
 
-		if (!proto_str_ieq(h->name, "WWW-Authenticate") ||
-		    digest_parse_challenge(h->value.p, h->value.len, &c) < 0)
-			continue;
-		if (!rc->have_chal || digest_challenge_better(&c, &rc->chal)) {
-			rc->chal = c;
-			rc->have_chal = true;
-		}
+		if (proto_str_ieq(h->name, "WWW-Authenticate"))
+			digest_challenge_pick(h->value.p, h->value.len, 0, &rc->chal);
 	}
+	rc->have_chal = rc->chal.scheme == DIGEST_SCHEME_DIGEST;
 	if (!rc->have_chal || rc->user == NULL || ++rc->unauthorized > RC_MAX_UNAUTH) {
 		fail(rc, rc->user ? "the source refused our credentials" :
 		    "the source wants credentials and none are configured");

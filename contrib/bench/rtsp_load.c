@@ -15,6 +15,7 @@
  *
  * It prints one "key: value" per line, for scripts.
  */
+#include "vssgate_build.h"
 #include "proto/digest.h"
 #include "proto/msg.h"
 #include "proto/rtsp_hdr.h"
@@ -58,7 +59,8 @@ struct reader {
 	bool direct;			/* reads the camera itself (latency reference) */
 	int cseq;
 	bool authed;
-	char nonce[128], realm[128];
+	struct digest_challenge chal;
+	uint32_t nc;
 	char session[80];
 	char controls[MAX_TRACKS][512];
 	int ntracks, setup_next;
@@ -156,13 +158,12 @@ request(struct reader *r, const char *method, const char *uri, const char *extra
 	char req[2048], auth[1024] = "";
 
 	if (r->authed) {
-		char resp[600];
+		char value[900];
 
-		if (digest_client_response(DIGEST_ALG_MD5, opt_user, r->realm, opt_pass, method, uri, r->nonce,
-		    resp, sizeof(resp)) < 0)
+		if (digest_authorization_format(&r->chal, opt_user, opt_pass, method, uri, ++r->nc,
+		    "0a4f113b6c7d8e9f", value, sizeof(value)) < 0)
 			die("digest");
-		snprintf(auth, sizeof(auth), "Authorization: Digest username=\"%s\", realm=\"%s\", "
-		    "nonce=\"%s\", uri=\"%s\", response=\"%s\"\r\n", opt_user, r->realm, r->nonce, uri, resp);
+		snprintf(auth, sizeof(auth), "Authorization: %s\r\n", value);
 	}
 	snprintf(req, sizeof(req), "%s %s RTSP/1.0\r\nCSeq: %d\r\n%s%s%s%s\r\n", method, uri, ++r->cseq,
 	    auth, r->session[0] ? "Session: " : "", r->session, r->session[0] ? "\r\n" : "");
@@ -211,17 +212,11 @@ next_step(struct reader *r)
 static void
 take_challenge(struct reader *r, const struct msg *m)
 {
-	for (int i = 0; i < m->nheaders; i++) {
-		struct digest_challenge c;
-
-		if (proto_str_ieq(m->headers[i].name, "WWW-Authenticate") &&
-		    digest_parse_challenge(m->headers[i].value.p, m->headers[i].value.len, &c) == 0 &&
-		    c.algorithm == DIGEST_ALG_MD5) {
-			snprintf(r->nonce, sizeof(r->nonce), "%s", c.nonce);
-			snprintf(r->realm, sizeof(r->realm), "%s", c.realm);
-			r->authed = true;
-		}
-	}
+	digest_challenge_init(&r->chal);
+	for (int i = 0; i < m->nheaders; i++)
+		if (proto_str_ieq(m->headers[i].name, "WWW-Authenticate"))
+			digest_challenge_pick(m->headers[i].value.p, m->headers[i].value.len, 0, &r->chal);
+	r->authed = r->chal.scheme == DIGEST_SCHEME_DIGEST;
 }
 
 static void
