@@ -355,6 +355,7 @@ req_new(struct http_request *http, enum onvif_service svc, const char *sub)
 
 	r->magic = ONVIF_REQ_MAGIC;
 	r->http = http;
+	r->msg.op_name = r->msg.op_ns = "";	/* for faults before the body is parsed */
 	r->path_svc = svc;
 	snprintf(r->subscription, sizeof(r->subscription), "%s", sub);
 	snprintf(r->ident, sizeof(r->ident), "%s onvif", http->conn->ident);
@@ -450,6 +451,12 @@ soap_post(struct http_request *http)
 		return;
 	}
 	r = req_new(http, svc, sub);
+	/* An empty POST without credentials is a client asking for the Digest challenge (curl). */
+	if (http->body_len == 0 && http_header_get(http, "Authorization") == NULL) {
+		auth_add_challenges(http, false);
+		onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL, "credentials are required");
+		return;
+	}
 	if (!parse(r))
 		return;
 	if (r->msg.op == NULL) {

@@ -240,6 +240,8 @@ unsigned view_caps_of_levels(unsigned levels);
 unsigned view_levels(const struct onvif_view *v);
 /* What the hub knows of the camera's stream, or what we remember of it. */
 void view_camera_media(int64_t camera_id, struct cam_media *out);
+/* The size of a picture decoded from the camera (its SDP may not say it). */
+void view_note_picture(int64_t camera_id, int width, int height);
 /* Forget remembered stream descriptions (shutdown). */
 void view_forget_media(void);
 

@@ -153,6 +153,8 @@ job_done(struct worker_job *job)
 		sc->key_ts = j->key_ts;
 		sc->made_us = gw_mono_us();
 		made++;
+		if (j->out.width > 0)
+			view_note_picture(j->camera_id, j->out.width, j->out.height);
 		log_debug("snapshot of camera %lld: %dx%d, %zu bytes in %.1f ms", (long long)j->camera_id,
 		    j->out.width, j->out.height, j->out.len, (double)(gw_mono_now_us() - j->started_us) / 1000.0);
 		answer_all(sc, 200, NULL);

@@ -29,6 +29,7 @@
 static struct media_memo {
 	int64_t camera_id;
 	struct cam_media media;
+	int picture_w, picture_h;	/* of the last snapshot decoded: the size the SDP did not say */
 } *memo;
 static int nmemo, memo_cap;
 
@@ -72,16 +73,40 @@ memo_find(int64_t id)
 	return NULL;
 }
 
+static void memo_insert(int64_t id, const struct cam_media *m);
+
 static void
 memo_put(int64_t id, const struct cam_media *m)
 {
 	struct media_memo *e = memo_find(id);
-	int at = 0;
 
 	if (e != NULL) {
 		e->media = *m;
 		return;
 	}
+	memo_insert(id, m);
+}
+
+void
+view_note_picture(int64_t camera_id, int width, int height)
+{
+	struct media_memo *e = memo_find(camera_id);
+	struct cam_media m;
+
+	if (e == NULL) {
+		view_camera_media(camera_id, &m);
+		if ((e = memo_find(camera_id)) == NULL)
+			return;
+	}
+	e->picture_w = width;
+	e->picture_h = height;
+}
+
+static void
+memo_insert(int64_t id, const struct cam_media *m)
+{
+	int at = 0;
+
 	if (nmemo == MEDIA_CACHE_MAX)
 		return;
 	if (nmemo == memo_cap) {
@@ -91,6 +116,7 @@ memo_put(int64_t id, const struct cam_media *m)
 	while (at < nmemo && memo[at].camera_id < id)
 		at++;
 	memmove(&memo[at + 1], &memo[at], (size_t)(nmemo - at) * sizeof(*memo));
+	memset(&memo[at], 0, sizeof(memo[at]));
 	memo[at].camera_id = id;
 	memo[at].media = *m;
 	nmemo++;
@@ -156,6 +182,10 @@ view_camera_media(int64_t camera_id, struct cam_media *out)
 	} else {
 		memset(out, 0, sizeof(*out));
 		snprintf(out->video, sizeof(out->video), "H264");
+	}
+	if (out->width == 0 && (e = memo_find(camera_id)) != NULL && e->picture_w > 0) {
+		out->width = e->picture_w;
+		out->height = e->picture_h;
 	}
 	out->online = st.online;
 	out->readers = st.readers;

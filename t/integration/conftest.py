@@ -128,6 +128,8 @@ class Gateway:
             "database": {"conninfo": pg.conninfo(dbname), "reconnect_max_delay": "1s"},
             "listen": {"rtsp": f"127.0.0.1:{self.rtsp_port}", "http": f"127.0.0.1:{self.http_port}"},
             "security": {"secret_key_file": self.key_file},
+            # WS-Discovery binds UDP 3702 and multicasts Hello/Bye: only the tests about it want it.
+            "onvif": {"discovery": "no"},
         }
         for section, keys in (extra or {}).items():
             self.settings.setdefault(section, {}).update(keys)
@@ -325,7 +327,9 @@ def add_grant(gw, camera_ids=(), levels=("1V",), authority="Police unit 7",
     cams = ",".join(str(i) for i in camera_ids)
     sites = ",".join(str(i) for i in site_ids)
     lat, lon, radius = area or ("NULL", "NULL", "NULL")
-    gen = model_generation(gw)
+    # Wait for the credentials themselves: a reload for the authority insert above may bump the
+    # generation before the grant is in (the model then has the grant but not yet its credentials).
+    creds = gw.get("/healthz")[1]["policy"].get("credentials", 0)
     rows = gw.sql(
         "WITH g AS (INSERT INTO grants (authority_id, levels, scope_kind, camera_ids, site_ids, area_lat, area_lon,"
         " area_radius_m, active_from, active_until, reason)"
@@ -334,7 +338,8 @@ def add_grant(gw, camera_ids=(), levels=("1V",), authority="Police unit 7",
         f" FROM authorities WHERE name = '{authority}' RETURNING id)"
         f" INSERT INTO grant_credentials (grant_id, username, password_enc)"
         f" SELECT id, '{user}', decode('{seal(gw, password)}', 'hex') FROM g RETURNING grant_id")
-    wait_until(lambda: model_generation(gw) > gen, 5, what="the grant in the model")
+    wait_until(lambda: gw.get("/healthz")[1]["policy"].get("credentials", 0) > creds, 5,
+               what="the grant's credentials in the model")
     return int(rows[0][0]), user, password
 
 

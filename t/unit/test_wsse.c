@@ -80,7 +80,8 @@ test_nonce_decoding(void)
 	is_int(wsse_decode_nonce("QUI=", out, sizeof(out)), 2, "two bytes");
 	is_int(wsse_decode_nonce("QUJD", out, sizeof(out)), 3, "three bytes");
 	is_int(wsse_decode_nonce("Q=I=", out, sizeof(out)), PROTO_EBADMSG, "padding inside");
-	is_int(wsse_decode_nonce("QUJ", out, sizeof(out)), PROTO_EBADMSG, "not whole quanta");
+	is_int(wsse_decode_nonce("QUJ", out, sizeof(out)), 2, "unpadded last quantum (RFC 4648 3.2)");
+	is_int(wsse_decode_nonce("Q", out, sizeof(out)), PROTO_EBADMSG, "a lone sextet");
 	is_int(wsse_decode_nonce("", out, sizeof(out)), PROTO_EBADMSG, "empty");
 	memset(big, 'A', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';

@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+// onvif_client.js - drive the gateway with npm `onvif` (agsh), the client most
+// ONVIF tooling in Node uses, and print what it saw as one JSON line.
+//
+//   node onvif_client.js SCENARIO '{"hostname": ..., "port": ..., "username": ..., "password": ...}'
+//
+// Scenarios: connect, profiles, streams, snapshot, events, discover. The
+// "events" scenario prints a line "SUBSCRIBED" once its pull point exists, so
+// the test can make a change with another call, then the JSON result.
+'use strict';
+
+const { Cam, Discovery } = require('onvif');
+
+
+const scenario = process.argv[2];
+const opts = JSON.parse(process.argv[3] || '{}');
+
+function done(result) {
+	process.stdout.write(JSON.stringify(result) + '\n');
+	process.exit(0);
+}
+
+function fail(err) {
+	done({ error: String(err && err.message ? err.message : err) });
+}
+
+// The library throws from inside its callbacks on unexpected answers: report, do not crash.
+process.on('uncaughtException', fail);
+
+function connect() {
+	return new Promise((resolve, reject) => {
+		const cam = new Cam({
+			hostname: opts.hostname, port: opts.port, username: opts.username,
+			password: opts.password, timeout: 20000, preserveAddress: true,
+			useWSSecurity: opts.useWSSecurity !== false,
+		}, (err) => (err ? reject(err) : resolve(cam)));
+	});
+}
+
+function call(cam, method, ...args) {
+	return new Promise((resolve) => {
+		cam[method].call(cam, ...args, (err, data) => resolve(err ? { error: err.message } : { data }));
+	});
+}
+
+function tokens(list) {
+	return (list || []).map((p) => (p.$ ? p.$.token : p.token));
+}
+
+async function connectScenario() {
+	const cam = await connect();
+	done({
+		media2Support: cam.media2Support,
+		services: Object.keys(cam.uri || {}).sort(),
+		profiles: tokens(cam.profiles),
+		videoSources: tokens(cam.videoSources),
+		activeSource: cam.activeSource || null,
+	});
+}
+
+async function profilesScenario() {
+	const cam = await connect();
+	const media2 = await call(cam, 'getProfiles');
+	const v2 = media2.error ? media2 : { tokens: tokens(media2.data), raw: media2.data };
+	cam.media2Support = false;	// the same library call through Media v1
+	const media1 = await call(cam, 'getProfiles');
+	const v1 = media1.error ? media1 : { tokens: tokens(media1.data), raw: media1.data };
+	const sources = await call(cam, 'getVideoSources');
+	done({ media2: v2, media1: v1, videoSources: sources.error ? sources : tokens(sources.data) });
+}
+
+async function streamsScenario() {
+	const cam = await connect();
+	const profile = opts.profileToken || cam.activeSource.profileToken;
+	const out = { media2: {}, media1: {} };
+
+	for (const protocol of ['RtspUnicast', 'RtspMulticast', 'RTSP', 'RtspOverHttp', 'RtspsUnicast']) {
+		const r = await call(cam, 'getStreamUri', { protocol, profileToken: profile });
+		out.media2[protocol] = r.error ? { error: r.error } : { uri: r.data.uri };
+	}
+	cam.media2Support = false;
+	for (const [stream, protocol] of [['RTP-Unicast', 'UDP'], ['RTP-Unicast', 'TCP'], ['RTP-Unicast', 'RTSP'],
+		['RTP-Unicast', 'HTTP'], ['RTP-Multicast', 'UDP']]) {
+		const r = await call(cam, 'getStreamUri', { stream, protocol, profileToken: profile });
+		out.media1[stream + '/' + protocol] = r.error ? { error: r.error } : { uri: r.data.uri };
+	}
+	done(out);
+}
+
+async function snapshotScenario() {
+	const cam = await connect();
+	const profile = opts.profileToken || cam.activeSource.profileToken;
+	const v2 = await call(cam, 'getSnapshotUri', { profileToken: profile });
+	cam.media2Support = false;
+	const v1 = await call(cam, 'getSnapshotUri', { profileToken: profile });
+	done({ media2: v2.error ? v2 : v2.data.uri, media1: v1.error ? v1 : v1.data.uri });
+}
+
+async function eventsScenario() {
+	const cam = await connect();
+	const sub = await call(cam, 'createPullPointSubscription');
+	const seen = [];
+	const deadline = Date.now() + (opts.waitMs || 20000);
+
+	if (sub.error)
+		return done({ error: sub.error });
+	process.stdout.write('SUBSCRIBED ' + JSON.stringify(sub.data.subscriptionReference.address.href) + '\n');
+	while (Date.now() < deadline) {
+		const r = await call(cam, 'pullMessages', { messageLimit: 10 });
+		if (r.error)
+			return done({ error: r.error, seen });
+		let msgs = r.data.notificationMessage || [];
+		if (!Array.isArray(msgs))
+			msgs = [msgs];
+		for (const m of msgs) {
+			const topic = m.topic && (m.topic._ || m.topic);
+			const source = m.message && m.message.message && m.message.message.source;
+			seen.push({ topic, source: source && source.simpleItem ? source.simpleItem : null });
+		}
+		if (seen.some((s) => String(s.topic).endsWith(opts.until || 'Media/ProfileChanged')))
+			break;
+		const renewed = await call(cam, 'renew', {});
+		if (renewed.error)
+			return done({ error: 'renew: ' + renewed.error, seen });
+	}
+	const unsub = await call(cam, 'unsubscribe');
+	done({ seen, unsubscribed: !unsub.error });
+}
+
+function discoverScenario() {
+	Discovery.probe({ timeout: opts.timeout || 3000, resolve: false }, (err, found) => {
+		const devices = (found || []).map((d) => {
+			const m = d.probeMatches.probeMatch;
+			return { address: m.endpointReference.address, xaddrs: m.XAddrs, scopes: String(m.scopes),
+				types: String(m.types) };
+		});
+		done({ devices, errors: err ? String(err) : null });
+	});
+}
+
+const scenarios = {
+	connect: connectScenario, profiles: profilesScenario, streams: streamsScenario,
+	snapshot: snapshotScenario, events: eventsScenario, discover: discoverScenario,
+};
+
+if (!scenarios[scenario]) {
+	process.stderr.write('usage: onvif_client.js ' + Object.keys(scenarios).join('|') + ' JSON\n');
+	process.exit(2);
+}
+Promise.resolve().then(scenarios[scenario]).catch(fail);
