@@ -42,3 +42,8 @@ if [ -n "$missing" ]; then
 else
 	echo "install-deps.sh: all packages present"
 fi
+
+# The Node clients the integration tests drive (npm onvif), exactly as pinned by
+# t/integration/package-lock.json; node_modules stays out of git.
+top=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$top/t/integration" && npm ci --no-audit --no-fund --loglevel=error)

@@ -188,7 +188,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "onvif", "snapshot_quality", CFG_INT, F(onvif_snapshot_quality), "4", 0, 2, 31, NULL,
 	  "JPEG quantiser of snapshots (2: best, 31: smallest)." },
 	{ "onvif", "snapshot_max_jobs", CFG_INT, F(onvif_snapshot_max_jobs), "8", 0, 1, 1000, NULL,
-	  "Snapshot decodes running at once; more fetches wait for the one of their camera or are refused with 503." },
+	  "Snapshot decodes running at once; a fetch that needs one more is refused with 503 (fetches of a camera being decoded wait for it)." },
 };
 
 /* --- value parsing ------------------------------------------------------- */

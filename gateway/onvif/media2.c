@@ -515,7 +515,7 @@ write_options(struct xw *w, enum cfg_kind k, const struct view_cam *vc)
 		break;
 	case CFG_AUDIO_ENCODER:
 		xw_lit(w, "<tr2:Options>");
-		xw_el(w, "tt:Encoding", strcmp(vc->media.audio, "AAC") == 0 ? "MP4A-LATM" : vc->media.audio);
+		xw_el(w, "tt:Encoding", strcmp(vc->media.audio, "AAC") == 0 ? "mpeg4-generic" : vc->media.audio);
 		xw_fmt(w, "<tt:BitrateList><tt:Items>64</tt:Items></tt:BitrateList><tt:SampleRateList>"
 		    "<tt:Items>%d</tt:Items></tt:SampleRateList></tr2:Options>",
 		    (vc->media.audio_rate ? vc->media.audio_rate : 8000) / 1000);

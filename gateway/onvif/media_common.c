@@ -149,7 +149,7 @@ audio_encoding(const struct view_cam *vc, bool v2)
 	const char *a = vc->media.audio;
 
 	if (v2)
-		return strcmp(a, "AAC") == 0 ? "MP4A-LATM" : a;
+		return strcmp(a, "AAC") == 0 ? "mpeg4-generic" : a;
 	if (strcmp(a, "PCMU") == 0 || strcmp(a, "PCMA") == 0)
 		return "G711";
 	return strcmp(a, "G726") == 0 ? "G726" : "AAC";
