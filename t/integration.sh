@@ -7,4 +7,8 @@ set -eu
 : "${PYTHON3:=/usr/bin/python3}"
 export top_srcdir
 cd "$top_srcdir/t/integration"
-exec "$PYTHON3" -m pytest -p no:cacheprovider -q -ra ${PYTEST_ARGS:-} "$@" .
+[ $# -gt 0 ] || set -- .
+# A private base directory: pytest prunes old ones, and other runs may be going on.
+base=$(mktemp -d /tmp/vssgate-it.XXXXXX)
+trap 'rm -rf "$base"' EXIT
+"$PYTHON3" -m pytest -p no:cacheprovider -q -ra --basetemp="$base/t" ${PYTEST_ARGS:-} "$@"

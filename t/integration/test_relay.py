@@ -39,12 +39,11 @@ def ffprobe_streams(url, transport="tcp"):
 @pytest.fixture
 def relay(gateway_factory, fakecam):
     """A gateway with one camera (H.264 + AAC) and a 1V grant on it."""
-    udp = free_port(socket.SOCK_DGRAM) & ~1
-    gw = gateway_factory({"rtsp": {"udp_port": udp}})
+    gw = gateway_factory()
     cam = add_camera(gw, "quai-1", fakecam.url("/h264aac"))
     gid, user, password = add_grant(gw, [cam], levels=("1V",))
     gw.cam, gw.grant, gw.user, gw.password = cam, gid, user, password
-    gw.url = rtsp_url(gw, cam, user, password)
+    gw.cam_url = rtsp_url(gw, cam, user, password)
     return gw
 
 
@@ -52,10 +51,10 @@ def relay(gateway_factory, fakecam):
 
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
 def test_ffmpeg_decodes_over_rtsp(relay, transport):
-    rc, frames, err = ffmpeg_decode(relay.url, transport)
+    rc, frames, err = ffmpeg_decode(relay.cam_url, transport)
     assert rc == 0, err
     assert frames >= 25 * DECODE_SECONDS - 10, f"{frames} frames decoded"
-    streams = ffprobe_streams(relay.url, transport)
+    streams = ffprobe_streams(relay.cam_url, transport)
     kinds = sorted((s["codec_type"], s["codec_name"]) for s in streams)
     assert kinds == [("audio", "aac"), ("video", "h264")]
     assert [s for s in streams if s["codec_type"] == "video"][0]["width"] == 640
@@ -238,7 +237,7 @@ def start_reader(url, transport="tcp"):
 
 
 def test_revoked_grant_cuts_the_live_reader(relay):
-    reader = start_reader(relay.url)
+    reader = start_reader(relay.cam_url)
     try:
         wait_until(lambda: int(relay.sql("SELECT count(*) FROM sessions WHERE ended_at IS NULL")[0][0]) == 1,
                    15, what="a live session")
