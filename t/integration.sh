@@ -7,7 +7,8 @@ set -eu
 : "${PYTHON3:=/usr/bin/python3}"
 export top_srcdir
 cd "$top_srcdir/t/integration"
-# A base directory of our own: pytest's default one is shared by every run of the same user and
-# prunes older runs' directories, which pulls the files from under a concurrent run.
-base=$(mktemp -d "${TMPDIR:-/tmp}/vssgate-pytest.XXXXXX")
-exec "$PYTHON3" -m pytest -p no:cacheprovider --basetemp="$base" -q -ra ${PYTEST_ARGS:-} "$@" .
+[ $# -gt 0 ] || set -- .
+# A private base directory: pytest prunes old ones, and other runs may be going on.
+base=$(mktemp -d /tmp/vssgate-it.XXXXXX)
+trap 'rm -rf "$base"' EXIT
+"$PYTHON3" -m pytest -p no:cacheprovider -q -ra --basetemp="$base/t" ${PYTEST_ARGS:-} "$@"

@@ -333,7 +333,8 @@ emit_unit(struct ff_tracks *ts, struct ff_track *t, const uint8_t *data, size_t 
 
 	if (pts == AV_NOPTS_VALUE || !ensure_buf(t, len + 2048 + len / 8) || pay_begin(&t->pay, data, len) < 0)
 		return;
-	while (n < MAX_PAYLOADS && t->bufcap - used >= PAY_MAX &&
+	/* "last" comes with the final payload; the call after it only says 0. */
+	while (!last && n < MAX_PAYLOADS && t->bufcap - used >= PAY_MAX &&
 	    (w = pay_next(&t->pay, t->buf + used, t->bufcap - used, &last)) > 0) {
 		t->iov[n++] = (struct iovec){ t->buf + used, (size_t)w };
 		used += (size_t)w;

@@ -33,6 +33,27 @@ def free_port(kind=socket.SOCK_STREAM):
         return s.getsockname()[1]
 
 
+def free_udp_pair():
+    """An even UDP port whose successor is free too (RTP and RTCP)."""
+    for _ in range(50):
+        a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1] & ~1
+            a.close()
+            a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            a.bind(("0.0.0.0", port))
+            b.bind(("0.0.0.0", port + 1))
+            return port
+        except OSError:
+            continue
+        finally:
+            a.close()
+            b.close()
+    raise RuntimeError("no free UDP port pair")
+
+
 def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -127,6 +148,7 @@ class Gateway:
                        "log_level": "debug", "shutdown_timeout": "5s"},
             "database": {"conninfo": pg.conninfo(dbname), "reconnect_max_delay": "1s"},
             "listen": {"rtsp": f"127.0.0.1:{self.rtsp_port}", "http": f"127.0.0.1:{self.http_port}"},
+            "rtsp": {"udp_port": free_udp_pair()},
             "security": {"secret_key_file": self.key_file},
             # WS-Discovery binds UDP 3702 and multicasts Hello/Bye: only the tests about it want it.
             "onvif": {"discovery": "no"},
@@ -327,9 +349,7 @@ def add_grant(gw, camera_ids=(), levels=("1V",), authority="Police unit 7",
     cams = ",".join(str(i) for i in camera_ids)
     sites = ",".join(str(i) for i in site_ids)
     lat, lon, radius = area or ("NULL", "NULL", "NULL")
-    # Wait for the credentials themselves: a reload for the authority insert above may bump the
-    # generation before the grant is in (the model then has the grant but not yet its credentials).
-    creds = gw.get("/healthz")[1]["policy"].get("credentials", 0)
+    before = gw.get("/healthz")[1]["policy"].get("credentials", 0)
     rows = gw.sql(
         "WITH g AS (INSERT INTO grants (authority_id, levels, scope_kind, camera_ids, site_ids, area_lat, area_lon,"
         " area_radius_m, active_from, active_until, reason)"
@@ -338,8 +358,8 @@ def add_grant(gw, camera_ids=(), levels=("1V",), authority="Police unit 7",
         f" FROM authorities WHERE name = '{authority}' RETURNING id)"
         f" INSERT INTO grant_credentials (grant_id, username, password_enc)"
         f" SELECT id, '{user}', decode('{seal(gw, password)}', 'hex') FROM g RETURNING grant_id")
-    wait_until(lambda: gw.get("/healthz")[1]["policy"].get("credentials", 0) > creds, 5,
-               what="the grant's credentials in the model")
+    wait_until(lambda: gw.get("/healthz")[1]["policy"].get("credentials", 0) > before, 5,
+               what="the grant in the model")
     return int(rows[0][0]), user, password
 
 

@@ -39,12 +39,11 @@ def ffprobe_streams(url, transport="tcp"):
 @pytest.fixture
 def relay(gateway_factory, fakecam):
     """A gateway with one camera (H.264 + AAC) and a 1V grant on it."""
-    udp = free_port(socket.SOCK_DGRAM) & ~1
-    gw = gateway_factory({"rtsp": {"udp_port": udp}})
+    gw = gateway_factory()
     cam = add_camera(gw, "quai-1", fakecam.url("/h264aac"))
     gid, user, password = add_grant(gw, [cam], levels=("1V",))
     gw.cam, gw.grant, gw.user, gw.password = cam, gid, user, password
-    gw.url = rtsp_url(gw, cam, user, password)
+    gw.cam_url = rtsp_url(gw, cam, user, password)
     return gw
 
 
@@ -52,10 +51,10 @@ def relay(gateway_factory, fakecam):
 
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
 def test_ffmpeg_decodes_over_rtsp(relay, transport):
-    rc, frames, err = ffmpeg_decode(relay.url, transport)
+    rc, frames, err = ffmpeg_decode(relay.cam_url, transport)
     assert rc == 0, err
     assert frames >= 25 * DECODE_SECONDS - 10, f"{frames} frames decoded"
-    streams = ffprobe_streams(relay.url, transport)
+    streams = ffprobe_streams(relay.cam_url, transport)
     kinds = sorted((s["codec_type"], s["codec_name"]) for s in streams)
     assert kinds == [("audio", "aac"), ("video", "h264")]
     assert [s for s in streams if s["codec_type"] == "video"][0]["width"] == 640
@@ -238,7 +237,7 @@ def start_reader(url, transport="tcp"):
 
 
 def test_revoked_grant_cuts_the_live_reader(relay):
-    reader = start_reader(relay.url)
+    reader = start_reader(relay.cam_url)
     try:
         wait_until(lambda: int(relay.sql("SELECT count(*) FROM sessions WHERE ended_at IS NULL")[0][0]) == 1,
                    15, what="a live session")
@@ -323,3 +322,266 @@ def test_limits_on_headers_and_sessions(gateway_factory, fakecam):
         status, _, _ = c.request("SETUP", uri + "/trackID=0", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
         clients.append((c, status))
     assert [s for _, s in clients] == [200, 200, 453]
+
+
+# --- WebSocket ---------------------------------------------------------------------------
+
+class WsRtsp:
+    """RTSP over WebSocket (subprotocol rtsp.onvif.org) with python3-websocket, RTP depacketized
+    into H.264 Annex B so that ffmpeg can decode what arrived."""
+
+    def __init__(self, gw, protocol="rtsp.onvif.org"):
+        import websocket
+        self.ws = websocket.create_connection(f"ws://127.0.0.1:{gw.http_port}/rtsp-over-websocket",
+                                              subprotocols=[protocol], timeout=10)
+        self.buf = b""
+        self.cseq = 0
+
+    def _fill(self):
+        op, data = self.ws.recv_data()
+        assert op == 2, "the server sends binary frames only"
+        self.buf += data
+
+    def request(self, method, uri, headers=(), auth=None):
+        self.cseq += 1
+        lines = [f"{method} {uri} RTSP/1.0", f"CSeq: {self.cseq}", *headers]
+        if auth:
+            lines.append("Authorization: " + auth)
+        self.ws.send_binary(("\r\n".join(lines) + "\r\n\r\n").encode())
+        while True:
+            while self.buf.startswith(b"$"):
+                if not self._take_frame():
+                    self._fill()
+            if b"\r\n\r\n" in self.buf and not self.buf.startswith(b"$"):
+                head, _, rest = self.buf.partition(b"\r\n\r\n")
+                lines = head.decode().split("\r\n")
+                hdrs = {}
+                for line in lines[1:]:
+                    k, _, v = line.partition(":")
+                    hdrs.setdefault(k.strip().lower(), []).append(v.strip())
+                n = int(hdrs.get("content-length", ["0"])[0])
+                while len(rest) < n:
+                    self._fill()
+                    head, _, rest = self.buf.partition(b"\r\n\r\n")
+                self.buf = rest[n:]
+                return int(lines[0].split()[1]), hdrs, rest[:n]
+            self._fill()
+
+    def _take_frame(self):
+        if len(self.buf) < 4:
+            return False
+        n = int.from_bytes(self.buf[2:4], "big")
+        if len(self.buf) < 4 + n:
+            return False
+        self.frames.append((self.buf[1], self.buf[4:4 + n]))
+        self.buf = self.buf[4 + n:]
+        return True
+
+    frames = []
+
+    def collect(self, seconds):
+        self.frames = []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self._fill()
+            while self._take_frame():
+                pass
+        return self.frames
+
+
+def h264_annexb(packets):
+    """RTP H.264 payloads (single NAL, STAP-A, FU-A) to an Annex B stream."""
+    out, fu = bytearray(), None
+    for pkt in packets:
+        cc = pkt[0] & 15
+        payload = pkt[12 + 4 * cc:]
+        t = payload[0] & 0x1f
+        if t == 28:
+            if payload[1] & 0x80:
+                fu = bytearray([(payload[0] & 0xe0) | (payload[1] & 0x1f)])
+            if fu is not None:
+                fu += payload[2:]
+                if payload[1] & 0x40:
+                    out += b"\0\0\0\1" + fu
+                    fu = None
+        elif t == 24:
+            i = 1
+            while i + 2 <= len(payload):
+                n = int.from_bytes(payload[i:i + 2], "big")
+                out += b"\0\0\0\1" + payload[i + 2:i + 2 + n]
+                i += 2 + n
+        else:
+            out += b"\0\0\0\1" + payload
+    return bytes(out)
+
+
+@pytest.mark.parametrize("protocol", ["rtsp.onvif.org", "binary"])
+def test_websocket_stream_decodes(relay, protocol):
+    c = WsRtsp(relay, protocol)
+    uri = f"rtsp://127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam}"
+    status, hdrs, _ = c.request("DESCRIBE", uri)
+    assert status == 401
+    chal = [h for h in hdrs["www-authenticate"] if "MD5" in h][0]
+    auth = lambda m, u: digest_header(m, u, relay.user, relay.password, chal)  # noqa: E731
+    status, _, body = c.request("DESCRIBE", uri, auth=auth("DESCRIBE", uri))
+    assert status == 200 and b"m=video" in body
+    status, hdrs, _ = c.request("SETUP", uri + "/trackID=0", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"],
+                                auth("SETUP", uri + "/trackID=0"))
+    assert status == 200
+    session = hdrs["session"][0].split(";")[0]
+    status, _, _ = c.request("PLAY", uri, [f"Session: {session}"], auth("PLAY", uri))
+    assert status == 200
+    frames = c.collect(3)
+    rtp = [data for ch, data in frames if ch == 0]
+    assert len(rtp) > 50
+    r = subprocess.run(["ffmpeg", "-v", "error", "-f", "h264", "-i", "pipe:0", "-f", "null", "-",
+                        "-progress", "pipe:1"], input=h264_annexb(rtp), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=30)
+    decoded = [int(m) for m in re.findall(rb"^frame=(\d+)", r.stdout, re.M)]
+    assert decoded and decoded[-1] >= 50, r.stderr
+    c.ws.close()
+
+
+# --- the source goes away and comes back -------------------------------------------------
+
+def test_readers_resume_when_the_source_returns(gateway_factory):
+    from conftest import FakeCam
+    cam = FakeCam()
+    try:
+        gw = gateway_factory({"media": {"source_retry_max": "1s"}})
+        cid = add_camera(gw, "flaky", cam.url("/h264"))
+        _, user, password = add_grant(gw, [cid])
+        reader = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i",
+                                   rtsp_url(gw, cid, user, password), "-map", "0:v", "-f", "null", "-",
+                                   "-progress", "pipe:1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        frames = []
+
+        def progress():
+            line = reader.stdout.readline()
+            m = re.match(r"frame=(\d+)", line)
+            if m:
+                frames.append(int(m.group(1)))
+            return frames and frames[-1]
+
+        wait_until(lambda: (progress() or 0) > 50, 20, what="frames before the outage")
+        cam.stop()
+        gw.wait_log(r"source lost: ")
+        time.sleep(3)
+        assert reader.poll() is None, "the reader was dropped during the outage"
+        before = frames[-1]
+        cam.start()
+        wait_until(lambda: (progress() or 0) > before + 50, 30, what="frames after the source returned")
+        gw.wait_log(r"source back online after")
+        reader.kill()
+    finally:
+        cam.stop()
+
+
+# --- a stalled reader does not slow the others ------------------------------------------
+
+def test_stalled_reader_does_not_slow_others(relay):
+    stalled = socket.create_connection(("127.0.0.1", relay.rtsp_port))
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c = RtspClient.__new__(RtspClient)
+    c.sock, c.port, c.user, c.password = stalled, relay.rtsp_port, relay.user, relay.password
+    c.cseq, c.challenge, c.session = 0, None, None
+    uri = f"rtsp://127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam}"
+    c.request("DESCRIBE", uri)
+    c.request("SETUP", uri + "/trackID=0", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+    c.sock.sendall(f"PLAY {uri} RTSP/1.0\r\nCSeq: 99\r\nSession: {c.session}\r\n"
+                   f"Authorization: {digest_header('PLAY', uri, relay.user, relay.password, c.challenge)}\r\n\r\n"
+                   .encode())
+    # Never read from `stalled` again; a healthy reader must still get everything on time.
+    t0 = time.monotonic()
+    rc, frames, err = ffmpeg_decode(relay.cam_url, "tcp", seconds=8)
+    assert rc == 0, err
+    assert frames >= 25 * 8 - 15
+    assert time.monotonic() - t0 < 14
+    stalled.close()
+
+
+# --- other codecs and sources --------------------------------------------------------------
+
+@pytest.mark.parametrize("path,expect", [
+    ("/h265", [("video", "hevc")]),
+    ("/jpeg", [("video", "mjpeg")]),
+    ("/pcmu", [("audio", "pcm_mulaw"), ("video", "h264")]),
+    ("/aac44", [("audio", "aac"), ("video", "h264")]),
+])
+def test_codecs_pass_through(gateway_factory, fakecam, path, expect):
+    gw = gateway_factory()
+    cid = add_camera(gw, "codec" + path.replace("/", "-"), fakecam.url(path))
+    _, user, password = add_grant(gw, [cid])
+    url = rtsp_url(gw, cid, user, password)
+    streams = ffprobe_streams(url)
+    assert sorted((s["codec_type"], s["codec_name"]) for s in streams) == expect
+    r = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", url, "-t", "3",
+                        "-f", "null", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=40)
+    assert r.returncode == 0, r.stderr
+
+
+def test_source_with_digest_credentials(gateway_factory, fakecam):
+    gw = gateway_factory()
+    cid = add_camera(gw, "secure", fakecam.url("/secure/h264"), username=CAM_USER, password=CAM_PASSWORD)
+    _, user, password = add_grant(gw, [cid])
+    rc, frames, err = ffmpeg_decode(rtsp_url(gw, cid, user, password))
+    assert rc == 0 and frames > 40, err
+    assert CAM_PASSWORD not in gw.log()
+
+
+def test_source_over_udp(gateway_factory, fakecam):
+    gw = gateway_factory()
+    cid = add_camera(gw, "udp-source", fakecam.url("/h264"), adapter="rtsp_udp")
+    _, user, password = add_grant(gw, [cid])
+    rc, frames, err = ffmpeg_decode(rtsp_url(gw, cid, user, password))
+    assert rc == 0 and frames > 40, err
+
+
+def test_ffmpeg_adapter_transcodes_a_generated_source(gateway_factory):
+    gw = gateway_factory()
+    cid = add_camera(gw, "lavfi", "lavfi:testsrc2=size=640x360:rate=25", adapter="ffmpeg")
+    _, user, password = add_grant(gw, [cid])
+    url = rtsp_url(gw, cid, user, password)
+    assert [s["codec_name"] for s in ffprobe_streams(url)] == ["h264"]
+    rc, frames, err = ffmpeg_decode(url)
+    assert rc == 0 and frames > 40, err
+
+
+def test_ffmpeg_adapter_transcodes_mjpeg_over_http(gateway_factory):
+    port = free_port()
+    server = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i",
+                               "testsrc=size=320x240:rate=10", "-c:v", "mjpeg", "-q:v", "5", "-f", "mpjpeg",
+                               "-listen", "1", f"http://127.0.0.1:{port}/cam.mjpg"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)
+        gw = gateway_factory()
+        cid = add_camera(gw, "mjpeg", f"http://127.0.0.1:{port}/cam.mjpg", adapter="ffmpeg")
+        _, user, password = add_grant(gw, [cid])
+        url = rtsp_url(gw, cid, user, password)
+        streams = ffprobe_streams(url)
+        assert [(s["codec_name"], s["width"]) for s in streams] == [("h264", 320)]
+    finally:
+        server.kill()
+
+
+def test_source_sending_garbage_is_contained(gateway_factory):
+    port = free_port()
+    junk = socket.socket()
+    junk.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    junk.bind(("127.0.0.1", port))
+    junk.listen(8)
+    gw = gateway_factory()
+    cid = add_camera(gw, "junk", f"rtsp://127.0.0.1:{port}/x")
+    _, user, password = add_grant(gw, [cid])
+    reader = subprocess.Popen(["ffprobe", "-v", "error", "-rtsp_transport", "tcp",
+                               rtsp_url(gw, cid, user, password)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    conn, _ = junk.accept()
+    conn.recv(4096)
+    conn.sendall(os.urandom(3000) + b"\r\n\r\n")
+    gw.wait_log(r"cam=\d+: source unavailable: the source sent something that is not RTSP")
+    reader.wait(timeout=20)
+    assert gw.get("/healthz")[0] == 200
+    conn.close()
+    junk.close()
