@@ -3,7 +3,6 @@ HTTP Digest) and its refusals, faults, XML that must not be expanded, the
 per-principal view (levels, scopes) and per-authority isolation of profiles,
 OSDs, masks and subscriptions, events, snapshots, WS-Discovery. Real clients
 are in test_onvif_clients.py."""
-import base64
 import datetime
 import re
 import secrets
@@ -21,18 +20,12 @@ from onvif_soap import (NS, Soap, envelope, get_with_digest, iso, profile_tokens
 TT = NS["tt"]
 
 
-def udp_port():
-    """An even UDP port pair for RTP (the default 8000 may be taken by another gateway)."""
-    return free_port(socket.SOCK_DGRAM) & ~1
-
-
 @pytest.fixture
 def site(gateway_factory, fakecam):
     """One gateway, two cameras, and grants of several authorities and levels:
     a: Police A, 1V+1M on both cameras      b: Police B, 1V on camera 1 only
     r: Regulator, level 3 on camera 1        h: Police H, 1V+2 on camera 1 (hand-over)"""
-    gw = gateway_factory({"onvif": {"discovery": "no", "max_subscriptions_per_principal": 3},
-                          "rtsp": {"udp_port": udp_port()}})
+    gw = gateway_factory({"onvif": {"discovery": "no", "max_subscriptions_per_principal": 3}})
     gw.c1 = add_camera(gw, "quai-1", fakecam.url("/h264"), latitude=48.8566, longitude=2.3522,
                        heading=90.0, altitude=35.0)
     gw.c2 = add_camera(gw, "quai-2", fakecam.url("/h264"))
@@ -274,7 +267,7 @@ def test_profiles_are_per_authority(site):
 
 
 def test_profile_limit(gateway_factory):
-    gw = gateway_factory({"onvif": {"discovery": "no", "max_profiles": 2}, "rtsp": {"udp_port": udp_port()}})
+    gw = gateway_factory({"onvif": {"discovery": "no", "max_profiles": 2}})
     cam = add_camera(gw, "c", "rtsp://127.0.0.1:1/x")
     _, user, password = add_grant(gw, [cam], levels=("1V",))
     s = Soap(gw.http_port, user, password)
@@ -525,7 +518,7 @@ def probe(port, types="dn:NetworkVideoTransmitter", scopes="", timeout=1.5):
 def test_discovery_answers_unicast_probes(gateway_factory):
     port = free_port(socket.SOCK_DGRAM)
     gw = gateway_factory({"onvif": {"discovery": "yes", "discovery_port": port, "name": "Gare du Nord",
-                                    "location": "country/france/city/paris"}, "rtsp": {"udp_port": udp_port()}})
+                                    "location": "country/france/city/paris"}})
     answer, msg_id = probe(port)
     assert answer is not None, "no ProbeMatch"
     assert f"<wsa:RelatesTo>{msg_id}</wsa:RelatesTo>" in answer

@@ -34,8 +34,7 @@ def onvif_site(gateway_factory, fakecam, tmp_path):
                    stderr=subprocess.DEVNULL)
     tls_port = free_port()
     gw = gateway_factory({"listen": {"tls": f"127.0.0.1:{tls_port}"},
-                          "tls": {"cert_file": str(cert), "key_file": str(key)},
-                          "rtsp": {"udp_port": udp_pair()}})
+                          "tls": {"cert_file": str(cert), "key_file": str(key)}})
     gw.tls_port = tls_port
     gw.cam = add_camera(gw, "quai-1", fakecam.url("/h264aac"), multicast_group="239.255.42.7",
                         multicast_port=udp_pair())
@@ -153,8 +152,7 @@ def test_npm_onvif_pulls_a_profile_change_made_by_another_call(onvif_site):
 
 def test_npm_onvif_discovery_finds_the_gateway(gateway_factory):
     """npm onvif probes 239.255.255.250:3702 (fixed); the gateway answers with its address."""
-    gw = gateway_factory({"onvif": {"discovery": "yes", "discovery_port": 3702, "name": "vssgate test"},
-                          "rtsp": {"udp_port": udp_pair()}})
+    gw = gateway_factory({"onvif": {"discovery": "yes", "discovery_port": 3702, "name": "vssgate test"}})
     assert "WS-Discovery on UDP 239.255.255.250:3702" in gw.log(), gw.log()[-2000:]
     r = node_client("discover", timeout=3000)
     ours = [d for d in r["devices"] if d["xaddrs"] == f"http://127.0.0.1:{gw.http_port}/onvif/device_service"]
