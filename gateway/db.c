@@ -45,6 +45,7 @@ struct db_req {
 	int64_t sent_us;
 	PGresult *result;	/* last result so far */
 	char *error;		/* first error so far */
+	struct db_error fields;	/* of the first server error */
 	TAILQ_ENTRY(db_req) link;
 };
 
@@ -82,6 +83,8 @@ static bool ever_connected;
 static bool outage_logged;
 static int64_t down_since_us;
 static uint64_t stat_queries, stat_errors;
+static const struct db_error no_error;
+static const struct db_error *current_error = &no_error;
 static double stat_total_ms, stat_max_ms;
 
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
@@ -106,9 +109,11 @@ req_finish(struct db_req *r, const char *error)
 {
 	if (error != NULL || r->error != NULL)
 		stat_errors++;
+	current_error = r->error ? &r->fields : &no_error;
 	if (r->cb)
 		r->cb(r->arg, r->error || error ? NULL : r->result,
 		    r->error ? r->error : error);
+	current_error = &no_error;
 	req_free(r);
 }
 
@@ -164,6 +169,12 @@ db_cancel(struct db_req *req)
 {
 	if (req)
 		req->cb = NULL;
+}
+
+const struct db_error *
+db_last_error(void)
+{
+	return current_error;
 }
 
 const char *
@@ -489,6 +500,14 @@ finish_current(struct db_conn *dc)
 }
 
 static void
+copy_field(PGresult *res, int field, char *out, size_t outlen)
+{
+	const char *v = PQresultErrorField(res, field);
+
+	snprintf(out, outlen, "%s", v ? v : "");
+}
+
+static void
 collect_result(struct db_req *r, PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
@@ -498,6 +517,11 @@ collect_result(struct db_req *r, PGresult *res)
 		if (r->error == NULL) {
 			clean_error(PQresultErrorMessage(res), msg, sizeof(msg));
 			r->error = gw_xstrdup(msg);
+			copy_field(res, PG_DIAG_SQLSTATE, r->fields.sqlstate, sizeof(r->fields.sqlstate));
+			copy_field(res, PG_DIAG_MESSAGE_PRIMARY, r->fields.primary,
+			    sizeof(r->fields.primary));
+			copy_field(res, PG_DIAG_CONSTRAINT_NAME, r->fields.constraint,
+			    sizeof(r->fields.constraint));
 		}
 		PQclear(res);
 		return;

@@ -64,6 +64,20 @@ int64_t db_down_since_us(void);
 /* Round-trip statistics for /metrics. */
 void db_stats(uint64_t *queries, uint64_t *errors, double *avg_ms, double *max_ms);
 
+/*
+ * While a callback runs with |error| set because the server refused the
+ * query: the SQLSTATE and fields of that error, so that callers can tell a
+ * unique violation from a check violation without reading (translated)
+ * message text. Empty strings when the error did not come from the server
+ * (connection lost, timeout). Only valid inside the callback.
+ */
+struct db_error {
+	char sqlstate[6];
+	char primary[256];		/* primary message, without "ERROR:" */
+	char constraint[64];		/* name of the violated constraint, if any */
+};
+const struct db_error *db_last_error(void);
+
 /* Shorthand for reading a text column; NULL for SQL NULL. */
 const char *db_value(PGresult *res, int row, int col);
 

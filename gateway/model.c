@@ -62,6 +62,16 @@ static bool load_again;
 static uint64_t generation;
 static void (*startup_done)(bool ok);
 
+/* model_sync() callers, waiting for a load that starts after they asked. */
+struct sync_waiter {
+	uint64_t need_seq;
+	void (*done)(void *arg, bool ok);
+	void *arg;
+	TAILQ_ENTRY(sync_waiter) link;
+};
+static TAILQ_HEAD(, sync_waiter) waiters = TAILQ_HEAD_INITIALIZER(waiters);
+static uint64_t load_seq;	/* loads sent so far; the one in flight is load_seq */
+
 /* --- JSON helpers ------------------------------------------------------- */
 
 static char *
@@ -482,6 +492,22 @@ swap_in(struct gw_model *m)
 
 static void schedule_refresh(void);
 
+/* The load numbered |seq| finished: release the waiters it satisfies. */
+static void
+release_waiters(uint64_t seq, bool ok)
+{
+	struct sync_waiter *w, *next;
+
+	for (w = TAILQ_FIRST(&waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, link);
+		if (w->need_seq > seq)
+			continue;
+		TAILQ_REMOVE(&waiters, w, link);
+		w->done(w->arg, ok);
+		free(w);
+	}
+}
+
 static void
 on_model_result(void *arg, PGresult *res, const char *error)
 {
@@ -500,9 +526,13 @@ on_model_result(void *arg, PGresult *res, const char *error)
 		swap_in(m);
 	if (done)
 		done(m != NULL);
+	release_waiters(load_seq, m != NULL);
 	if (load_again) {
 		load_again = false;
-		schedule_refresh();
+		if (!TAILQ_EMPTY(&waiters))
+			model_load(NULL);	/* someone waits: skip the debounce */
+		else
+			schedule_refresh();
 	}
 }
 
@@ -514,8 +544,22 @@ model_load(void (*done)(bool ok))
 		return;
 	}
 	load_in_flight = true;
+	load_seq++;
 	startup_done = done;
 	db_query(model_sql, 0, NULL, DB_Q_STARTUP, on_model_result, NULL);
+}
+
+void
+model_sync(void (*done)(void *arg, bool ok), void *arg)
+{
+	struct sync_waiter *w = gw_xcalloc(1, sizeof(*w));
+
+	/* The load in flight may have read the database before the caller's change. */
+	w->need_seq = load_seq + 1;
+	w->done = done;
+	w->arg = arg;
+	TAILQ_INSERT_TAIL(&waiters, w, link);
+	model_load(NULL);
 }
 
 static void
@@ -555,6 +599,7 @@ model_init(void)
 void
 model_shutdown(void)
 {
+	release_waiters(UINT64_MAX, false);
 	if (refresh_ev)
 		event_free(refresh_ev);
 	refresh_ev = NULL;

@@ -84,6 +84,14 @@ void model_init(void);
 void model_shutdown(void);
 /* Load a fresh snapshot now; |done| gets whether it worked (start-up path). */
 void model_load(void (*done)(bool ok));
+/*
+ * Read-your-writes for the API: call done(arg, ok) once a model loaded
+ * after this call is current (so it holds every change committed before
+ * the call), without waiting for the NOTIFY debounce. |ok| is false if that
+ * load failed (the previous model stays). |done| runs on the I/O thread,
+ * never inside model_sync().
+ */
+void model_sync(void (*done)(void *arg, bool ok), void *arg);
 /* Called after each swap, e.g. to re-check live sessions. */
 void model_on_change(void (*hook)(void));
 
