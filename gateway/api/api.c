@@ -96,7 +96,8 @@ api_reply_text(struct api_call *call, int status, const char *ctype, const char 
 void
 api_reply(struct api_call *call, int status, json_t *doc)
 {
-	char *text = json_dumps(doc, JSON_COMPACT);
+	/* 12 significant digits: 48.88 stays 48.88, and a millimetre of latitude still shows. */
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(12));
 
 	api_reply_text(call, status, "application/json", text, strlen(text));
 	free(text);
@@ -632,6 +633,7 @@ api_shutdown(void)
 {
 	webhook_shutdown();
 	grants_shutdown();
+	cameras_shutdown();
 	auth_shutdown();
 	ntables = 0;
 }

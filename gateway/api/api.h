@@ -97,6 +97,7 @@ void auth_reload(void);
 void admins_init(void);
 void sites_init(void);
 void cameras_init(void);
+void cameras_shutdown(void);
 void location_init(void);
 void authorities_init(void);
 void grants_init(void);

@@ -19,6 +19,7 @@
 #include "../media.h"
 #include "../model.h"
 
+#include <event2/buffer.h>
 #include <math.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -51,6 +52,15 @@ str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* The status of a camera with no source running: the common case, written without jansson. */
+#define IDLE_STATUS "{\"online\":false,\"active\":false,\"readers\":0,\"bitrate_bps\":0,\"codec\":null}"
+
+static bool
+status_idle(const struct media_status *st)
+{
+	return !st->active && !st->online && st->readers == 0 && st->last_error[0] == '\0';
+}
+
 static json_t *
 status_json(int64_t camera_id)
 {
@@ -59,6 +69,8 @@ status_json(int64_t camera_id)
 	char stamp[40];
 
 	media_camera_status(camera_id, &st);
+	if (status_idle(&st))
+		return json_loads(IDLE_STATUS, 0, NULL);
 	o = json_pack("{s:b, s:b, s:i, s:f}", "online", st.online, "active", st.active,
 	    "readers", st.readers, "bitrate_bps", st.bitrate_bps);
 	for (int i = 0; i < st.ntracks && i < (int)ARRAY_SIZE(st.tracks); i++)
@@ -123,6 +135,107 @@ camera_json(const struct gw_model *m, const struct model_camera *c, unsigned rol
 	return o;
 }
 
+/* --- the list, from a per-model cache ----------------------------------------------- */
+
+/*
+ * Listing cameras is the API's hot path. The part of each camera's JSON
+ * that only changes with the model is serialised once per model
+ * generation and role class, as '{...,"status":'; each request adds the
+ * live status and the closing brace.
+ */
+struct camera_cache {
+	uint64_t generation;
+	int n;
+	char **text[2];			/* [0]: admins, [1]: other roles */
+	size_t *len[2];
+};
+
+static struct camera_cache ccache;
+
+static void
+cache_clear(void)
+{
+	for (int r = 0; r < 2; r++) {
+		for (int i = 0; i < ccache.n; i++)
+			free(ccache.text[r][i]);
+		free(ccache.text[r]);
+		free(ccache.len[r]);
+		ccache.text[r] = NULL;
+		ccache.len[r] = NULL;
+	}
+	ccache.n = 0;
+	ccache.generation = 0;
+}
+
+/* '{...,"status":' of |c| for |role|; allocated. */
+static char *
+static_prefix(const struct gw_model *m, const struct model_camera *c, unsigned role, size_t *len)
+{
+	json_t *o = camera_json(m, c, role);
+	char *text;
+
+	json_object_del(o, "status");
+	json_object_set_new(o, "status", json_null());
+	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12) | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	*len = strlen(text) - strlen("null}");
+	text[*len] = '\0';
+	return text;
+}
+
+static void
+cache_build(const struct gw_model *m)
+{
+	cache_clear();
+	ccache.n = m->ncameras;
+	for (int r = 0; r < 2; r++) {
+		ccache.text[r] = gw_xcalloc((size_t)m->ncameras, sizeof(char *));
+		ccache.len[r] = gw_xcalloc((size_t)m->ncameras, sizeof(size_t));
+		for (int i = 0; i < m->ncameras; i++)
+			ccache.text[r][i] = static_prefix(m, &m->cameras[i], r == 0 ? ROLE_ADMIN : 0,
+			    &ccache.len[r][i]);
+	}
+	ccache.generation = m->generation;
+}
+
+static void
+append_status(struct evbuffer *out, int64_t camera_id)
+{
+	struct media_status st;
+	json_t *o;
+	char *text;
+
+	media_camera_status(camera_id, &st);
+	if (status_idle(&st)) {
+		evbuffer_add(out, IDLE_STATUS, sizeof(IDLE_STATUS) - 1);
+		return;
+	}
+	o = status_json(camera_id);
+	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	evbuffer_add(out, text, strlen(text));
+	free(text);
+	json_decref(o);
+}
+
+/* Camera |i| of the model in use, as JSON, onto |out|. */
+static void
+append_camera(struct evbuffer *out, const struct gw_model *m, int i, unsigned role)
+{
+	int r = role == ROLE_ADMIN ? 0 : 1;
+
+	if (ccache.generation != m->generation || ccache.n != m->ncameras)
+		cache_build(m);
+	evbuffer_add(out, ccache.text[r][i], ccache.len[r][i]);
+	append_status(out, m->cameras[i].pc.id);
+	evbuffer_add(out, "}", 1);
+}
+
+void
+cameras_shutdown(void)
+{
+	cache_clear();
+}
+
 /* --- reading ------------------------------------------------------------------------- */
 
 /* Index of the first camera with an id above |cursor| (cameras are sorted by id). */
@@ -147,8 +260,8 @@ cameras_list(struct api_call *call)
 {
 	const struct gw_model *m = gw.model;
 	int64_t cursor, site = 0, last = 0;
-	json_t *items, *doc;
-	int limit, i;
+	struct evbuffer *out;
+	int limit, i, n = 0;
 
 	if (!api_page(call, &limit, &cursor) || !api_int_param(call, "site_id", &site))
 		return;
@@ -156,21 +269,23 @@ cameras_list(struct api_call *call)
 		api_fail(call, 503, "not ready", "the policy model is not loaded yet", "retry in a moment");
 		return;
 	}
-	items = json_array();
-	for (i = first_after(m, cursor); i < m->ncameras && (int)json_array_size(items) < limit; i++) {
-		const struct model_camera *c = &m->cameras[i];
-
-		if (site != 0 && c->pc.site_id != site)
+	out = evbuffer_new();
+	evbuffer_add(out, "{\"items\":[", 10);
+	for (i = first_after(m, cursor); i < m->ncameras && n < limit; i++) {
+		if (site != 0 && m->cameras[i].pc.site_id != site)
 			continue;
-		json_array_append_new(items, camera_json(m, c, call->who.role));
-		last = c->pc.id;
+		if (n++ > 0)
+			evbuffer_add(out, ",", 1);
+		append_camera(out, m, i, call->who.role);
+		last = m->cameras[i].pc.id;
 	}
-	doc = json_pack("{s:o}", "items", items);
-	if ((int)json_array_size(items) == limit && i < m->ncameras)
-		json_object_set_new(doc, "next_cursor", json_sprintf("%lld", (long long)last));
+	if (n == limit && i < m->ncameras)
+		evbuffer_add_printf(out, "],\"next_cursor\":\"%lld\"}", (long long)last);
 	else
-		json_object_set_new(doc, "next_cursor", json_null());
-	api_reply(call, 200, doc);
+		evbuffer_add(out, "],\"next_cursor\":null}", 21);
+	api_reply_text(call, 200, "application/json", (const char *)evbuffer_pullup(out, -1),
+	    evbuffer_get_length(out));
+	evbuffer_free(out);
 }
 
 static void

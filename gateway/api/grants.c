@@ -61,7 +61,7 @@ static const char create_sql[] =
     "  SELECT g.id, 'g' || g.id || '-' || $18, decode($19, 'hex') FROM g RETURNING username),"
     " w AS (INSERT INTO webhook_deliveries (node, event, grant_id, payload)"
     "  SELECT $20, 'grant.emergency', g.id, jsonb_build_object('event', 'grant.emergency',"
-    "   'node', $20, 'grant', api_grant_json(ROW(g.*)::grants, NULL))"
+    "   'node', $20::text, 'grant', api_grant_json(ROW(g.*)::grants, NULL))"
     "  FROM g WHERE g.emergency AND $21::boolean RETURNING id, payload),"
     " a AS (INSERT INTO audit_log (node, actor, action, outcome, authority_id, grant_id, peer, detail)"
     "  SELECT $20, $22, 'grant.create', 'ok', g.authority_id, g.id, $23,"
