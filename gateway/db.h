@@ -26,6 +26,7 @@ enum db_flags {
 	DB_Q_STARTUP = 0x01,	/* may run before db_open(); goes to connection 0 */
 	DB_Q_MULTI = 0x02,	/* several statements, no parameters (simple protocol) */
 	DB_Q_WAIT = 0x04,	/* while the database is down, wait instead of failing */
+	DB_Q_PREPARE = 0x08,	/* hot statement: prepared once per connection, then run by name */
 };
 
 struct db_req;

@@ -232,3 +232,40 @@ LANGUAGE sql STABLE AS $$
 		'outcome', a.outcome, 'authority_id', a.authority_id, 'grant_id', a.grant_id,
 		'camera_id', a.camera_id, 'session_id', a.session_id, 'peer', a.peer, 'detail', a.detail)
 $$;
+
+-- Grants change often (a burst of emergency grants, revocations): instead
+-- of a full reload of the policy model for each statement, each changed
+-- grant is named on channel vssgate_grant and vssgated reads only those
+-- again (gateway/model.c). TRUNCATE still asks for a full reload.
+CREATE FUNCTION notify_grant_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_TABLE_NAME = 'grants' THEN
+		IF TG_OP <> 'INSERT' THEN
+			PERFORM pg_notify('vssgate_grant', OLD.id::text);
+		END IF;
+		IF TG_OP <> 'DELETE' THEN
+			PERFORM pg_notify('vssgate_grant', NEW.id::text);
+		END IF;
+	ELSE
+		IF TG_OP <> 'INSERT' THEN
+			PERFORM pg_notify('vssgate_grant', OLD.grant_id::text);
+		END IF;
+		IF TG_OP <> 'DELETE' THEN
+			PERFORM pg_notify('vssgate_grant', NEW.grant_id::text);
+		END IF;
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+DROP TRIGGER grants_notify ON grants;
+DROP TRIGGER grant_credentials_notify ON grant_credentials;
+CREATE TRIGGER grants_notify_row AFTER INSERT OR UPDATE OR DELETE ON grants
+	FOR EACH ROW EXECUTE FUNCTION notify_grant_change();
+CREATE TRIGGER grant_credentials_notify_row AFTER INSERT OR UPDATE OR DELETE ON grant_credentials
+	FOR EACH ROW EXECUTE FUNCTION notify_grant_change();
+CREATE TRIGGER grants_truncate_notify AFTER TRUNCATE ON grants
+	FOR EACH STATEMENT EXECUTE FUNCTION notify_model_change();
+CREATE TRIGGER grant_credentials_truncate_notify AFTER TRUNCATE ON grant_credentials
+	FOR EACH STATEMENT EXECUTE FUNCTION notify_model_change();

@@ -86,8 +86,12 @@ api_reply_text(struct api_call *call, int status, const char *ctype, const char 
 	GW_CHECK(call, API_CALL_MAGIC);
 	http_add_header(req, "Cache-Control", "no-store");
 	http_add_header(req, "X-Content-Type-Options", "nosniff");
-	if (!is_read(call) && call->who.admin_id != 0)
+	/* Successful changes are in the audit log; refusals are worth a line here too. */
+	if (!is_read(call) && call->who.admin_id != 0 && status >= 400)
 		log_info("%s %s %s from %s -> %d", call->who.actor, req->method, req->path,
+		    req->peer, status);
+	else if (!is_read(call) && call->who.admin_id != 0)
+		log_debug("%s %s %s from %s -> %d", call->who.actor, req->method, req->path,
 		    req->peer, status);
 	http_respond(req, status, ctype, text, len);
 	call_free(call);
@@ -217,13 +221,20 @@ on_api_query(void *arg, PGresult *res, const char *error)
 }
 
 void
-api_query(struct api_call *call, const char *sql, int n, const char *const *params, api_db_cb cb)
+api_query_flags(struct api_call *call, const char *sql, int n, const char *const *params,
+    unsigned flags, api_db_cb cb)
 {
 	struct api_q *q = gw_xcalloc(1, sizeof(*q));
 
 	q->call = call;
 	q->cb = cb;
-	db_query(sql, n, params, 0, on_api_query, q);
+	db_query(sql, n, params, flags, on_api_query, q);
+}
+
+void
+api_query(struct api_call *call, const char *sql, int n, const char *const *params, api_db_cb cb)
+{
+	api_query_flags(call, sql, n, params, 0, cb);
 }
 
 /* --- audit ---------------------------------------------------------------------- */

@@ -131,6 +131,9 @@ void crud_write(struct api_call *call, const struct crud_resource *r, struct fie
 void crud_delete(struct api_call *call, const struct crud_resource *r);
 /* Answer |status| with |text| once the policy model holds every change committed so far. */
 void api_reply_after_sync(struct api_call *call, int status, const char *text);
+/* The same when only grant |grant_id| changed (a cheaper reload). */
+void api_reply_after_grant_sync(struct api_call *call, int status, const char *text,
+    int64_t grant_id);
 
 /* The JSON of a camera as |role| may see it (cameras.c); new reference. */
 struct gw_model;
@@ -169,6 +172,9 @@ typedef void (*api_db_cb)(struct api_call *call, PGresult *res);
 /* Run a query for |call|; a database error ends the call (api_fail_db). */
 void api_query(struct api_call *call, const char *sql, int n, const char *const *params,
     api_db_cb cb);
+/* The same with db.h flags (DB_Q_PREPARE for statements on a hot path). */
+void api_query_flags(struct api_call *call, const char *sql, int n, const char *const *params,
+    unsigned flags, api_db_cb cb);
 /* Answer with the JSON text of column 0 of row 0, or 404 if no row. */
 void api_reply_row(struct api_call *call, PGresult *res, int status);
 

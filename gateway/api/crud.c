@@ -58,6 +58,17 @@ api_reply_after_sync(struct api_call *call, int status, const char *text)
 	model_sync(on_model_synced, sr);
 }
 
+void
+api_reply_after_grant_sync(struct api_call *call, int status, const char *text, int64_t grant_id)
+{
+	struct sync_reply *sr = gw_xcalloc(1, sizeof(*sr));
+
+	sr->call = call;
+	sr->status = status;
+	sr->text = gw_xstrdup(text);
+	model_sync_grant(grant_id, on_model_synced, sr);
+}
+
 /* --- reading ------------------------------------------------------------------------ */
 
 static void

@@ -287,7 +287,7 @@ run_create(struct api_call *call, struct create_state *cs, const char *suffix, c
 		params[6] = (snprintf(lon, sizeof(lon), "%.9f", d->lon), lon);
 		params[7] = (snprintf(rad, sizeof(rad), "%.3f", d->radius_m), rad);
 	}
-	api_query(call, create_sql, 24, params, on_created);
+	api_query_flags(call, create_sql, 24, params, DB_Q_PREPARE, on_created);
 	free(cams);
 	free(sites);
 	free(poly);
@@ -418,7 +418,7 @@ on_extended(struct api_call *call, PGresult *res)
 	if (strcmp(PQgetvalue(res, 0, 0), "0") == 0)
 		api_fail(call, 404, "not found", "no grant with this id", NULL);
 	else if (!PQgetisnull(res, 0, 3))
-		api_reply_after_sync(call, 200, PQgetvalue(res, 0, 3));
+		api_reply_after_grant_sync(call, 200, PQgetvalue(res, 0, 3), call->id);
 	else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
 		api_fail(call, 409, "grant revoked", "a revoked grant cannot be extended",
 		    "create a new grant");
@@ -514,7 +514,7 @@ on_revoked(struct api_call *call, PGresult *res)
 	rw = gw_xcalloc(1, sizeof(*rw));
 	rw->call = call;
 	rw->text = gw_xstrdup(PQgetvalue(res, 0, 1));
-	model_sync(on_revocation_in_model, rw);
+	model_sync_grant(call->id, on_revocation_in_model, rw);
 }
 
 static void
