@@ -213,7 +213,7 @@ reply_created(struct api_call *call, struct create_state *cs, const char *grant_
 	    "password", cs->password);
 	json_object_set_new(creds, "rtsp_urls", credential_urls(call, cams, ncams, creds));
 	doc = json_pack("{s:o, s:o, s:s}", "grant", grant, "credentials", creds, "warning",
-	    "the password is shown only in this answer; store it now");
+	    "the password is shown once, in this answer only; store it now");
 	if (cs->doc.capped)
 		json_object_set_new(doc, "notes", json_pack("[s]", "active_until was capped to "
 		    "[api] max_emergency_duration"));

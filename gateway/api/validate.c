@@ -779,10 +779,10 @@ grant_window(json_t *doc, const struct grant_limits *lim, struct grant_doc *g,
 	g->from_us = has_from ? from : lim->now_us;
 	g->until_us = has_until ? until : g->from_us + dur;
 	g->duration_us = dur;
-	if (g->until_us <= g->from_us)
-		return fail(err, "active_until: must be after active_from");
 	if (g->until_us <= lim->now_us)
 		return fail(err, "active_until: must be in the future");
+	if (g->until_us <= g->from_us)
+		return fail(err, "active_until: must be after active_from");
 	format_duration(lim->max_us, max, sizeof(max));
 	if (g->until_us - g->from_us > lim->max_us)
 		return fail(err, "the active window is longer than the maximum of %s "
