@@ -165,10 +165,11 @@ parse_content_length(struct proto_str v, const struct msg_limits *lim, struct ms
 	}
 	if (m->has_content_length && n != m->content_length)
 		return PROTO_EBADMSG;	/* request smuggling */
-	if (n > lim->max_body)
-		return PROTO_ETOOBIG;
+	/* Set even when too big: the caller tells "body too large" (413) from "head too large". */
 	m->content_length = n;
 	m->has_content_length = true;
+	if (n > lim->max_body)
+		return PROTO_ETOOBIG;
 	return 0;
 }
 
