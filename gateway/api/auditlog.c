@@ -36,6 +36,7 @@ time_filter(struct api_call *call, const char *name, char *out, size_t len, cons
 		    "%s must be an RFC 3339 time such as 2026-11-21T10:00:00Z", name);
 		return false;
 	}
+	*param = out;
 	return true;
 }
 

@@ -223,7 +223,8 @@ read_row(struct import *im, const struct csv_record *rec)
 	}
 	if (json_is_null(json_object_get(row, "camera_id")) && !json_is_string(json_object_get(row, "name")))
 		row_error(im, rec->line, NULL, "the row names no camera (camera_id or name)");
-	if (json_is_number(json_object_get(row, "latitude")) != json_is_number(json_object_get(row, "longitude")) &&
+	if (im->nerrors == before &&
+	    json_is_number(json_object_get(row, "latitude")) != json_is_number(json_object_get(row, "longitude")) &&
 	    im->present[column_index("latitude")] == im->present[column_index("longitude")])
 		row_error(im, rec->line, "latitude", "latitude and longitude go together");
 	if (im->nerrors == before)

@@ -283,7 +283,7 @@ class Api:
         except urllib.error.HTTPError as e:
             status, raw_body, h = e.code, e.read(), e.headers
         out = raw_body
-        if "json" in h.get("Content-Type", "") and raw_body:
+        if h.get("Content-Type", "").startswith("application/json") and raw_body:
             out = json.loads(raw_body)
         return Resp(status, out, h)
 
