@@ -427,6 +427,21 @@ on_stream_close_cb(nghttp2_session *session, int32_t stream_id, uint32_t error_c
 	return 0;
 }
 
+/* One log line for each protocol error we answer: GOAWAY or RST_STREAM with an error code. */
+static int
+on_frame_send_cb(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
+{
+	struct h2_conn *h = user_data;
+
+	if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR)
+		olog_info(h->conn, "HTTP/2 protocol error: %s; sending GOAWAY and closing",
+		    nghttp2_http2_strerror(frame->goaway.error_code));
+	else if (frame->hd.type == NGHTTP2_RST_STREAM && frame->rst_stream.error_code != NGHTTP2_CANCEL)
+		olog_info(h->conn, "stream %d reset: %s", frame->hd.stream_id,
+		    nghttp2_http2_strerror(frame->rst_stream.error_code));
+	return 0;
+}
+
 static ssize_t
 send_cb(nghttp2_session *session, const uint8_t *data, size_t length, int flags, void *user_data)
 {
@@ -510,6 +525,7 @@ make_callbacks(void)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk_cb);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv_cb);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close_cb);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send_cb);
 	return cbs;
 }
 
