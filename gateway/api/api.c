@@ -214,9 +214,9 @@ on_api_query(void *arg, PGresult *res, const char *error)
 
 	free(q);
 	GW_CHECK(call, API_CALL_MAGIC);
-	if (error != NULL)
+	if (error != NULL && (call->db_error == NULL || !call->db_error(call, error)))
 		api_fail_db(call, error);
-	else
+	else if (error == NULL)
 		cb(call, res);
 }
 

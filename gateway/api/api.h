@@ -80,6 +80,8 @@ struct api_call {
 	json_t *body;			/* BODY_JSON*: the parsed object (owned), or NULL */
 	void *state;			/* the handler's, between steps */
 	void (*free_state)(void *state);	/* frees |state| if the call ends while it is set */
+	/* Optional: answers a database error itself (returns true) before api_fail_db. */
+	bool (*db_error)(struct api_call *call, const char *error);
 };
 
 /* --- set-up (api.c and each resource) --- */

@@ -268,6 +268,22 @@ parse_csv(struct import *im, const char *buf, size_t len)
 	return im->nerrors == 0;
 }
 
+/* A row the database refused ("line N: ..." from api_import_locations): the same answer as a CSV error. */
+static bool
+import_refused(struct api_call *call, const char *error)
+{
+	const struct db_error *e = db_last_error();
+	int line;
+
+	if (strcmp(e->sqlstate, "P0001") != 0 || sscanf(e->primary, "line %d:", &line) != 1)
+		return false;
+	api_reply(call, 422, json_pack("{s:s, s:s, s:s, s:[{s:i, s:s}], s:i}", "error", "invalid CSV",
+	    "detail", "1 problem found; nothing was imported", "hint",
+	    "fix the lines listed in errors and import the whole file again", "errors", "line", line,
+	    "error", strchr(e->primary, ':') + 2, "error_count", 1));
+	return true;
+}
+
 static void
 on_imported(struct api_call *call, PGresult *res)
 {
@@ -322,6 +338,7 @@ locations_import(struct api_call *call)
 	params[2] = call->who.actor;
 	params[3] = api_node();
 	params[4] = call->req->peer;
+	call->db_error = import_refused;
 	api_query(call, "SELECT api_import_locations($1::jsonb, $2::text[], $3, $4, $5)::text", 5,
 	    params, on_imported);
 	free(rows);

@@ -55,11 +55,11 @@ def test_per_row_errors_and_nothing_imported(api):
     # A row the database refuses (unknown id) rolls back the rows before it.
     data = b"camera_id;name;latitude;longitude\n1;quai-1;48,88;2,35\n77;x;48,1;2,1\n"
     r = api.req("POST", "/api/v1/cameras/locations.csv", raw=data)
-    assert r.status == 422 and r.body["detail"] == "line 3: there is no camera with id 77"
+    assert r.status == 422 and r.body["errors"] == [{"line": 3, "error": "there is no camera with id 77"}]
     assert g.sql("SELECT coalesce(latitude::text, '-') FROM cameras") == [["-"]]
     data = b"name,latitude,longitude\nnew-cam,48.1,2.1\n"
     r = api.req("POST", "/api/v1/cameras/locations.csv", raw=data)
-    assert r.status == 422 and "cannot be created" in r.body["detail"] and r.body["detail"].startswith("line 2:")
+    assert r.status == 422 and r.body["errors"][0]["line"] == 2 and "cannot be created" in r.body["errors"][0]["error"]
     for bad, why in ((b"name,colour\nx,red\n", "unknown column"), (b"", "empty"), (b"name\n", "no rows"),
                      (b'name\n"unterminated\n', "not closed"), (b"latitude\n1\n", "camera_id or a name")):
         r = api.req("POST", "/api/v1/cameras/locations.csv", raw=bad)
