@@ -307,8 +307,17 @@ h1_on_close(struct gw_conn *c)
 		return;
 	GW_CHECK(h, H1_MAGIC);
 	if (h->cur) {
-		h->cur->proto_data = NULL;
-		http_request_detach(h->cur);
+		struct http_request *req = h->cur;
+
+		req->proto_data = NULL;
+		http_request_detach(req);
+		/*
+		 * Closed before the request reached a handler (its body was still
+		 * coming): no handler will call http_respond(), so free it here;
+		 * detached, http_respond() only frees. It used to leak.
+		 */
+		if (!h->dispatched)
+			http_respond(req, 503, NULL, NULL, 0);
 	}
 	loop_defer_cancel(&h->resume);
 	h->magic = 0;
