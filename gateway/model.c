@@ -222,6 +222,12 @@ load_grant(json_t *o, struct model_grant *g)
 	struct policy_grant *pg = &g->pg;
 	const char *scope = json_string_value(json_object_get(o, "scope"));
 
+	/*
+	 * The polygon first: it is the only part that can fail, and a grant
+	 * left out must not hold anything yet (the id arrays used to leak).
+	 */
+	if (load_polygon(json_object_get(o, "area_polygon"), pg) < 0)
+		return -1;
 	pg->id = opt_int(o, "id", 0);
 	pg->authority_id = opt_int(o, "authority_id", 0);
 	pg->levels = levels_from_json(json_object_get(o, "levels"));
@@ -237,8 +243,6 @@ load_grant(json_t *o, struct model_grant *g)
 	pg->area_radius_m = opt_num(o, "area_radius_m");
 	if (isnan(pg->area_radius_m))
 		pg->area_radius_m = 0;
-	if (load_polygon(json_object_get(o, "area_polygon"), pg) < 0)
-		return -1;
 	pg->active_from_us = opt_int(o, "active_from", INT64_MAX);
 	pg->active_until_us = opt_int(o, "active_until", 0);
 	pg->footage_from_us = opt_int(o, "footage_from", INT64_MIN);
