@@ -133,8 +133,11 @@ stream_free(struct h2_stream *s)
 		http_request_detach(req);
 		http_respond(req, 499, NULL, NULL, 0);
 	} else if (s->req != NULL) {
-		/* A handler still owns it; it finds the stream gone when it answers. */
+		/* A handler still owns it; its answer goes nowhere (the stream is gone). */
+		struct http_request *req = s->req;
+
 		unlink_request(s);
+		http_request_detach(req);
 	}
 	TAILQ_REMOVE(&h->streams, s, link);
 	h->nstreams--;
@@ -599,11 +602,8 @@ h2_on_close(struct gw_conn *c)
 	if (h == NULL)
 		return;
 	GW_CHECK(h, H2_MAGIC);
-	while ((s = TAILQ_FIRST(&h->streams)) != NULL) {
-		if (s->req != NULL && s->dispatched)
-			http_request_detach(s->req);
-		stream_free(s);
-	}
+	while ((s = TAILQ_FIRST(&h->streams)) != NULL)
+		stream_free(s);		/* detaches requests still with a handler */
 	loop_defer_cancel(&h->send_later);
 	nghttp2_session_del(h->session);
 	h->magic = 0;

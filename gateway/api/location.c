@@ -306,6 +306,7 @@ locations_import(struct api_call *call)
 {
 	const char *ct = http_header_get(call->req, "Content-Type");
 	struct import *im = gw_xcalloc(1, sizeof(*im));
+	json_t *present;
 	char *rows, *cols, detail[96];
 	const char *params[5];
 
@@ -329,7 +330,9 @@ locations_import(struct api_call *call)
 		return;
 	}
 	rows = json_dumps(im->rows, JSON_COMPACT);
-	cols = json_dumps(present_columns(im), JSON_COMPACT);
+	present = present_columns(im);
+	cols = json_dumps(present, JSON_COMPACT);
+	json_decref(present);
 	/* A JSON array literal "[..]" becomes the text[] literal "{..}". */
 	cols[0] = '{';
 	cols[strlen(cols) - 1] = '}';

@@ -50,6 +50,32 @@ static int nqueued, in_flight;
 static struct evdns_base *dns;
 static SSL_CTX *client_ctx;
 
+/*
+ * Connections whose attempt ended. libevent must not have them freed from
+ * inside the request callback (it still uses them after it returns, and
+ * free_on_completion does not cover failed connects), so they are freed
+ * after the loop pass.
+ */
+static struct evhttp_connection *finished[MAX_IN_FLIGHT * 2];
+static int nfinished;
+static struct loop_deferred reap_later;
+
+static void
+reap_connections(void *arg)
+{
+	while (nfinished > 0)
+		evhttp_connection_free(finished[--nfinished]);
+}
+
+static void
+connection_done(struct evhttp_connection *conn)
+{
+	if (nfinished == (int)ARRAY_SIZE(finished))
+		reap_connections(NULL);	/* cannot happen: at most MAX_IN_FLIGHT per pass */
+	finished[nfinished++] = conn;
+	loop_defer(&reap_later, reap_connections, NULL);
+}
+
 int
 webhook_pending(void)
 {
@@ -120,6 +146,7 @@ on_response(struct evhttp_request *req, void *arg)
 
 	gw_time_refresh();
 	in_flight--;
+	connection_done(d->conn);
 	d->conn = NULL;
 	d->attempts++;
 	if (u)
@@ -235,7 +262,6 @@ attempt(struct delivery *d)
 	    evhttp_uri_get_path(u) : "/", evhttp_uri_get_query(u) ? "?" : "",
 	    evhttp_uri_get_query(u) ? evhttp_uri_get_query(u) : "");
 	evhttp_connection_set_timeout(d->conn, (int)((gw.cfg->webhook_timeout_ms + 999) / 1000));
-	evhttp_connection_free_on_completion(d->conn);
 	in_flight++;
 	if (evhttp_make_request(d->conn, build_request(d, u), EVHTTP_REQ_POST, target) != 0) {
 		in_flight--;
@@ -325,6 +351,8 @@ webhook_shutdown(void)
 		delivery_free(d);
 	}
 	in_flight = 0;
+	loop_defer_cancel(&reap_later);
+	reap_connections(NULL);
 	if (dns != NULL)
 		evdns_base_free(dns, 0);
 	dns = NULL;

@@ -26,6 +26,9 @@ PG_BINDIR = os.environ.get("PG_BINDIR") or "/usr/lib/postgresql/15/bin"
 WRAPPER = os.environ.get("VSSGATED_WRAPPER", "").split()
 
 
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: ")
+
+
 def free_port(kind=socket.SOCK_STREAM):
     """A port that was free a moment ago (bind to 0, read it, close)."""
     with socket.socket(socket.AF_INET, kind) as s:
@@ -196,6 +199,13 @@ class Gateway:
         if self._logf:
             self._logf.close()
             self._logf = None
+            self.check_sanitizers()
+
+    def check_sanitizers(self):
+        """In an ASan/UBSan build, a report in the daemon's log (leaks at exit too) fails the test."""
+        m = SANITIZER_REPORT.search(self.log())
+        if m:
+            raise AssertionError(f"sanitizer report in {self.log_path}:\n{self.log()[m.start():m.start() + 3000]}")
 
     def get(self, path, headers=None, timeout=5):
         """(status, parsed JSON or text) of an HTTP GET."""
