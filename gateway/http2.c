@@ -76,13 +76,15 @@ static void h2_send_now(struct h2_conn *h);
 
 /* --- helpers --------------------------------------------------------------- */
 
+/*
+ * The connection closes after idle_timeout without a byte from the peer,
+ * streams open or not: a client that opens streams and never finishes them
+ * must not hold them forever.
+ */
 static void
 set_idle_deadline(struct h2_conn *h)
 {
-	if (h->nstreams == 0)
-		h->conn->deadline_us = gw_mono_us() + gw.cfg->idle_timeout_ms * 1000;
-	else
-		h->conn->deadline_us = 0;
+	h->conn->deadline_us = gw_mono_us() + gw.cfg->idle_timeout_ms * 1000;
 }
 
 static void
@@ -346,7 +348,6 @@ on_begin_headers_cb(nghttp2_session *session, const nghttp2_frame *frame, void *
 	s->req->release = h2_release;
 	TAILQ_INSERT_TAIL(&h->streams, s, link);
 	h->nstreams++;
-	set_idle_deadline(h);
 	nghttp2_session_set_stream_user_data(session, s->id, s);
 	return 0;
 }
@@ -426,7 +427,6 @@ on_stream_close_cb(nghttp2_session *session, int32_t stream_id, uint32_t error_c
 		    nghttp2_http2_strerror(error_code));
 	nghttp2_session_set_stream_user_data(session, stream_id, NULL);
 	stream_free(s);
-	set_idle_deadline(h);
 	return 0;
 }
 
@@ -487,6 +487,7 @@ h2_on_read(struct gw_conn *c)
 	ssize_t rv;
 
 	GW_CHECK(h, H2_MAGIC);
+	set_idle_deadline(h);
 	while (conn_is_open(c) && c->state == CONN_ACTIVE && evbuffer_get_length(c->in) > 0) {
 		if (evbuffer_peek(c->in, -1, NULL, &v, 1) < 1)
 			break;

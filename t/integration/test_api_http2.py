@@ -316,3 +316,30 @@ def test_graceful_shutdown_sends_goaway(api):
     assert goaway_code(frames) == 0     # NO_ERROR
     assert g.wait_exit(10) == 0
     s.close()
+
+
+def test_large_answers_over_h2_flow_control(api):
+    """1000 cameras in one answer (~500 kB): more than the peer's initial window, sent as it opens."""
+    rows = "\n".join(f"cam-{i:04d},rtsp://10.0.{i // 250}.{i % 250}/s,48.{i:04d},2.{i:04d}" for i in range(1000))
+    r = api.req("POST", "/api/v1/cameras/locations.csv", raw=("name,source_uri,latitude,longitude\n" + rows).encode())
+    assert r.status == 200 and r.body["created"] == 1000
+    url = api.gw.url + "/api/v1/cameras?limit=1000"
+    v2, s2, b2 = curl_json(api, url, "--http2-prior-knowledge")
+    v1, s1, b1 = curl_json(api, url, "--http1.1")
+    assert (v2, s2, s1) == ("2", 200, 200) and len(b2["items"]) == 1000 and b1 == b2
+    csv_text = curl("--http2-prior-knowledge", "-H", "Authorization: Bearer " + api.token,
+                    api.gw.url + "/api/v1/cameras/locations.csv").stdout.decode()
+    assert len(csv_text.splitlines()) == 1001
+
+
+def test_unfinished_streams_do_not_hold_the_connection(api_factory):
+    api = api_factory({"limits": {"idle_timeout": "1s"}})
+    g = api.gw
+    s = h2_connect(g)
+    s.sendall(frame(HEADERS, END_HEADERS, 1, request_block("POST", "/api/v1/sites", [
+        ("authorization", "Bearer " + api.token), ("content-type", "application/json")])))
+    t0 = time.monotonic()
+    read_frames(s, 4)    # returns when the server closes
+    assert 0.8 < time.monotonic() - t0 < 3.5
+    s.close()
+    g.wait_log(r"C-\d+ h2 127\.0\.0\.1:\d+: timed out")
