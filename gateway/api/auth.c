@@ -434,7 +434,8 @@ auth_janitor(int64_t now)
 		last_prune = now;
 		rl_prune(now);
 	}
-	if (cache != NULL && now - last_load_us >= RELOAD_EVERY_US)
+	/* During an outage the cache stays as it is; the reconnection reloads it (once). */
+	if (cache != NULL && now - last_load_us >= RELOAD_EVERY_US && db_is_up())
 		auth_reload();
 }
 
