@@ -188,3 +188,22 @@ def test_error_answers(api_factory):
     r = api.req("POST", "/api/v1/sites", raw=json.dumps({"name": "x" * 5000}).encode(), ctype="application/json")
     assert r.status == 413
     assert g.get("/healthz")[0] == 200
+
+
+def test_database_outage(api, pg):
+    """Without PostgreSQL, reads from memory go on, writes get 503 with the JSON error, tokens still work."""
+    make_camera(api, "c1")
+    pg.stop()
+    try:
+        api.gw.wait_log(r"database connection lost")
+        r = api.get("/api/v1/cameras")
+        assert r.status == 200 and r.body["items"][0]["name"] == "c1"
+        assert api.get("/api/v1/auth/me").status == 200
+        r = api.post("/api/v1/sites", {"name": "during the outage"})
+        assert r.status == 503 and r.body["error"] == "database unavailable" and r.body["hint"]
+        assert api.get("/api/v1/grants").status == 503
+    finally:
+        pg.start()
+    api.gw.wait_log(r"database connection restored", timeout=20)
+    wait_until(lambda: api.post("/api/v1/sites", {"name": "after the outage"}).status == 201, 10,
+               what="writes work again")
