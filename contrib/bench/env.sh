@@ -14,6 +14,16 @@ BENCH_DIR=$(mktemp -d /tmp/vssgate-bench.XXXXXX)
 chmod 755 "$BENCH_DIR"
 as=""
 if [ "$(id -u)" = 0 ]; then as="runuser -u postgres --"; chown postgres "$BENCH_DIR"; fi
+BENCH_PID=""
+
+# Set first, so that a failure anywhere below still stops what was started.
+bench_cleanup() {
+	[ -n "$BENCH_PID" ] && kill -TERM "$BENCH_PID" 2>/dev/null && wait "$BENCH_PID" 2>/dev/null || true
+	[ -f "$BENCH_DIR/pg/postmaster.pid" ] &&
+		(cd / && $as "$PGBIN/pg_ctl" -D "$BENCH_DIR/pg" -m immediate -w stop >/dev/null) || true
+	rm -rf "$BENCH_DIR"
+}
+trap bench_cleanup EXIT INT TERM
 (cd / && $as "$PGBIN/initdb" -D "$BENCH_DIR/pg" -U bench --auth=trust --no-sync -E UTF8 --locale=C >/dev/null)
 (cd / && $as "$PGBIN/pg_ctl" -D "$BENCH_DIR/pg" -l "$BENCH_DIR/pg.log" -w -o "-k $BENCH_DIR -c listen_addresses='' \
 	-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50" start >/dev/null)
@@ -41,12 +51,6 @@ BENCH_PID=$!
 BENCH_URL=http://127.0.0.1:$port
 for i in $(seq 1 100); do curl -sf "$BENCH_URL/healthz" >/dev/null && break; sleep 0.1; done
 
-bench_cleanup() {
-	kill -TERM "$BENCH_PID" 2>/dev/null && wait "$BENCH_PID" 2>/dev/null || true
-	(cd / && $as "$PGBIN/pg_ctl" -D "$BENCH_DIR/pg" -m immediate -w stop >/dev/null) || true
-	rm -rf "$BENCH_DIR"
-}
-trap bench_cleanup EXIT INT TERM
 
 BENCH_TOKEN=$(curl -sf -H 'Content-Type: application/json' -d '{"username":"bench","password":"bench password 0123"}' \
 	"$BENCH_URL/api/v1/auth/login" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
