@@ -152,7 +152,8 @@ def test_database_outage(pg, gateway_factory):
     wait_until(lambda: g.get("/healthz")[0] == 200, 10, what="healthy again")
     log = g.log()
     assert log.count("database connection lost") == 1, "the outage must be logged once"
-    assert log.count("applying migration") == 1
+    # Each migration was applied once, at start-up, not again after the outage.
+    assert log.count("applying migration") == len(g.sql("SELECT version FROM schema_version"))
     assert int(g.sql("SELECT count(*) FROM schema_version")[0][0]) == \
         g.get("/healthz")[1]["database"]["known_schema_version"]
     # And it still follows changes.
