@@ -21,7 +21,7 @@ python3-gi python3-gst-1.0 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
 gstreamer1.0-tools gstreamer1.0-rtsp
 clang libclang-rt-14-dev
-curl nghttp2-client ca-certificates procps iproute2 perl
+curl nghttp2-client wrk ca-certificates procps iproute2 perl
 "
 
 missing=""

@@ -35,8 +35,8 @@ static int in_flight;
 static int spooled;
 static bool flushing;
 
-static const char *
-node_name(void)
+const char *
+audit_node_name(void)
 {
 	static char host[256];
 
@@ -161,7 +161,7 @@ insert_row(json_t *row)
 	char *detail = json_dumps(json_object_get(row, "detail"), JSON_COMPACT | JSON_SORT_KEYS);
 
 	ctx->row = json_incref(row);
-	params[0] = node_name();
+	params[0] = audit_node_name();
 	params[1] = json_string_value(json_object_get(row, "actor"));
 	params[2] = json_string_value(json_object_get(row, "action"));
 	params[3] = json_string_value(json_object_get(row, "outcome"));

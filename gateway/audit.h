@@ -27,6 +27,8 @@ struct audit_entry {
 };
 
 int audit_init(void) GW_MUSTCHECK;
+/* The node column of rows written by this process ([daemon] node_name or the host name). */
+const char *audit_node_name(void);
 void audit_shutdown(void);
 void audit_record(const struct audit_entry *e);
 /* The database is back: write the spool. */

@@ -140,6 +140,32 @@ static const struct cfg_key cfg_keys[] = {
 	  "Close a connection that has no session and sent nothing for this long." },
 	{ "limits", "handshake_timeout", CFG_DURATION, F(handshake_timeout_ms), "10s", 0, 100, 600000, NULL,
 	  "Close a connection whose TLS handshake or first request takes longer than this." },
+	{ "limits", "http2_max_concurrent_streams", CFG_INT, F(h2_max_concurrent_streams), "100", 0, 1, 1000, NULL,
+	  "Streams an HTTP/2 client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS)." },
+
+	{ "api", "token_lifetime", CFG_DURATION, F(token_lifetime_ms), "12h", 0, 60000, 90 * DAY_MS, NULL,
+	  "Bearer tokens issued by POST /api/v1/auth/login expire after this long." },
+	{ "api", "login_attempts_per_minute", CFG_INT, F(login_attempts_per_minute), "10", 0, 1, 10000, NULL,
+	  "Login attempts allowed per minute from one peer address, and separately for one user name; more get 429." },
+	{ "api", "allowed_origins", CFG_STRING, F(allowed_origins), "", 0, 0, 0, NULL,
+	  "Browser origins (comma-separated, e.g. https://ops.example.org) allowed to call the API; a request with any other Origin header gets 403." },
+	{ "api", "max_grant_duration", CFG_DURATION, F(max_grant_duration_ms), "30d", 0, 60000, 3650 * DAY_MS, NULL,
+	  "Longest active window of a normal grant; a longer request is refused." },
+	{ "api", "max_emergency_duration", CFG_DURATION, F(max_emergency_duration_ms), "4h", 0, 60000, 30 * DAY_MS, NULL,
+	  "Longest active window of an emergency grant; a longer request is capped to it." },
+	{ "api", "public_host", CFG_STRING, F(public_host), "", 0, 0, 0, NULL,
+	  "Host name put in the URLs handed out with grant credentials (empty: the Host header of the request)." },
+
+	{ "webhook", "url", CFG_STRING, F(webhook_url), "", 0, 0, 0, NULL,
+	  "http:// or https:// URL that receives a POST (JSON) for each emergency grant, retried until it answers 2xx (empty: none)." },
+	{ "webhook", "secret", CFG_STRING, F(webhook_secret), "", 0, 0, 0, NULL,
+	  "When set, each webhook POST carries X-Vssgate-Signature: sha256=<HMAC-SHA256 of the body with this key>." },
+	{ "webhook", "timeout", CFG_DURATION, F(webhook_timeout_ms), "5s", 0, 100, 600000, NULL,
+	  "A webhook attempt that has no answer after this long counts as failed." },
+	{ "webhook", "retry_min_delay", CFG_DURATION, F(webhook_retry_min_ms), "1s", 0, 10, 3600000, NULL,
+	  "Delay before the first retry of a failed webhook delivery; doubles up to retry_max_delay." },
+	{ "webhook", "retry_max_delay", CFG_DURATION, F(webhook_retry_max_ms), "5m", 0, 10, DAY_MS, NULL,
+	  "Longest delay between two attempts of a webhook delivery." },
 
 	{ "onvif", "enable", CFG_BOOL, F(onvif_enable), "yes", CF_NO_RELOAD, 0, 0, NULL,
 	  "Serve the ONVIF web services (/onvif/...) to authority clients." },
@@ -511,6 +537,15 @@ validate_whole(const struct load_ctx *ctx, int *line, char *why, size_t whylen)
 	if (cfg->db_reconnect_min_ms > cfg->db_reconnect_max_ms) {
 		*line = last_line_of(ctx, "database", delays);
 		snprintf(why, whylen, "key \"reconnect_min_delay\" in [database] is larger than reconnect_max_delay");
+		return -1;
+	}
+	if (cfg->webhook_url[0] != '\0' && strncmp(cfg->webhook_url, "http://", 7) != 0 &&
+	    strncmp(cfg->webhook_url, "https://", 8) != 0) {
+		snprintf(why, whylen, "[webhook] url must start with http:// or https://");
+		return -1;
+	}
+	if (cfg->webhook_retry_min_ms > cfg->webhook_retry_max_ms) {
+		snprintf(why, whylen, "[webhook] retry_min_delay is larger than retry_max_delay");
 		return -1;
 	}
 	if (cfg->listen_rtsp.count + cfg->listen_http.count + cfg->listen_tls.count == 0) {

@@ -75,6 +75,22 @@ struct gw_config {
 	int64_t max_body_bytes;
 	int64_t idle_timeout_ms;
 	int64_t handshake_timeout_ms;
+	int h2_max_concurrent_streams;
+
+	/* [api] */
+	int64_t token_lifetime_ms;
+	int login_attempts_per_minute;
+	char *allowed_origins;
+	int64_t max_grant_duration_ms;
+	int64_t max_emergency_duration_ms;
+	char *public_host;
+
+	/* [webhook] */
+	char *webhook_url;
+	char *webhook_secret;
+	int64_t webhook_timeout_ms;
+	int64_t webhook_retry_min_ms;
+	int64_t webhook_retry_max_ms;
 
 	/* [onvif] */
 	bool onvif_enable;

@@ -25,6 +25,7 @@
 
 #define DB_POOL_SIZE   4
 #define DB_MAX_LISTEN  8
+#define DB_MAX_PREPARED 64
 
 enum dbc_state {
 	DBC_OFF,		/* not started (pool member before the gate opens) */
@@ -42,9 +43,12 @@ struct db_req {
 	db_result_cb cb;
 	void *arg;
 	bool internal;		/* LISTEN set-up of one connection */
+	bool preparing;		/* DB_Q_PREPARE: the PREPARE is in flight, the query follows */
+	uint64_t key;		/* DB_Q_PREPARE: hash of the SQL text, names the statement */
 	int64_t sent_us;
 	PGresult *result;	/* last result so far */
 	char *error;		/* first error so far */
+	struct db_error fields;	/* of the first server error */
 	TAILQ_ENTRY(db_req) link;
 };
 
@@ -62,6 +66,8 @@ struct db_conn {
 	int64_t since_us;		/* entered the current state */
 	int64_t retry_at_us;
 	int64_t backoff_ms;
+	uint64_t prepared[DB_MAX_PREPARED];	/* statements prepared on this connection */
+	int nprepared;
 	char ident[16];
 };
 
@@ -82,6 +88,8 @@ static bool ever_connected;
 static bool outage_logged;
 static int64_t down_since_us;
 static uint64_t stat_queries, stat_errors;
+static const struct db_error no_error;
+static const struct db_error *current_error = &no_error;
 static double stat_total_ms, stat_max_ms;
 
 static void conn_event_cb(evutil_socket_t fd, short what, void *arg);
@@ -106,9 +114,11 @@ req_finish(struct db_req *r, const char *error)
 {
 	if (error != NULL || r->error != NULL)
 		stat_errors++;
+	current_error = r->error ? &r->fields : &no_error;
 	if (r->cb)
 		r->cb(r->arg, r->error || error ? NULL : r->result,
 		    r->error ? r->error : error);
+	current_error = &no_error;
 	req_free(r);
 }
 
@@ -164,6 +174,12 @@ db_cancel(struct db_req *req)
 {
 	if (req)
 		req->cb = NULL;
+}
+
+const struct db_error *
+db_last_error(void)
+{
+	return current_error;
 }
 
 const char *
@@ -283,6 +299,7 @@ conn_lost(struct db_conn *dc, const char *why)
 	drop_events(dc);
 	PQfinish(dc->pg);
 	dc->pg = NULL;
+	dc->nprepared = 0;
 	set_state(dc, DBC_WAIT_RETRY);
 	dc->retry_at_us = gw_mono_us() + next_backoff(dc) * 1000;
 
@@ -378,6 +395,7 @@ connected(struct db_conn *dc)
 	bool recovering = outage_logged && up_count() == 0;
 
 	PQsetnonblocking(dc->pg, 1);
+	dc->nprepared = 0;
 	set_state(dc, DBC_READY);
 	dc->backoff_ms = 0;
 	arm(dc, true, false);
@@ -423,6 +441,47 @@ eligible(const struct db_conn *dc, const struct db_req *r)
 	return true;
 }
 
+static uint64_t
+sql_key(const char *sql)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (const char *p = sql; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return h;
+}
+
+static bool
+is_prepared(const struct db_conn *dc, uint64_t key)
+{
+	for (int i = 0; i < dc->nprepared; i++)
+		if (dc->prepared[i] == key)
+			return true;
+	return false;
+}
+
+/*
+ * DB_Q_PREPARE: run by name when this connection prepared the statement,
+ * else prepare it first (on_readable sends the query when that is done).
+ * Saves the planning of big statements on hot paths (grant creation).
+ */
+static int
+send_prepared(struct db_conn *dc, struct db_req *r)
+{
+	char name[24];
+
+	r->key = sql_key(r->sql);
+	snprintf(name, sizeof(name), "vsg_%016llx", (unsigned long long)r->key);
+	if (is_prepared(dc, r->key))
+		return PQsendQueryPrepared(dc->pg, name, r->nparams, (const char *const *)r->params,
+		    NULL, NULL, 0);
+	if (dc->nprepared == DB_MAX_PREPARED)
+		return PQsendQueryParams(dc->pg, r->sql, r->nparams, NULL,
+		    (const char *const *)r->params, NULL, NULL, 0);
+	r->preparing = true;
+	return PQsendPrepare(dc->pg, name, r->sql, r->nparams, NULL);
+}
+
 static void
 send_req(struct db_conn *dc, struct db_req *r)
 {
@@ -433,6 +492,8 @@ send_req(struct db_conn *dc, struct db_req *r)
 	set_state(dc, DBC_BUSY);
 	if (r->flags & DB_Q_MULTI)
 		ok = PQsendQuery(dc->pg, r->sql);
+	else if (r->flags & DB_Q_PREPARE)
+		ok = send_prepared(dc, r);
 	else
 		ok = PQsendQueryParams(dc->pg, r->sql, r->nparams, NULL,
 		    (const char *const *)r->params, NULL, NULL, 0);
@@ -489,6 +550,14 @@ finish_current(struct db_conn *dc)
 }
 
 static void
+copy_field(PGresult *res, int field, char *out, size_t outlen)
+{
+	const char *v = PQresultErrorField(res, field);
+
+	snprintf(out, outlen, "%s", v ? v : "");
+}
+
+static void
 collect_result(struct db_req *r, PGresult *res)
 {
 	ExecStatusType st = PQresultStatus(res);
@@ -498,6 +567,11 @@ collect_result(struct db_req *r, PGresult *res)
 		if (r->error == NULL) {
 			clean_error(PQresultErrorMessage(res), msg, sizeof(msg));
 			r->error = gw_xstrdup(msg);
+			copy_field(res, PG_DIAG_SQLSTATE, r->fields.sqlstate, sizeof(r->fields.sqlstate));
+			copy_field(res, PG_DIAG_MESSAGE_PRIMARY, r->fields.primary,
+			    sizeof(r->fields.primary));
+			copy_field(res, PG_DIAG_CONSTRAINT_NAME, r->fields.constraint,
+			    sizeof(r->fields.constraint));
 		}
 		PQclear(res);
 		return;
@@ -519,6 +593,20 @@ dispatch_notifies(struct db_conn *dc)
 	}
 }
 
+/* The PREPARE of dc->cur succeeded: remember it and send the query itself. */
+static void
+prepared_now_run(struct db_conn *dc)
+{
+	struct db_req *r = dc->cur;
+
+	r->preparing = false;
+	PQclear(r->result);
+	r->result = NULL;
+	dc->prepared[dc->nprepared++] = r->key;
+	dc->cur = NULL;
+	send_req(dc, r);
+}
+
 static void
 on_readable(struct db_conn *dc)
 {
@@ -530,6 +618,10 @@ on_readable(struct db_conn *dc)
 	}
 	while (dc->cur && !PQisBusy(dc->pg)) {
 		res = PQgetResult(dc->pg);
+		if (res == NULL && dc->cur->preparing && dc->cur->error == NULL) {
+			prepared_now_run(dc);
+			break;
+		}
 		if (res == NULL) {
 			finish_current(dc);
 			break;

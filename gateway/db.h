@@ -26,6 +26,7 @@ enum db_flags {
 	DB_Q_STARTUP = 0x01,	/* may run before db_open(); goes to connection 0 */
 	DB_Q_MULTI = 0x02,	/* several statements, no parameters (simple protocol) */
 	DB_Q_WAIT = 0x04,	/* while the database is down, wait instead of failing */
+	DB_Q_PREPARE = 0x08,	/* hot statement: prepared once per connection, then run by name */
 };
 
 struct db_req;
@@ -63,6 +64,20 @@ bool db_is_up(void);
 int64_t db_down_since_us(void);
 /* Round-trip statistics for /metrics. */
 void db_stats(uint64_t *queries, uint64_t *errors, double *avg_ms, double *max_ms);
+
+/*
+ * While a callback runs with |error| set because the server refused the
+ * query: the SQLSTATE and fields of that error, so that callers can tell a
+ * unique violation from a check violation without reading (translated)
+ * message text. Empty strings when the error did not come from the server
+ * (connection lost, timeout). Only valid inside the callback.
+ */
+struct db_error {
+	char sqlstate[6];
+	char primary[256];		/* primary message, without "ERROR:" */
+	char constraint[64];		/* name of the violated constraint, if any */
+};
+const struct db_error *db_last_error(void);
 
 /* Shorthand for reading a text column; NULL for SQL NULL. */
 const char *db_value(PGresult *res, int row, int col);

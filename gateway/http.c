@@ -24,6 +24,7 @@ struct route {
 };
 
 static struct route routes[MAX_ROUTES];
+static uint64_t status_counts[6];
 static int nroutes;
 static bool (*takeovers[MAX_TAKEOVERS])(struct gw_conn *c, const struct msg *m);
 static int ntakeovers;
@@ -156,9 +157,17 @@ void
 http_respond(struct http_request *req, int status, const char *ctype, const void *body, size_t len)
 {
 	GW_CHECK(req, HTTP_REQUEST_MAGIC);
-	if (req->conn != NULL && conn_is_open(req->conn) && req->send != NULL)
+	if (req->conn != NULL && conn_is_open(req->conn) && req->send != NULL) {
 		req->send(req, status, ctype, body, len);
+		status_counts[status >= 100 && status < 600 ? status / 100 : 0]++;
+	}
 	request_free(req);
+}
+
+void
+http_stats(uint64_t counts[6])
+{
+	memcpy(counts, status_counts, sizeof(status_counts));
 }
 
 void

@@ -71,6 +71,8 @@ void http_respond_error(struct http_request *req, int status, const char *error,
     const char *detail, const char *hint);
 
 const char *http_status_text(int status);
+/* Answers sent since start, by status class: counts[2] is 2xx, ... (for /metrics). */
+void http_stats(uint64_t counts[6]);
 
 /* Dispatch a complete request to its route (used by both protocol sides). */
 void http_dispatch(struct http_request *req);

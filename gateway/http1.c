@@ -203,10 +203,13 @@ start_request(struct h1_conn *h)
 	}
 	h->keep_alive = wants_keep_alive(&h->msg) && !gw.shutting_down;
 	h->head_only = proto_str_eq(h->msg.method, "HEAD");
+	/* h->msg points into c->in: read what is needed before the head is drained. */
+	expect = msg_header(&h->msg, "Expect");
+	if (expect && !proto_str_ieq(expect->value, "100-continue"))
+		expect = NULL;
 	evbuffer_drain(c->in, h->msg.head_len);
 	h->body_expected = h->msg.content_length;
-	expect = msg_header(&h->msg, "Expect");
-	if (expect && h->body_expected > 0 && proto_str_ieq(expect->value, "100-continue"))
+	if (expect && h->body_expected > 0)
 		conn_printf(c, "HTTP/1.1 100 Continue\r\n\r\n");
 	h->state = h->body_expected > 0 ? H1_READ_BODY : H1_HANDLING;
 	c->deadline_us = h->body_expected > 0 ? gw_mono_us() + gw.cfg->idle_timeout_ms * 1000 : 0;

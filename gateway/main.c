@@ -28,16 +28,18 @@
 #include "status.h"
 #include "tls.h"
 #include "worker.h"
+#include "api/api.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <openssl/crypto.h>
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #define DEFAULT_CONFIG SYSCONFDIR "/vssgate/vssgate.conf"
@@ -45,6 +47,7 @@
 struct gw_state gw;
 
 extern const struct conn_proto http1_proto;
+extern const struct conn_proto http2_proto;
 
 enum run_mode {
 	MODE_SERVE,
@@ -52,6 +55,7 @@ enum run_mode {
 	MODE_MIGRATE,
 	MODE_AUDIT_VERIFY,
 	MODE_SEAL,
+	MODE_ADD_ADMIN,
 };
 
 static enum run_mode mode = MODE_SERVE;
@@ -59,12 +63,15 @@ static bool schema_ready;
 static bool startup_complete;
 static struct event *sig_events[4];
 static struct event *shutdown_timer;
+static const char *add_admin_name;
+static const char *add_admin_role = "admin";
+static char add_admin_password[1025];
 
 static void
 usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: vssgated [-c FILE] [-t | --migrate | --audit-verify]\n"
+	    "usage: vssgated [-c FILE] [-t | --migrate | --audit-verify | --add-admin NAME [--role ROLE]]\n"
 	    "\n"
 	    "The vssgate gateway: grants outside authorities access to video-surveillance\n"
 	    "cameras (IEC 62676-2-11 levels) over RTSP, ONVIF and a REST API.\n"
@@ -74,6 +81,10 @@ usage(FILE *out)
 	    "      --migrate       apply pending database migrations and exit\n"
 	    "      --audit-verify  check the audit log's hash chain and exit (1 if broken)\n"
 	    "      --seal-secret   read a secret on stdin, print it sealed with the server key (hex)\n"
+	    "      --add-admin NAME  create administrator NAME (or reset its password and\n"
+	    "                      enable it) and exit; the password is read from standard\n"
+	    "                      input (first line), never from the command line\n"
+	    "      --role ROLE     role for --add-admin: admin (default), operator or auditor\n"
 	    "      --print-defaults  print every configuration key with its default\n"
 	    "  -V, --version       print the version and exit\n"
 	    "  -h, --help          print this help and exit\n",
@@ -186,12 +197,21 @@ on_audit_verified(const struct audit_verify_result *r, void *arg)
 }
 
 static void
+on_admin_added(bool ok)
+{
+	if (!ok)
+		gw.exit_code = 1;
+	gw.quit = true;
+}
+
+static void
 on_model_loaded(bool ok)
 {
 	if (!ok)
 		return;		/* retried on the next connection */
 	startup_complete = true;
 	db_open();
+	api_on_ready();
 	audit_flush_spool();
 	status_log_ready();
 }
@@ -217,6 +237,13 @@ on_migrated(enum migrate_result res)
 		audit_verify(on_audit_verified, NULL);
 		return;
 	}
+	if (mode == MODE_ADD_ADMIN) {
+		db_open();
+		if (admins_cli_add(add_admin_name, add_admin_role, add_admin_password, on_admin_added) < 0)
+			fatal_stop();
+		OPENSSL_cleanse(add_admin_password, sizeof(add_admin_password));
+		return;
+	}
 	model_load(on_model_loaded);
 }
 
@@ -229,6 +256,7 @@ on_schema_checked(enum migrate_result res)
 	}
 	model_load(NULL);
 	audit_flush_spool();
+	api_on_reconnect();
 }
 
 static void
@@ -254,6 +282,38 @@ write_pid_file(const char *path)
 	f = fopen(path, "w");
 	if (f == NULL || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f) != 0) {
 		log_error("cannot write pid file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The password of --add-admin: the first line of standard input, read with
+ * echo off when it is a terminal. Never from argv, where ps would show it.
+ */
+static int
+read_password(char *out, size_t len)
+{
+	struct termios old, quiet;
+	bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	size_t n;
+
+	if (tty) {
+		fprintf(stderr, "password for %s: ", add_admin_name);
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+	}
+	if (fgets(out, (int)len, stdin) == NULL)
+		out[0] = '\0';
+	if (tty) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	n = strcspn(out, "\r\n");
+	out[n] = '\0';
+	if (n == 0) {
+		fprintf(stderr, "vssgated: --add-admin reads the password from standard input; none given\n");
 		return -1;
 	}
 	return 0;
@@ -327,9 +387,11 @@ start_services(void)
 	adapters_init();
 	http_init();
 	status_init();
+	api_init();
 	conn_register_proto(CONN_KIND_HTTP1, &http1_proto);
 	if (hub_init() < 0 || rtsp_init() < 0 || onvif_init() < 0)
 		return -1;
+	conn_register_proto(CONN_KIND_H2, &http2_proto);
 	loop_janitor_add(finish_if_drained);
 	if (conn_listeners_open() < 0 || write_pid_file(gw.cfg->pid_file) < 0)
 		return -1;
@@ -352,6 +414,8 @@ stop_services(void)
 	worker_pool_stop();
 	onvif_shutdown();
 	model_shutdown();
+	if (mode == MODE_SERVE)
+		api_shutdown();
 	audit_shutdown();
 	http_shutdown();
 	tls_shutdown();
@@ -375,6 +439,8 @@ main(int argc, char **argv)
 		{ "migrate", no_argument, NULL, 'M' },
 		{ "audit-verify", no_argument, NULL, 'A' },
 		{ "seal-secret", no_argument, NULL, 'S' },
+		{ "add-admin", required_argument, NULL, 'a' },
+		{ "role", required_argument, NULL, 'r' },
 		{ "print-defaults", no_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -391,6 +457,8 @@ main(int argc, char **argv)
 		case 'M': mode = MODE_MIGRATE; break;
 		case 'A': mode = MODE_AUDIT_VERIFY; break;
 		case 'S': mode = MODE_SEAL; break;
+		case 'a': mode = MODE_ADD_ADMIN; add_admin_name = optarg; break;
+		case 'r': add_admin_role = optarg; break;
 		case 'P': config_print_defaults(stdout); return 0;
 		case 'V': printf("vssgated %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -401,6 +469,8 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (mode == MODE_ADD_ADMIN && read_password(add_admin_password, sizeof(add_admin_password)) < 0)
+		return 2;
 	gw.config_path = path;
 	gw.cfg = config_load(path, &err);
 	if (gw.cfg == NULL) {

@@ -21,6 +21,27 @@
 #define MAX_POLYGON 1000
 
 /* Grants that ended more than a week ago are not loaded: they can only deny. */
+#define GRANT_OBJECTS \
+    "coalesce((SELECT json_agg(json_build_object(" \
+    "   'id', g.id, 'authority_id', g.authority_id, 'authority', a.name, 'levels', g.levels," \
+    "   'scope', g.scope_kind, 'camera_ids', g.camera_ids, 'site_ids', g.site_ids," \
+    "   'area_lat', g.area_lat, 'area_lon', g.area_lon, 'area_radius_m', g.area_radius_m," \
+    "   'area_polygon', g.area_polygon," \
+    "   'active_from', (extract(epoch FROM g.active_from) * 1000000)::bigint," \
+    "   'active_until', (extract(epoch FROM g.active_until) * 1000000)::bigint," \
+    "   'footage_from', (extract(epoch FROM g.footage_from) * 1000000)::bigint," \
+    "   'footage_until', (extract(epoch FROM g.footage_until) * 1000000)::bigint," \
+    "   'revoked_at', (extract(epoch FROM g.revoked_at) * 1000000)::bigint," \
+    "   'emergency', g.emergency) ORDER BY g.id)" \
+    "   FROM grants g JOIN authorities a ON a.id = g.authority_id" \
+    "   WHERE g.active_until > now() - interval '7 days'"
+#define CREDENTIAL_OBJECTS \
+    "coalesce((SELECT json_agg(json_build_object(" \
+    "   'id', c.id, 'grant_id', c.grant_id, 'username', c.username," \
+    "   'password_enc', encode(c.password_enc, 'hex')) ORDER BY c.username COLLATE \"C\")" \
+    "   FROM grant_credentials c JOIN grants g ON g.id = c.grant_id" \
+    "   WHERE g.active_until > now() - interval '7 days'"
+
 static const char model_sql[] =
     "SELECT json_build_object("
     " 'sites', coalesce((SELECT json_agg(json_build_object('id', id, 'name', name) ORDER BY id)"
@@ -35,24 +56,16 @@ static const char model_sql[] =
     "   'indoor_z', indoor_z, 'heading', heading, 'tilt', tilt, 'field_of_view', field_of_view,"
     "   'address', address, 'multicast_group', host(multicast_group),"
     "   'multicast_port', multicast_port) ORDER BY id) FROM cameras), '[]'),"
-    " 'grants', coalesce((SELECT json_agg(json_build_object("
-    "   'id', g.id, 'authority_id', g.authority_id, 'authority', a.name, 'levels', g.levels,"
-    "   'scope', g.scope_kind, 'camera_ids', g.camera_ids, 'site_ids', g.site_ids,"
-    "   'area_lat', g.area_lat, 'area_lon', g.area_lon, 'area_radius_m', g.area_radius_m,"
-    "   'area_polygon', g.area_polygon,"
-    "   'active_from', (extract(epoch FROM g.active_from) * 1000000)::bigint,"
-    "   'active_until', (extract(epoch FROM g.active_until) * 1000000)::bigint,"
-    "   'footage_from', (extract(epoch FROM g.footage_from) * 1000000)::bigint,"
-    "   'footage_until', (extract(epoch FROM g.footage_until) * 1000000)::bigint,"
-    "   'revoked_at', (extract(epoch FROM g.revoked_at) * 1000000)::bigint,"
-    "   'emergency', g.emergency) ORDER BY g.id)"
-    "   FROM grants g JOIN authorities a ON a.id = g.authority_id"
-    "   WHERE g.active_until > now() - interval '7 days'), '[]'),"
-    " 'credentials', coalesce((SELECT json_agg(json_build_object("
-    "   'id', c.id, 'grant_id', c.grant_id, 'username', c.username,"
-    "   'password_enc', encode(c.password_enc, 'hex')) ORDER BY c.username COLLATE \"C\")"
-    "   FROM grant_credentials c JOIN grants g ON g.id = c.grant_id"
-    "   WHERE g.active_until > now() - interval '7 days'), '[]'))::text";
+    " 'grants', " GRANT_OBJECTS "), '[]'),"
+    " 'credentials', " CREDENTIAL_OBJECTS "), '[]'))::text";
+
+/* Only the grants named by $1 (and their credentials): see "Grant deltas" below. */
+static const char delta_sql[] =
+    "SELECT json_build_object("
+    " 'grants', " GRANT_OBJECTS " AND g.id = ANY ($1::bigint[])), '[]'),"
+    " 'credentials', " CREDENTIAL_OBJECTS " AND g.id = ANY ($1::bigint[])), '[]'))::text";
+
+#define MAX_DELTA_IDS 10000
 
 static void (*change_hooks[MODEL_MAX_HOOKS])(void);
 static int nhooks;
@@ -61,6 +74,17 @@ static bool load_in_flight;
 static bool load_again;
 static uint64_t generation;
 static void (*startup_done)(bool ok);
+
+/* model_sync() callers, waiting for a load that starts after they asked. */
+struct sync_waiter {
+	uint64_t need_seq;
+	void (*done)(void *arg, bool ok);
+	void *arg;
+	TAILQ_ENTRY(sync_waiter) link;
+};
+static TAILQ_HEAD(, sync_waiter) waiters = TAILQ_HEAD_INITIALIZER(waiters);
+static uint64_t load_seq;	/* loads sent so far; the one in flight is load_seq */
+static int64_t load_started_us, last_load_ms;
 
 /* --- JSON helpers ------------------------------------------------------- */
 
@@ -230,7 +254,7 @@ load_grant(json_t *o, struct model_grant *g)
 }
 
 static void
-free_model(struct gw_model *m)
+free_places(struct gw_model *m)
 {
 	for (int i = 0; i < m->nsites; i++)
 		free(m->sites[i].name);
@@ -248,6 +272,18 @@ free_model(struct gw_model *m)
 		free(c->address);
 		free(c->multicast_group);
 	}
+	free(m->sites);
+	free(m->authorities);
+	free(m->cameras);
+}
+
+static void
+free_model(struct gw_model *m)
+{
+	if (m->places_owner != NULL)
+		model_unref(m->places_owner);
+	else
+		free_places(m);
 	for (int i = 0; i < m->ngrants; i++) {
 		free((void *)m->grants[i].pg.camera_ids);
 		free((void *)m->grants[i].pg.site_ids);
@@ -258,9 +294,6 @@ free_model(struct gw_model *m)
 		free(m->credentials[i].username);
 		free(m->credentials[i].password_enc);
 	}
-	free(m->sites);
-	free(m->authorities);
-	free(m->cameras);
 	free(m->grants);
 	free(m->credentials);
 	free(m);
@@ -518,30 +551,263 @@ swap_in(struct gw_model *m)
 		change_hooks[i]();
 }
 
+/* --- grant deltas ------------------------------------------------------------ */
+
+/*
+ * Grants change far more often than the rest (a burst of emergency grants,
+ * revocations), and reloading everything for each would cost more and more
+ * as grants pile up. So a changed grant is named (NOTIFY vssgate_grant
+ * '<id>', row triggers of sql/002_api.sql) and only the named grants and
+ * their credentials are read again; the new model shares sites,
+ * authorities and cameras with the previous one and copies the other
+ * grants. Anything else still reloads everything.
+ */
+static int64_t *dirty;		/* grant ids notified since the last load started */
+static int ndirty, dirty_cap;
+static bool full_wanted;	/* something other than grants changed */
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool
+id_listed(const int64_t *ids, int n, int64_t id)
+{
+	return bsearch(&id, ids, (size_t)n, sizeof(*ids), cmp_id) != NULL;
+}
+
+static void *
+dup_mem(const void *p, size_t len)
+{
+	void *q;
+
+	if (p == NULL)
+		return NULL;
+	q = gw_xmalloc(len);
+	memcpy(q, p, len);
+	return q;
+}
+
+static struct model_grant
+copy_grant(const struct model_grant *g)
+{
+	struct model_grant c = *g;
+
+	c.pg.camera_ids = dup_mem(g->pg.camera_ids, (size_t)g->pg.ncamera_ids * sizeof(int64_t));
+	c.pg.site_ids = dup_mem(g->pg.site_ids, (size_t)g->pg.nsite_ids * sizeof(int64_t));
+	c.pg.area_polygon = dup_mem(g->pg.area_polygon, (size_t)g->pg.npolygon * sizeof(struct geo_point));
+	c.authority_name = g->authority_name ? gw_xstrdup(g->authority_name) : NULL;
+	return c;
+}
+
+static struct model_credential
+copy_credential(const struct model_credential *c)
+{
+	struct model_credential n = *c;
+
+	n.username = gw_xstrdup(c->username);
+	n.password_enc = dup_mem(c->password_enc, c->password_enc_len);
+	return n;
+}
+
+/* Grants of |old| not listed in |ids| (copied) and every grant of |delta| (moved), by id. */
+static void
+merge_grants(struct gw_model *m, const struct gw_model *old, struct gw_model *delta,
+    const int64_t *ids, int nids)
+{
+	int i = 0, j = 0;
+
+	m->grants = gw_xcalloc((size_t)(old->ngrants + delta->ngrants), sizeof(*m->grants));
+	while (i < old->ngrants || j < delta->ngrants) {
+		if (i < old->ngrants && id_listed(ids, nids, old->grants[i].pg.id)) {
+			i++;
+		} else if (j == delta->ngrants ||
+		    (i < old->ngrants && old->grants[i].pg.id < delta->grants[j].pg.id)) {
+			m->grants[m->ngrants++] = copy_grant(&old->grants[i++]);
+		} else {
+			m->grants[m->ngrants++] = delta->grants[j++];
+		}
+	}
+	delta->ngrants = 0;	/* moved */
+}
+
+static void
+merge_credentials(struct gw_model *m, const struct gw_model *old, struct gw_model *delta,
+    const int64_t *ids, int nids)
+{
+	m->credentials = gw_xcalloc((size_t)(old->ncredentials + delta->ncredentials),
+	    sizeof(*m->credentials));
+	for (int i = 0; i < old->ncredentials; i++)
+		if (!id_listed(ids, nids, old->credentials[i].grant_id))
+			m->credentials[m->ncredentials++] = copy_credential(&old->credentials[i]);
+	for (int j = 0; j < delta->ncredentials; j++)
+		m->credentials[m->ncredentials++] = delta->credentials[j];
+	delta->ncredentials = 0;
+	qsort(m->credentials, (size_t)m->ncredentials, sizeof(*m->credentials), cmp_credential);
+}
+
+/* A new model: |old| with the grants in |ids| (sorted) replaced by |delta|'s. Frees |delta|. */
+static struct gw_model *
+merge_delta(struct gw_model *old, struct gw_model *delta, const int64_t *ids, int nids)
+{
+	struct gw_model *m = gw_xcalloc(1, sizeof(*m));
+	struct gw_model *owner = old->places_owner ? old->places_owner : old;
+
+	m->refcnt = 1;
+	model_ref(owner);
+	m->places_owner = owner;
+	m->sites = owner->sites;
+	m->nsites = owner->nsites;
+	m->authorities = owner->authorities;
+	m->nauthorities = owner->nauthorities;
+	m->cameras = owner->cameras;
+	m->ncameras = owner->ncameras;
+	merge_grants(m, old, delta, ids, nids);
+	merge_credentials(m, old, delta, ids, nids);
+	free_model(delta);
+	return m;
+}
+
+static void
+add_dirty(int64_t id)
+{
+	if (ndirty == MAX_DELTA_IDS) {
+		full_wanted = true;	/* too many at once: a full load is cheaper */
+		return;
+	}
+	if (ndirty == dirty_cap) {
+		dirty_cap = dirty_cap ? 2 * dirty_cap : 64;
+		dirty = gw_xrealloc(dirty, (size_t)dirty_cap * sizeof(*dirty));
+	}
+	dirty[ndirty++] = id;
+}
+
+/* --- loading -------------------------------------------------------------------- */
+
+struct load_ctx {
+	bool full;
+	int64_t *ids;			/* delta: the grants read again, sorted, unique */
+	int nids;
+};
+
 static void schedule_refresh(void);
+static void refresh_now(void);
+
+/* The load numbered |seq| finished: release the waiters it satisfies. */
+static void
+release_waiters(uint64_t seq, bool ok)
+{
+	struct sync_waiter *w, *next;
+
+	for (w = TAILQ_FIRST(&waiters); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, link);
+		if (w->need_seq > seq)
+			continue;
+		TAILQ_REMOVE(&waiters, w, link);
+		w->done(w->arg, ok);
+		free(w);
+	}
+}
+
+/* Parse a result and build the model it makes; NULL (logged) on failure. */
+static struct gw_model *
+model_of_result(struct load_ctx *ctx, PGresult *res, const char *error)
+{
+	struct gw_model *m;
+	char why[256];
+
+	if (error != NULL) {
+		log_warn("loading the policy model failed: %s; keeping the previous one", error);
+		return NULL;
+	}
+	m = model_from_json(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), why, sizeof(why));
+	if (m == NULL) {
+		log_error("loading the policy model failed: %s; keeping the previous one", why);
+		return NULL;
+	}
+	if (ctx->full || gw.model == NULL)
+		return m;
+	return merge_delta(gw.model, m, ctx->ids, ctx->nids);
+}
 
 static void
 on_model_result(void *arg, PGresult *res, const char *error)
 {
+	struct load_ctx *ctx = arg;
 	void (*done)(bool) = startup_done;
-	struct gw_model *m = NULL;
-	char why[256];
+	struct gw_model *m = model_of_result(ctx, res, error);
 
 	load_in_flight = false;
 	startup_done = NULL;
-	if (error != NULL)
-		log_warn("loading the policy model failed: %s; keeping the previous one", error);
-	else if ((m = model_from_json(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
-	    why, sizeof(why))) == NULL)
-		log_error("loading the policy model failed: %s; keeping the previous one", why);
-	else
+	if (m != NULL)
 		swap_in(m);
+	else if (!ctx->full)
+		full_wanted = true;	/* the delta is lost: catch up with a full load */
+	last_load_ms = (gw_mono_now_us() - load_started_us) / 1000;
+	free(ctx->ids);
+	free(ctx);
 	if (done)
 		done(m != NULL);
+	release_waiters(load_seq, m != NULL);
 	if (load_again) {
 		load_again = false;
-		schedule_refresh();
+		if (!TAILQ_EMPTY(&waiters))
+			refresh_now();	/* someone waits: skip the debounce */
+		else
+			schedule_refresh();
 	}
+}
+
+/* Start the load that brings the model up to date: full, or the dirty grants only. */
+static void
+start_load(void)
+{
+	struct load_ctx *ctx = gw_xcalloc(1, sizeof(*ctx));
+	const char *params[1];
+	char *list;
+	size_t used = 1;
+
+	load_in_flight = true;
+	load_seq++;
+	load_started_us = gw_mono_now_us();
+	ctx->full = full_wanted || gw.model == NULL;
+	if (ctx->full) {
+		full_wanted = false;
+		ndirty = 0;
+		db_query(model_sql, 0, NULL, DB_Q_STARTUP, on_model_result, ctx);
+		return;
+	}
+	qsort(dirty, (size_t)ndirty, sizeof(*dirty), cmp_id);
+	ctx->ids = gw_xcalloc((size_t)ndirty, sizeof(*ctx->ids));
+	list = gw_xmalloc((size_t)ndirty * 21 + 3);
+	list[0] = '{';
+	for (int i = 0; i < ndirty; i++)
+		if (ctx->nids == 0 || ctx->ids[ctx->nids - 1] != dirty[i]) {
+			ctx->ids[ctx->nids++] = dirty[i];
+			used += (size_t)snprintf(list + used, (size_t)ndirty * 21 + 3 - used, "%s%lld",
+			    ctx->nids > 1 ? "," : "", (long long)dirty[i]);
+		}
+	snprintf(list + used, (size_t)ndirty * 21 + 3 - used, "}");
+	ndirty = 0;
+	params[0] = list;
+	db_query(delta_sql, 1, params, DB_Q_PREPARE, on_model_result, ctx);
+	free(list);
+}
+
+static void
+refresh_now(void)
+{
+	if (load_in_flight) {
+		load_again = true;
+		return;
+	}
+	if (!full_wanted && ndirty == 0 && gw.model != NULL && TAILQ_EMPTY(&waiters))
+		return;		/* nothing changed since the last load started */
+	start_load();
 }
 
 void
@@ -549,25 +815,58 @@ model_load(void (*done)(bool ok))
 {
 	if (load_in_flight) {
 		load_again = true;
+		full_wanted = true;
 		return;
 	}
-	load_in_flight = true;
+	full_wanted = true;
 	startup_done = done;
-	db_query(model_sql, 0, NULL, DB_Q_STARTUP, on_model_result, NULL);
+	start_load();
+}
+
+void
+model_sync(void (*done)(void *arg, bool ok), void *arg)
+{
+	struct sync_waiter *w = gw_xcalloc(1, sizeof(*w));
+
+	/* The load in flight may have read the database before the caller's change. */
+	w->need_seq = load_seq + 1;
+	w->done = done;
+	w->arg = arg;
+	TAILQ_INSERT_TAIL(&waiters, w, link);
+	full_wanted = true;
+	refresh_now();
+}
+
+void
+model_sync_grant(int64_t grant_id, void (*done)(void *arg, bool ok), void *arg)
+{
+	struct sync_waiter *w = gw_xcalloc(1, sizeof(*w));
+
+	w->need_seq = load_seq + 1;
+	w->done = done;
+	w->arg = arg;
+	TAILQ_INSERT_TAIL(&waiters, w, link);
+	add_dirty(grant_id);
+	refresh_now();
 }
 
 static void
 refresh_cb(evutil_socket_t fd, short what, void *arg)
 {
 	gw_time_refresh();
-	model_load(NULL);
+	refresh_now();
 }
 
 static void
 schedule_refresh(void)
 {
 	struct timeval tv = { 0, 0 };
-	int64_t ms = gw.cfg->model_refresh_delay_ms;
+	/*
+	 * Under a stream of changes, a big model would be reloaded back to
+	 * back; waiting at least as long as the last load took keeps
+	 * reloading under half of the time.
+	 */
+	int64_t ms = GW_MAX(gw.cfg->model_refresh_delay_ms, last_load_ms);
 
 	if (event_pending(refresh_ev, EV_TIMEOUT, NULL))
 		return;
@@ -580,6 +879,20 @@ static void
 on_notify(const char *payload)
 {
 	log_debug("model change notified (%s)", payload);
+	full_wanted = true;
+	schedule_refresh();
+}
+
+static void
+on_grant_notify(const char *payload)
+{
+	char *end;
+	long long id = strtoll(payload, &end, 10);
+
+	if (*end != '\0' || id <= 0)
+		full_wanted = true;
+	else
+		add_dirty(id);
 	schedule_refresh();
 }
 
@@ -588,14 +901,19 @@ model_init(void)
 {
 	refresh_ev = evtimer_new(gw.base, refresh_cb, NULL);
 	db_listen("vssgate_model", on_notify);
+	db_listen("vssgate_grant", on_grant_notify);
 }
 
 void
 model_shutdown(void)
 {
+	release_waiters(UINT64_MAX, false);
 	if (refresh_ev)
 		event_free(refresh_ev);
 	refresh_ev = NULL;
 	model_unref(gw.model);
 	gw.model = NULL;
+	free(dirty);
+	dirty = NULL;
+	ndirty = dirty_cap = 0;
 }

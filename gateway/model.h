@@ -1,7 +1,9 @@
 /*
  * model.h - the in-memory view of cameras, sites, authorities, grants and
  * grant credentials, loaded from PostgreSQL in one snapshot and reloaded
- * when a NOTIFY on channel "vssgate_model" says something changed.
+ * when a NOTIFY on channel "vssgate_model" says something changed; a
+ * NOTIFY on "vssgate_grant" names one changed grant, and only the grants
+ * so named are read again.
  *
  * A struct gw_model is immutable and reference-counted. gw.model is the
  * current one; holders that keep a model across loop passes take a
@@ -69,6 +71,11 @@ struct gw_model {
 	int ngrants;
 	struct model_credential *credentials;
 	int ncredentials;
+	/*
+	 * Private to model.c: when set, sites, authorities and cameras belong to
+	 * that model (referenced), shared by models that only reloaded grants.
+	 */
+	struct gw_model *places_owner;
 };
 
 /* Who is asking: resolved from credentials at authentication. */
@@ -84,6 +91,16 @@ void model_init(void);
 void model_shutdown(void);
 /* Load a fresh snapshot now; |done| gets whether it worked (start-up path). */
 void model_load(void (*done)(bool ok));
+/*
+ * Read-your-writes for the API: call done(arg, ok) once a model loaded
+ * after this call is current (so it holds every change committed before
+ * the call), without waiting for the NOTIFY debounce. |ok| is false if that
+ * load failed (the previous model stays). |done| runs on the I/O thread,
+ * never inside model_sync().
+ */
+void model_sync(void (*done)(void *arg, bool ok), void *arg);
+/* The same when only grant |grant_id| changed: reads that grant again, not everything. */
+void model_sync_grant(int64_t grant_id, void (*done)(void *arg, bool ok), void *arg);
 /* Called after each swap, e.g. to re-check live sessions. */
 void model_on_change(void (*hook)(void));
 

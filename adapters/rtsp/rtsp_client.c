@@ -149,6 +149,8 @@ mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static void fail(struct rc *rc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Report once; the core closes us after this loop pass. */
 static void
 fail(struct rc *rc, const char *fmt, ...)

@@ -26,6 +26,9 @@ PG_BINDIR = os.environ.get("PG_BINDIR") or "/usr/lib/postgresql/15/bin"
 WRAPPER = os.environ.get("VSSGATED_WRAPPER", "").split()
 
 
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: ")
+
+
 def free_port(kind=socket.SOCK_STREAM):
     """A port that was free a moment ago (bind to 0, read it, close)."""
     with socket.socket(socket.AF_INET, kind) as s:
@@ -220,6 +223,13 @@ class Gateway:
         if self._logf:
             self._logf.close()
             self._logf = None
+            self.check_sanitizers()
+
+    def check_sanitizers(self):
+        """In an ASan/UBSan build, a report in the daemon's log (leaks at exit too) fails the test."""
+        m = SANITIZER_REPORT.search(self.log())
+        if m:
+            raise AssertionError(f"sanitizer report in {self.log_path}:\n{self.log()[m.start():m.start() + 3000]}")
 
     def get(self, path, headers=None, timeout=5):
         """(status, parsed JSON or text) of an HTTP GET."""
@@ -366,3 +376,112 @@ def add_grant(gw, camera_ids=(), levels=("1V",), authority="Police unit 7",
 def rtsp_url(gw, camera_id, user=None, password=None, port=None, scheme="rtsp"):
     cred = f"{user}:{password}@" if user else ""
     return f"{scheme}://{cred}127.0.0.1:{port or gw.rtsp_port}/cameras/{camera_id}"
+# --- REST API helpers (test_api_*.py) ------------------------------------------
+
+ADMIN_PASSWORD = "a correct horse battery staple"
+
+
+class Resp:
+    def __init__(self, status, body, headers):
+        self.status, self.body, self.headers = status, body, headers
+
+    def __repr__(self):
+        return f"<{self.status} {self.body!r}>"
+
+
+class Api:
+    """A client of the REST API over HTTP/1.1 (urllib), with one bearer token."""
+
+    def __init__(self, gw, token=None):
+        self.gw = gw
+        self.token = token
+
+    def req(self, method, path, body=None, token="default", headers=None, raw=None, ctype=None, timeout=10):
+        hdrs = dict(headers or {})
+        tok = self.token if token == "default" else token
+        if tok:
+            hdrs["Authorization"] = "Bearer " + tok
+        data = None
+        if raw is not None:
+            data = raw
+            hdrs.setdefault("Content-Type", ctype or "text/csv")
+        elif body is not None:
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        r = urllib.request.Request(self.gw.url + path, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(r, timeout=timeout) as resp:
+                status, raw_body, h = resp.status, resp.read(), resp.headers
+        except urllib.error.HTTPError as e:
+            status, raw_body, h = e.code, e.read(), e.headers
+        out = raw_body
+        if h.get("Content-Type", "").startswith("application/json") and raw_body:
+            out = json.loads(raw_body)
+        return Resp(status, out, h)
+
+    def get(self, path, **kw):
+        return self.req("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.req("POST", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.req("PATCH", path, body, **kw)
+
+    def delete(self, path, body=None, **kw):
+        return self.req("DELETE", path, body, **kw)
+
+    def ok(self, method, path, body=None, status=None, **kw):
+        """The parsed body of a request that must succeed (with |status| if given)."""
+        r = self.req(method, path, body, **kw)
+        assert (r.status == status) if status else (200 <= r.status < 300), f"{method} {path}: {r}"
+        return r.body
+
+    def login(self, username, password=ADMIN_PASSWORD):
+        r = self.req("POST", "/api/v1/auth/login", {"username": username, "password": password}, token=None)
+        assert r.status == 201, r
+        return r.body["token"]
+
+    def as_user(self, username, password=ADMIN_PASSWORD):
+        return Api(self.gw, self.login(username, password))
+
+
+def add_admin(gw, username, password=ADMIN_PASSWORD, role="admin"):
+    """vssgated --add-admin, the password on standard input."""
+    r = subprocess.run(WRAPPER + [VSSGATED, "-c", gw.conf_path, "--add-admin", username, "--role", role],
+                       input=password + "\n", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture
+def api_factory(gateway_factory):
+    """api_factory(extra) -> Api of an admin "root" on a fresh gateway."""
+    def make(extra=None, **kw):
+        g = gateway_factory(extra, start=False)
+        add_admin(g, "root")
+        g.start(**kw)
+        return Api(g).as_user("root")
+    return make
+
+
+@pytest.fixture
+def api(api_factory):
+    return api_factory()
+
+
+def make_camera(api, name, **kw):
+    doc = {"name": name, "source_uri": f"rtsp://127.0.0.1:9/{name}"}
+    doc.update(kw)
+    return api.ok("POST", "/api/v1/cameras", doc, status=201)
+
+
+def make_authority(api, name="Police 18e"):
+    return api.ok("POST", "/api/v1/authorities", {"name": name, "kind": "police"}, status=201)
+
+
+def make_grant(api, authority_id, camera_ids, **kw):
+    doc = {"authority_id": authority_id, "levels": ["1V"], "scope": "cameras", "camera_ids": camera_ids,
+           "duration_s": 3600, "reason": "test incident"}
+    doc.update(kw)
+    return api.ok("POST", "/api/v1/grants", doc, status=201)
