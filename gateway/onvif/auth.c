@@ -57,7 +57,7 @@ static struct {
 } utc;
 
 int
-auth_init(void)
+onvif_auth_init(void)
 {
 	uint32_t nb = 1;
 
@@ -74,7 +74,7 @@ auth_init(void)
 }
 
 void
-auth_shutdown(void)
+onvif_auth_shutdown(void)
 {
 	free(utc.ring);
 	free(utc.buckets);
@@ -337,7 +337,7 @@ nc_check(const char *nonce, int64_t issued, const char *nc_hex)
 }
 
 void
-auth_add_challenges(struct http_request *req, bool stale)
+onvif_auth_challenges(struct http_request *req, bool stale)
 {
 	char nonce[2 * (NONCE_RAW + NONCE_MAC) + 1], value[512];
 	static const enum digest_algo algos[] = { DIGEST_SHA256, DIGEST_MD5 };
@@ -351,7 +351,7 @@ auth_add_challenges(struct http_request *req, bool stale)
 }
 
 bool
-auth_has_challenges(void)
+onvif_auth_has_challenges(void)
 {
 	return true;
 }
@@ -418,7 +418,7 @@ check_basic(const struct digest_credentials *c, bool tls, struct gw_principal *p
 }
 
 enum auth_result
-auth_http(struct http_request *req, bool tls, struct gw_principal *p, const char **why)
+onvif_auth_http(struct http_request *req, bool tls, struct gw_principal *p, const char **why)
 {
 	const char *v = http_header_get(req, "Authorization");
 	struct digest_credentials c;
@@ -442,9 +442,9 @@ auth_http(struct http_request *req, bool tls, struct gw_principal *p, const char
  * carry the same user in both.
  */
 enum auth_result
-auth_request(struct onvif_req *r, const char **why)
+onvif_auth_request(struct onvif_req *r, const char **why)
 {
-	enum auth_result http = auth_http(r->http, r->tls, &r->principal, why);
+	enum auth_result http = onvif_auth_http(r->http, r->tls, &r->principal, why);
 	struct gw_principal from_http = r->principal;
 	enum auth_result res;
 

@@ -136,7 +136,7 @@ get_system_date_and_time(struct onvif_req *r)
 /* --- services and capabilities --------------------------------------------------------- */
 
 void
-device_write_caps(struct xw *w, const struct onvif_req *r)
+onvif_caps_device(struct xw *w, const struct onvif_req *r)
 {
 	xw_lit(w, "<tds:Capabilities><tds:Network IPFilter=\"false\" ZeroConfiguration=\"false\""
 	    " IPVersion6=\"true\" DynDNS=\"false\" Dot11Configuration=\"false\" HostnameFromDHCP=\"false\""
@@ -145,7 +145,7 @@ device_write_caps(struct xw *w, const struct onvif_req *r)
 	xw_lit(w, " OnboardKeyGeneration=\"false\" AccessPolicyConfig=\"false\" DefaultAccessPolicy=\"false\""
 	    " Dot1X=\"false\" RemoteUserHandling=\"false\" X.509Token=\"false\" SAMLToken=\"false\""
 	    " KerberosToken=\"false\" UsernameToken=\"true\"");
-	xw_lit(w, auth_has_challenges() ? " HttpDigest=\"true\"" : " HttpDigest=\"false\"");
+	xw_lit(w, onvif_auth_has_challenges() ? " HttpDigest=\"true\"" : " HttpDigest=\"false\"");
 	xw_lit(w, " RELToken=\"false\"/><tds:System DiscoveryResolve=\"false\"");
 	xw_lit(w, gw.cfg->onvif_discovery ? " DiscoveryBye=\"true\"" : " DiscoveryBye=\"false\"");
 	xw_lit(w, " RemoteDiscovery=\"false\" SystemBackup=\"false\" SystemLogging=\"false\""
@@ -160,7 +160,7 @@ static void
 get_service_capabilities(struct onvif_req *r)
 {
 	xw_lit(&r->out, "<tds:GetServiceCapabilitiesResponse>");
-	device_write_caps(&r->out, r);
+	onvif_caps_device(&r->out, r);
 	xw_lit(&r->out, "</tds:GetServiceCapabilitiesResponse>");
 	onvif_reply(r);
 }
@@ -170,12 +170,12 @@ static const struct {
 	const char *path;
 	void (*caps)(struct xw *w, const struct onvif_req *r);
 } services[] = {
-	{ NS_TDS, "/onvif/device_service", device_write_caps },
-	{ NS_TRT, "/onvif/media_service", media1_write_caps },
-	{ NS_TR2, "/onvif/media2_service", media2_write_caps },
-	{ NS_TEV, "/onvif/events_service", events_write_caps },
-	{ NS_TMD, "/onvif/deviceio_service", deviceio_write_caps },
-	{ NS_TIMG, "/onvif/imaging_service", imaging_write_caps },
+	{ NS_TDS, "/onvif/device_service", onvif_caps_device },
+	{ NS_TRT, "/onvif/media_service", onvif_caps_media1 },
+	{ NS_TR2, "/onvif/media2_service", onvif_caps_media2 },
+	{ NS_TEV, "/onvif/events_service", onvif_caps_events },
+	{ NS_TMD, "/onvif/deviceio_service", onvif_caps_deviceio },
+	{ NS_TIMG, "/onvif/imaging_service", onvif_caps_imaging },
 };
 
 static void

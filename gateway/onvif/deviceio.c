@@ -35,7 +35,7 @@ count(const struct onvif_req *r)
 
 /* The source counts are the caller's, when it gave valid credentials (PRE_AUTH: else 0). */
 void
-deviceio_write_caps(struct xw *w, const struct onvif_req *r)
+onvif_caps_deviceio(struct xw *w, const struct onvif_req *r)
 {
 	struct source_counts c = count(r);
 
@@ -48,7 +48,7 @@ static void
 get_service_capabilities(struct onvif_req *r)
 {
 	xw_lit(&r->out, "<tmd:GetServiceCapabilitiesResponse>");
-	deviceio_write_caps(&r->out, r);
+	onvif_caps_deviceio(&r->out, r);
 	xw_lit(&r->out, "</tmd:GetServiceCapabilitiesResponse>");
 	onvif_reply(r);
 }
@@ -116,11 +116,11 @@ get_source_cfg_cont(struct onvif_req *r, struct onvif_view *v, struct authority_
 		return;
 	if (video) {
 		xw_lit(&r->out, "<tmd:GetVideoSourceConfigurationResponse>");
-		write_video_source_cfg(&r->out, "tmd:VideoSourceConfiguration", vc, 1);
+		onvif_write_video_source_cfg(&r->out, "tmd:VideoSourceConfiguration", vc, 1);
 		xw_lit(&r->out, "</tmd:GetVideoSourceConfigurationResponse>");
 	} else {
 		xw_lit(&r->out, "<tmd:GetAudioSourceConfigurationResponse>");
-		write_audio_source_cfg(&r->out, "tmd:AudioSourceConfiguration", vc, 1);
+		onvif_write_audio_source_cfg(&r->out, "tmd:AudioSourceConfiguration", vc, 1);
 		xw_lit(&r->out, "</tmd:GetAudioSourceConfigurationResponse>");
 	}
 	onvif_reply(r);
@@ -203,7 +203,7 @@ set_source_cfg_cont(struct onvif_req *r, struct onvif_view *v, struct authority_
 		    "changing a camera's configuration needs a level 2 grant");
 		return;
 	}
-	events_configuration_changed(vc->cam->pc.id, k, token);
+	onvif_events_configuration_changed(vc->cam->pc.id, k, token);
 	m2_empty_reply(r, video ? "tmd:SetVideoSourceConfigurationResponse" :
 	    "tmd:SetAudioSourceConfigurationResponse");
 }

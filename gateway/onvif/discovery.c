@@ -402,7 +402,7 @@ open_socket(void)
 }
 
 int
-discovery_init(void)
+onvif_discovery_init(void)
 {
 	unsigned char r[4];
 
@@ -431,7 +431,7 @@ discovery_init(void)
 }
 
 void
-discovery_shutdown(void)
+onvif_discovery_shutdown(void)
 {
 	if (disc.fd < 0)
 		return;

@@ -62,13 +62,13 @@ static int nstates;
 static uint64_t messages_made, messages_dropped;
 
 const char *
-events_topic_path(enum ev_topic t)
+pullpoint_topic_path(enum ev_topic t)
 {
 	return topic_paths[t];
 }
 
 int
-events_subscription_count(void)
+onvif_events_count(void)
 {
 	return npullpoints;
 }
@@ -287,7 +287,7 @@ deliver(struct ev_msg *m)
 /* --- producers -------------------------------------------------------------------------- */
 
 void
-events_profile_changed(int64_t authority_id, const char *profile_token)
+onvif_events_profile_changed(int64_t authority_id, const char *profile_token)
 {
 	struct xw body;
 	struct ev_msg *m;
@@ -320,7 +320,7 @@ caps_for_cfg(enum cfg_kind k)
 }
 
 void
-events_configuration_changed(int64_t camera_id, enum cfg_kind kind, const char *token)
+onvif_events_configuration_changed(int64_t camera_id, enum cfg_kind kind, const char *token)
 {
 	struct xw body;
 	struct ev_msg *m;
@@ -330,7 +330,7 @@ events_configuration_changed(int64_t camera_id, enum cfg_kind kind, const char *
 	xw_init(&body);
 	xw_lit(&body, "<tt:Source>");
 	simple_item(&body, "Token", token);
-	simple_item(&body, "Type", cfg_kind_name(kind));
+	simple_item(&body, "Type", onvif_cfg_kind_name(kind));
 	xw_lit(&body, "</tt:Source>");
 	m = msg_new(TOPIC_CONFIGURATION_CHANGED, NULL, &body);
 	xw_free(&body);
@@ -469,7 +469,7 @@ initial_properties(struct pullpoint *pp)
 /* --- subscriptions ------------------------------------------------------------------------ */
 
 struct pullpoint *
-events_find(const struct onvif_req *r)
+pullpoint_find(const struct onvif_req *r)
 {
 	struct pullpoint *pp;
 
@@ -482,7 +482,7 @@ events_find(const struct onvif_req *r)
 
 /* End a subscription: its waiting pull gets a fault, its session ends, it is freed. */
 void
-events_end(struct pullpoint *pp, const char *reason)
+pullpoint_end(struct pullpoint *pp, const char *reason)
 {
 	struct onvif_req *r = pp->parked;
 
@@ -519,7 +519,7 @@ session_close(struct gw_session *s, const char *reason)
 	struct pullpoint *pp = s->owner;
 
 	GW_CHECK(pp, PULLPOINT_MAGIC);
-	events_end(pp, reason);
+	pullpoint_end(pp, reason);
 }
 
 static const struct session_ops pullpoint_session_ops = { .close = session_close };
@@ -540,7 +540,7 @@ count_for(const struct gw_principal *p)
  * the limits are reached. Takes |content|.
  */
 struct pullpoint *
-events_create(const struct onvif_req *r, unsigned topics, void *content, int64_t termination_us,
+pullpoint_create(const struct onvif_req *r, unsigned topics, void *content, int64_t termination_us,
     bool changed_only, const char **why)
 {
 	struct pullpoint *pp;
@@ -572,7 +572,7 @@ events_create(const struct onvif_req *r, unsigned topics, void *content, int64_t
 }
 
 void
-events_resync(struct pullpoint *pp)
+pullpoint_resync(struct pullpoint *pp)
 {
 	initial_properties(pp);
 	if (pp->parked != NULL && pp->count > 0)
@@ -581,7 +581,7 @@ events_resync(struct pullpoint *pp)
 
 /* PullMessages: answer now, or park until a message or the timeout. */
 void
-events_pull(struct pullpoint *pp, struct onvif_req *r, int64_t timeout_us, int limit)
+pullpoint_pull(struct pullpoint *pp, struct onvif_req *r, int64_t timeout_us, int limit)
 {
 	int64_t until = gw_wall_us() + timeout_us;
 
@@ -599,7 +599,7 @@ events_pull(struct pullpoint *pp, struct onvif_req *r, int64_t timeout_us, int l
 }
 
 bool
-events_busy(struct pullpoint *pp)
+pullpoint_busy(struct pullpoint *pp)
 {
 	struct onvif_req *old = pp->parked;
 
@@ -629,7 +629,7 @@ janitor(int64_t now)
 			answer_pull(pp, r, pp->parked_limit);
 		}
 		if (pp->parked == NULL && wall >= pp->termination_us)
-			events_end(pp, "subscription expired");
+			pullpoint_end(pp, "subscription expired");
 	}
 	if (npullpoints > 0 && now - last_poll_us >= gw.cfg->onvif_status_poll_ms * 1000) {
 		last_poll_us = now;
@@ -638,19 +638,19 @@ janitor(int64_t now)
 }
 
 int
-events_init(void)
+onvif_events_init(void)
 {
 	loop_janitor_add(janitor);
 	return 0;
 }
 
 void
-events_shutdown(void)
+onvif_events_shutdown(void)
 {
 	struct pullpoint *pp;
 
 	while ((pp = TAILQ_FIRST(&pullpoints)) != NULL)
-		events_end(pp, "the gateway is shutting down");
+		pullpoint_end(pp, "the gateway is shutting down");
 	log_debug("events: %llu messages made, %llu dropped from full queues",
 	    (unsigned long long)messages_made, (unsigned long long)messages_dropped);
 }

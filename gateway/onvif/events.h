@@ -48,16 +48,16 @@ struct pullpoint {
 	TAILQ_ENTRY(pullpoint) link;
 };
 
-const char *events_topic_path(enum ev_topic t);
-struct pullpoint *events_create(const struct onvif_req *r, unsigned topics, void *content,
+const char *pullpoint_topic_path(enum ev_topic t);
+struct pullpoint *pullpoint_create(const struct onvif_req *r, unsigned topics, void *content,
     int64_t termination_us, bool changed_only, const char **why);
 /* The subscription of r->subscription owned by r's principal, or NULL. */
-struct pullpoint *events_find(const struct onvif_req *r);
-void events_end(struct pullpoint *pp, const char *reason);
+struct pullpoint *pullpoint_find(const struct onvif_req *r);
+void pullpoint_end(struct pullpoint *pp, const char *reason);
 /* Is a PullMessages already waiting on |pp| (from a client still connected)? */
-bool events_busy(struct pullpoint *pp);
-void events_pull(struct pullpoint *pp, struct onvif_req *r, int64_t timeout_us, int limit);
+bool pullpoint_busy(struct pullpoint *pp);
+void pullpoint_pull(struct pullpoint *pp, struct onvif_req *r, int64_t timeout_us, int limit);
 /* Queue the current state of the property topics again (SetSynchronizationPoint). */
-void events_resync(struct pullpoint *pp);
+void pullpoint_resync(struct pullpoint *pp);
 
 #endif

@@ -24,7 +24,7 @@
 #define DIALECT_XPATH "http://www.w3.org/TR/1999/REC-xpath-19991116"
 
 void
-events_write_caps(struct xw *w, const struct onvif_req *r)
+onvif_caps_events(struct xw *w, const struct onvif_req *r)
 {
 	xw_fmt(w, "<tev:Capabilities WSSubscriptionPolicySupport=\"true\""
 	    " WSPausableSubscriptionManagerInterfaceSupport=\"false\" MaxNotificationProducers=\"0\""
@@ -36,7 +36,7 @@ static void
 get_service_capabilities(struct onvif_req *r)
 {
 	xw_lit(&r->out, "<tev:GetServiceCapabilitiesResponse>");
-	events_write_caps(&r->out, r);
+	onvif_caps_events(&r->out, r);
 	xw_lit(&r->out, "</tev:GetServiceCapabilitiesResponse>");
 	onvif_reply(r);
 }
@@ -95,7 +95,7 @@ topics_of_item(const xmlNode *expr, char *item)
 		n -= 3;
 	}
 	for (int t = 0; t < TOPIC_COUNT; t++) {
-		const char *tp = events_topic_path((enum ev_topic)t);
+		const char *tp = pullpoint_topic_path((enum ev_topic)t);
 
 		if (strcmp(tp, path) == 0 || (subtree && strncmp(tp, path, n) == 0 && tp[n] == '/'))
 			bits |= 1u << t;
@@ -271,7 +271,7 @@ create_pull_point(struct onvif_req *r)
 		    "the termination time must be a duration or a time in the future");
 		return;
 	}
-	if ((pp = events_create(r, topics, content, termination, changed_only(r), &why)) == NULL) {
+	if ((pp = pullpoint_create(r, topics, content, termination, changed_only(r), &why)) == NULL) {
 		fault_wsn(r, "env:Receiver", "wsnt:SubscribeCreationFailedFault", why);
 		return;
 	}
@@ -306,7 +306,7 @@ not_supported(struct onvif_req *r)
 static struct pullpoint *
 subscription(struct onvif_req *r)
 {
-	struct pullpoint *pp = events_find(r);
+	struct pullpoint *pp = pullpoint_find(r);
 
 	if (pp == NULL)
 		fault_wsn(r, "env:Sender", "wsrf-rw:ResourceUnknownFault", "the subscription does not exist");
@@ -354,12 +354,12 @@ pull_messages(struct onvif_req *r)
 		xw_free(&detail);
 		return;
 	}
-	if (events_busy(pp)) {
+	if (pullpoint_busy(pp)) {
 		onvif_fault(r, 0, "env:Receiver", "ter:Action", NULL,
 		    "UnableToGetMessagesFault: another PullMessages is waiting on this subscription");
 		return;
 	}
-	events_pull(pp, r, us, limit);
+	pullpoint_pull(pp, r, us, limit);
 }
 
 static void
@@ -369,7 +369,7 @@ set_synchronization_point(struct onvif_req *r)
 
 	if (pp == NULL)
 		return;
-	events_resync(pp);
+	pullpoint_resync(pp);
 	xw_lit(&r->out, "<tev:SetSynchronizationPointResponse/>");
 	onvif_reply(r);
 }
@@ -406,7 +406,7 @@ unsubscribe(struct onvif_req *r)
 
 	if (pp == NULL)
 		return;
-	events_end(pp, "unsubscribed");
+	pullpoint_end(pp, "unsubscribed");
 	xw_lit(&r->out, "<wsnt:UnsubscribeResponse/>");
 	r->reply_action = "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeResponse";
 	onvif_reply(r);

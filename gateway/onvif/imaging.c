@@ -14,7 +14,7 @@
 #include <string.h>
 
 void
-imaging_write_caps(struct xw *w, const struct onvif_req *r)
+onvif_caps_imaging(struct xw *w, const struct onvif_req *r)
 {
 	xw_lit(w, "<timg:Capabilities ImageStabilization=\"false\" Presets=\"false\""
 	    " AdaptablePreset=\"false\"/>");
@@ -24,7 +24,7 @@ static void
 get_service_capabilities(struct onvif_req *r)
 {
 	xw_lit(&r->out, "<timg:GetServiceCapabilitiesResponse>");
-	imaging_write_caps(&r->out, r);
+	onvif_caps_imaging(&r->out, r);
 	xw_lit(&r->out, "</timg:GetServiceCapabilitiesResponse>");
 	onvif_reply(r);
 }

@@ -14,7 +14,7 @@
 #include <string.h>
 
 void
-media1_write_caps(struct xw *w, const struct onvif_req *r)
+onvif_caps_media1(struct xw *w, const struct onvif_req *r)
 {
 	xw_lit(w, "<trt:Capabilities SnapshotUri=\"true\" Rotation=\"false\" VideoSourceMode=\"false\""
 	    " OSD=\"false\" TemporaryOSDText=\"false\" EXICompression=\"false\"><trt:ProfileCapabilities");
@@ -28,7 +28,7 @@ static void
 get_service_capabilities(struct onvif_req *r)
 {
 	xw_lit(&r->out, "<trt:GetServiceCapabilitiesResponse>");
-	media1_write_caps(&r->out, r);
+	onvif_caps_media1(&r->out, r);
 	xw_lit(&r->out, "</trt:GetServiceCapabilitiesResponse>");
 	onvif_reply(r);
 }
@@ -49,8 +49,8 @@ write_profile1(struct xw *w, const char *tag, const struct onvif_view *v, const 
 	xw_el(w, "tt:Name", p->name);
 	for (int k = 0; k < CFG_KIND_COUNT && vc != NULL; k++)
 		if (p->cfgs & CFG_BIT(k))
-			write_cfg(w, (enum cfg_kind)k, tags[k], vc,
-			    profiles_use_count(all, nall, (enum cfg_kind)k, p->camera_id), false);
+			onvif_write_cfg(w, (enum cfg_kind)k, tags[k], vc,
+			    onvif_use_count(all, nall, (enum cfg_kind)k, p->camera_id), false);
 	xw_lit(w, "</");
 	xw_lit(w, tag);
 	xw_lit(w, ">");
@@ -112,7 +112,7 @@ get_video_sources_cont(struct onvif_req *r, struct onvif_view *v, struct authori
 	xw_lit(&r->out, "<trt:GetVideoSourcesResponse>");
 	for (int i = 0; i < v->ncams; i++)
 		if (view_cfgs_allowed(&v->cams[i]) & CFG_BIT(CFG_VIDEO_SOURCE))
-			write_video_source(&r->out, "trt:VideoSources", &v->cams[i]);
+			onvif_write_video_source(&r->out, "trt:VideoSources", &v->cams[i]);
 	xw_lit(&r->out, "</trt:GetVideoSourcesResponse>");
 	onvif_reply(r);
 }
@@ -129,7 +129,7 @@ get_audio_sources_cont(struct onvif_req *r, struct onvif_view *v, struct authori
 	xw_lit(&r->out, "<trt:GetAudioSourcesResponse>");
 	for (int i = 0; i < v->ncams; i++)
 		if (view_cfgs_allowed(&v->cams[i]) & CFG_BIT(CFG_AUDIO_SOURCE))
-			write_audio_source(&r->out, "trt:AudioSources", &v->cams[i]);
+			onvif_write_audio_source(&r->out, "trt:AudioSources", &v->cams[i]);
 	xw_lit(&r->out, "</trt:GetAudioSourcesResponse>");
 	onvif_reply(r);
 }
@@ -157,8 +157,8 @@ get_cfgs_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store 
 	xw_fmt(&r->out, "<trt:Get%sConfigurationsResponse>", v1_names[k]);
 	for (int i = 0; i < v->ncams; i++)
 		if (view_cfgs_allowed(&v->cams[i]) & CFG_BIT(k))
-			write_cfg(&r->out, k, "trt:Configurations", &v->cams[i],
-			    profiles_use_count(p, n, k, v->cams[i].cam->pc.id), false);
+			onvif_write_cfg(&r->out, k, "trt:Configurations", &v->cams[i],
+			    onvif_use_count(p, n, k, v->cams[i].cam->pc.id), false);
 	xw_fmt(&r->out, "</trt:Get%sConfigurationsResponse>", v1_names[k]);
 	free(p);
 	onvif_reply(r);
@@ -181,7 +181,7 @@ get_cfg_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *
 	}
 	n = view_profiles(v, st, &p);
 	xw_fmt(&r->out, "<trt:Get%sConfigurationResponse>", v1_names[k]);
-	write_cfg(&r->out, k, "trt:Configuration", vc, profiles_use_count(p, n, k, vc->cam->pc.id), false);
+	onvif_write_cfg(&r->out, k, "trt:Configuration", vc, onvif_use_count(p, n, k, vc->cam->pc.id), false);
 	xw_fmt(&r->out, "</trt:Get%sConfigurationResponse>", v1_names[k]);
 	free(p);
 	onvif_reply(r);
@@ -320,7 +320,7 @@ get_stream_uri_cont(struct onvif_req *r, struct onvif_view *v, struct authority_
 	}
 	if ((vc = m2_stream_profile(r, v, st, &p)) == NULL)
 		return;
-	if (!media_stream_uri(r, vc, proto, uri, sizeof(uri), &why)) {
+	if (!onvif_stream_uri(r, vc, proto, uri, sizeof(uri), &why)) {
 		onvif_fault_arg(r, proto == STREAM_RTSP_MULTICAST ? "ter:InvalidMulticastSettings" :
 		    "ter:InvalidStreamSetup", why);
 		return;
@@ -348,7 +348,7 @@ get_snapshot_uri_cont(struct onvif_req *r, struct onvif_view *v, struct authorit
 		    "the profile has no video to take a snapshot of");
 		return;
 	}
-	media_snapshot_uri(r, p.token, uri, sizeof(uri));
+	onvif_snapshot_uri(r, p.token, uri, sizeof(uri));
 	write_media_uri(r, "GetSnapshotUriResponse", uri);
 }
 

@@ -57,7 +57,7 @@ m2_has_level2(const struct onvif_view *v)
 /* --- GetServiceCapabilities ----------------------------------------------------------- */
 
 void
-media2_write_caps(struct xw *w, const struct onvif_req *r)
+onvif_caps_media2(struct xw *w, const struct onvif_req *r)
 {
 	char ws[320];
 
@@ -83,7 +83,7 @@ static void
 get_service_capabilities(struct onvif_req *r)
 {
 	xw_lit(&r->out, "<tr2:GetServiceCapabilitiesResponse>");
-	media2_write_caps(&r->out, r);
+	onvif_caps_media2(&r->out, r);
 	xw_lit(&r->out, "</tr2:GetServiceCapabilitiesResponse>");
 	onvif_reply(r);
 }
@@ -103,7 +103,7 @@ requested_types(const struct onvif_req *r)
 			continue;
 		if (strcmp(type, "All") == 0)
 			mask = CFG_ALL;
-		else if ((k = cfg_kind_parse(type)) >= 0)
+		else if ((k = onvif_cfg_kind_parse(type)) >= 0)
 			mask |= CFG_BIT(k);
 	}
 	return mask;
@@ -127,8 +127,8 @@ write_profile2(struct xw *w, const struct onvif_view *v, const struct onvif_prof
 		xw_lit(w, "<tr2:Configurations>");
 		for (int k = 0; k < CFG_KIND_COUNT; k++)
 			if (shown & CFG_BIT(k))
-				write_cfg(w, (enum cfg_kind)k, tags[k], vc,
-				    profiles_use_count(all, nall, (enum cfg_kind)k, p->camera_id), true);
+				onvif_write_cfg(w, (enum cfg_kind)k, tags[k], vc,
+				    onvif_use_count(all, nall, (enum cfg_kind)k, p->camera_id), true);
 		xw_lit(w, "</tr2:Configurations>");
 	}
 	xw_lit(w, "</tr2:Profiles>");
@@ -187,7 +187,7 @@ profile_written(void *arg, const char *error)
 	snprintf(token, sizeof(token), "%s", (const char *)r->data);
 	free(r->data);
 	r->data = NULL;
-	events_profile_changed(r->principal.authority_id, token);
+	onvif_events_profile_changed(r->principal.authority_id, token);
 	if (strcmp(r->msg.op_name, "CreateProfile") == 0) {
 		xw_lit(&r->out, "<tr2:CreateProfileResponse>");
 		xw_el(&r->out, "tr2:Token", token);
@@ -220,7 +220,7 @@ add_refs(const struct onvif_req *r, const struct onvif_view *v, struct store_pro
 		    !soap_child_text(c, NULL, "Token", token, sizeof(token)) ||
 		    (vc = m2_resolve_cfg(v, token, &k)) == NULL)
 			return "ter:NoConfig";
-		want = cfg_kind_parse(type);
+		want = onvif_cfg_kind_parse(type);
 		if (want != (int)k)
 			return "ter:NoConfig";
 		if (p->camera_id != 0 && p->camera_id != vc->cam->pc.id && p->cfgs != 0)
@@ -261,12 +261,12 @@ create_profile_cont(struct onvif_req *r, struct onvif_view *v, struct authority_
 		fault_for_ref(r, bad);
 		return;
 	}
-	if (store_new_token("p", p.token, sizeof(p.token)) < 0) {
+	if (onvif_store_new_token("p", p.token, sizeof(p.token)) < 0) {
 		onvif_fault(r, 0, "env:Receiver", "ter:Action", NULL, "no random numbers");
 		return;
 	}
 	r->data = gw_xstrdup(p.token);
-	store_profile_put(r->principal.authority_id, &p, true, profile_written, r);
+	onvif_store_profile_put(r->principal.authority_id, &p, true, profile_written, r);
 }
 
 static void
@@ -288,7 +288,7 @@ own_profile(struct onvif_req *r, const struct onvif_view *v, const struct author
 		onvif_fault(r, 0, "env:Sender", "ter:InvalidArgs", NULL, "the profile token is missing");
 		return NULL;
 	}
-	if ((sp = store_find_profile(st, token)) != NULL)
+	if ((sp = onvif_store_find_profile(st, token)) != NULL)
 		return sp;
 	if (view_profile(v, st, token, &fixed)) {
 		if (strcmp(r->msg.op_name, "DeleteProfile") == 0)
@@ -311,7 +311,7 @@ delete_profile_cont(struct onvif_req *r, struct onvif_view *v, struct authority_
 	if (sp == NULL)
 		return;
 	r->data = gw_xstrdup(sp->token);
-	store_profile_delete(r->principal.authority_id, sp->token, profile_written, r);
+	onvif_store_profile_delete(r->principal.authority_id, sp->token, profile_written, r);
 }
 
 static void
@@ -340,7 +340,7 @@ add_configuration_cont(struct onvif_req *r, struct onvif_view *v, struct authori
 		return;
 	}
 	r->data = gw_xstrdup(p.token);
-	store_profile_put(r->principal.authority_id, &p, false, profile_written, r);
+	onvif_store_profile_put(r->principal.authority_id, &p, false, profile_written, r);
 }
 
 static void
@@ -369,13 +369,13 @@ remove_configuration_cont(struct onvif_req *r, struct onvif_view *v, struct auth
 		}
 		if (strcmp(type, "All") == 0)
 			p.cfgs = 0;
-		else if ((k = cfg_kind_parse(type)) >= 0)
+		else if ((k = onvif_cfg_kind_parse(type)) >= 0)
 			p.cfgs &= ~CFG_BIT(k);
 	}
 	if (p.cfgs == 0)
 		p.camera_id = 0;
 	r->data = gw_xstrdup(p.token);
-	store_profile_put(r->principal.authority_id, &p, false, profile_written, r);
+	onvif_store_profile_put(r->principal.authority_id, &p, false, profile_written, r);
 }
 
 static void
@@ -442,8 +442,8 @@ get_configurations_cont(struct onvif_req *r, struct onvif_view *v, struct author
 	xw_fmt(&r->out, "<tr2:Get%sConfigurationsResponse>", cfg_ops[k]);
 	for (int i = 0; i < v->ncams; i++)
 		if (want[i])
-			write_cfg(&r->out, k, "tr2:Configurations", &v->cams[i],
-			    profiles_use_count(p, n, k, v->cams[i].cam->pc.id), true);
+			onvif_write_cfg(&r->out, k, "tr2:Configurations", &v->cams[i],
+			    onvif_use_count(p, n, k, v->cams[i].cam->pc.id), true);
 	xw_fmt(&r->out, "</tr2:Get%sConfigurationsResponse>", cfg_ops[k]);
 	free(p);
 	free(want);
@@ -593,7 +593,7 @@ set_configuration_cont(struct onvif_req *r, struct onvif_view *v, struct authori
 		    "the gateway relays the camera's stream and cannot change its encoding");
 		return;
 	}
-	events_configuration_changed(vc->cam->pc.id, k, token);
+	onvif_events_configuration_changed(vc->cam->pc.id, k, token);
 	xw_fmt(&r->out, "<tr2:Set%sConfigurationResponse/>", cfg_ops[k]);
 	onvif_reply(r);
 }
@@ -692,7 +692,7 @@ get_stream_uri_cont(struct onvif_req *r, struct onvif_view *v, struct authority_
 		onvif_fault_arg(r, "ter:InvalidStreamSetup", "the protocol is not supported");
 		return;
 	}
-	if (!media_stream_uri(r, vc, proto, uri, sizeof(uri), &why)) {
+	if (!onvif_stream_uri(r, vc, proto, uri, sizeof(uri), &why)) {
 		onvif_fault_arg(r, proto == STREAM_RTSP_MULTICAST ? "ter:InvalidMulticastSettings" :
 		    "ter:InvalidStreamSetup", why);
 		return;
@@ -723,7 +723,7 @@ get_snapshot_uri_cont(struct onvif_req *r, struct onvif_view *v, struct authorit
 		    "the profile has no video to take a snapshot of");
 		return;
 	}
-	media_snapshot_uri(r, p.token, uri, sizeof(uri));
+	onvif_snapshot_uri(r, p.token, uri, sizeof(uri));
 	xw_lit(&r->out, "<tr2:GetSnapshotUriResponse>");
 	xw_el(&r->out, "tr2:Uri", uri);
 	xw_lit(&r->out, "</tr2:GetSnapshotUriResponse>");

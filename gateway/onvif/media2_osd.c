@@ -540,7 +540,7 @@ put_osd(struct onvif_req *r, struct onvif_view *v, struct authority_store *st, b
 		return;
 	}
 	if (!create && (!soap_attr(osd, NULL, "token", token, sizeof(token)) ||
-	    store_find_item(st, STORE_OSD, token) == NULL)) {
+	    onvif_store_find_item(st, STORE_OSD, token) == NULL)) {
 		onvif_fault_arg(r, "ter:NoConfig", "the OSD does not exist");
 		return;
 	}
@@ -552,13 +552,13 @@ put_osd(struct onvif_req *r, struct onvif_view *v, struct authority_store *st, b
 		onvif_fault(r, 0, "env:Receiver", "ter:InvalidArgVal", "ter:ConfigModify", why);
 		return;
 	}
-	if (create && store_new_token("osd", token, sizeof(token)) < 0) {
+	if (create && onvif_store_new_token("osd", token, sizeof(token)) < 0) {
 		json_decref(spec);
 		onvif_fault(r, 0, "env:Receiver", "ter:Action", NULL, "no random numbers");
 		return;
 	}
 	r->data = gw_xstrdup(token);
-	store_item_put(r->principal.authority_id, STORE_OSD, token, vc->cam->pc.id, spec, create,
+	onvif_store_item_put(r->principal.authority_id, STORE_OSD, token, vc->cam->pc.id, spec, create,
 	    item_written, r);
 	json_decref(spec);
 }
@@ -593,12 +593,12 @@ delete_item(struct onvif_req *r, const struct authority_store *st, enum store_ki
 {
 	char token[72];
 
-	if (!onvif_arg_text(r, arg, token, sizeof(token)) || store_find_item(st, kind, token) == NULL) {
+	if (!onvif_arg_text(r, arg, token, sizeof(token)) || onvif_store_find_item(st, kind, token) == NULL) {
 		onvif_fault_arg(r, "ter:NoConfig", "it does not exist");
 		return;
 	}
 	r->data = gw_xstrdup(token);
-	store_item_delete(r->principal.authority_id, kind, token, item_written, r);
+	onvif_store_item_delete(r->principal.authority_id, kind, token, item_written, r);
 }
 
 static void
@@ -669,7 +669,7 @@ put_mask(struct onvif_req *r, struct onvif_view *v, struct authority_store *st, 
 		return;
 	}
 	if (!create && (!soap_attr(mask, NULL, "token", token, sizeof(token)) ||
-	    store_find_item(st, STORE_MASK, token) == NULL)) {
+	    onvif_store_find_item(st, STORE_MASK, token) == NULL)) {
 		onvif_fault_arg(r, "ter:NoConfig", "the mask does not exist");
 		return;
 	}
@@ -681,13 +681,13 @@ put_mask(struct onvif_req *r, struct onvif_view *v, struct authority_store *st, 
 		onvif_fault(r, 0, "env:Receiver", "ter:InvalidArgVal", "ter:InvalidPolygon", why);
 		return;
 	}
-	if (create && store_new_token("mask", token, sizeof(token)) < 0) {
+	if (create && onvif_store_new_token("mask", token, sizeof(token)) < 0) {
 		json_decref(spec);
 		onvif_fault(r, 0, "env:Receiver", "ter:Action", NULL, "no random numbers");
 		return;
 	}
 	r->data = gw_xstrdup(token);
-	store_item_put(r->principal.authority_id, STORE_MASK, token, vc->cam->pc.id, spec, create,
+	onvif_store_item_put(r->principal.authority_id, STORE_MASK, token, vc->cam->pc.id, spec, create,
 	    item_written, r);
 	json_decref(spec);
 }

@@ -81,7 +81,7 @@ write_resolution(struct xw *w, const char *tag, int width, int height)
 }
 
 void
-write_video_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use)
+onvif_write_video_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use)
 {
 	char src[32];
 
@@ -94,7 +94,7 @@ write_video_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc,
 }
 
 void
-write_audio_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use)
+onvif_write_audio_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use)
 {
 	char src[32];
 
@@ -115,7 +115,7 @@ bitrate_kbps(const struct view_cam *vc)
  * still reported as "H265" there, as devices do in practice.
  */
 void
-write_video_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use, bool v2)
+onvif_write_video_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use, bool v2)
 {
 	const char *enc = vc->media.video;
 
@@ -156,7 +156,7 @@ audio_encoding(const struct view_cam *vc, bool v2)
 }
 
 void
-write_audio_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use, bool v2)
+onvif_write_audio_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use, bool v2)
 {
 	int rate = vc->media.audio_rate ? vc->media.audio_rate : 8000;
 
@@ -176,7 +176,7 @@ write_audio_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc
 }
 
 void
-write_metadata_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use)
+onvif_write_metadata_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use)
 {
 	entity_head(w, tag, CFG_METADATA, vc, use);
 	xw_lit(w, "<tt:Analytics>true</tt:Analytics>");
@@ -186,23 +186,23 @@ write_metadata_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int
 }
 
 void
-write_cfg(struct xw *w, enum cfg_kind k, const char *tag, const struct view_cam *vc, int use, bool v2)
+onvif_write_cfg(struct xw *w, enum cfg_kind k, const char *tag, const struct view_cam *vc, int use, bool v2)
 {
 	switch (k) {
 	case CFG_VIDEO_SOURCE:
-		write_video_source_cfg(w, tag, vc, use);
+		onvif_write_video_source_cfg(w, tag, vc, use);
 		break;
 	case CFG_AUDIO_SOURCE:
-		write_audio_source_cfg(w, tag, vc, use);
+		onvif_write_audio_source_cfg(w, tag, vc, use);
 		break;
 	case CFG_VIDEO_ENCODER:
-		write_video_encoder_cfg(w, tag, vc, use, v2);
+		onvif_write_video_encoder_cfg(w, tag, vc, use, v2);
 		break;
 	case CFG_AUDIO_ENCODER:
-		write_audio_encoder_cfg(w, tag, vc, use, v2);
+		onvif_write_audio_encoder_cfg(w, tag, vc, use, v2);
 		break;
 	case CFG_METADATA:
-		write_metadata_cfg(w, tag, vc, use);
+		onvif_write_metadata_cfg(w, tag, vc, use);
 		break;
 	case CFG_KIND_COUNT:
 		break;
@@ -210,7 +210,7 @@ write_cfg(struct xw *w, enum cfg_kind k, const char *tag, const struct view_cam 
 }
 
 void
-write_video_source(struct xw *w, const char *tag, const struct view_cam *vc)
+onvif_write_video_source(struct xw *w, const char *tag, const struct view_cam *vc)
 {
 	char token[32];
 
@@ -222,7 +222,7 @@ write_video_source(struct xw *w, const char *tag, const struct view_cam *vc)
 }
 
 void
-write_audio_source(struct xw *w, const char *tag, const struct view_cam *vc)
+onvif_write_audio_source(struct xw *w, const char *tag, const struct view_cam *vc)
 {
 	char token[32];
 
@@ -234,7 +234,7 @@ write_audio_source(struct xw *w, const char *tag, const struct view_cam *vc)
 }
 
 int
-profiles_use_count(const struct onvif_profile *p, int n, enum cfg_kind k, int64_t camera_id)
+onvif_use_count(const struct onvif_profile *p, int n, enum cfg_kind k, int64_t camera_id)
 {
 	int use = 0;
 
@@ -258,7 +258,7 @@ listen_port(const struct cfg_listen *l)
 }
 
 bool
-media_stream_uri(const struct onvif_req *r, const struct view_cam *vc, enum stream_proto proto,
+onvif_stream_uri(const struct onvif_req *r, const struct view_cam *vc, enum stream_proto proto,
     char *out, size_t outlen, const char **why)
 {
 	const char *scheme = "rtsp";
@@ -299,7 +299,7 @@ media_stream_uri(const struct onvif_req *r, const struct view_cam *vc, enum stre
 }
 
 void
-media_snapshot_uri(const struct onvif_req *r, const char *profile_token, char *out, size_t outlen)
+onvif_snapshot_uri(const struct onvif_req *r, const char *profile_token, char *out, size_t outlen)
 {
 	char base[320];
 

@@ -172,7 +172,7 @@ onvif_with_view(struct onvif_req *r,
     void (*cont)(struct onvif_req *r, struct onvif_view *v, struct authority_store *st))
 {
 	r->cont = cont;
-	store_with(r->principal.authority_id, on_store, r);
+	onvif_store_with(r->principal.authority_id, on_store, r);
 }
 
 /* --- answering ------------------------------------------------------------------ */
@@ -405,7 +405,7 @@ static bool
 authenticate(struct onvif_req *r)
 {
 	const char *why = NULL;
-	enum auth_result res = auth_request(r, &why);
+	enum auth_result res = onvif_auth_request(r, &why);
 
 	switch (res) {
 	case AUTH_OK:
@@ -413,8 +413,8 @@ authenticate(struct onvif_req *r)
 		    r->principal.username);
 		return true;
 	case AUTH_NONE:
-		if (auth_has_challenges()) {
-			auth_add_challenges(r->http, false);
+		if (onvif_auth_has_challenges()) {
+			onvif_auth_challenges(r->http, false);
 			onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL,
 			    "credentials are required");
 		} else {
@@ -426,7 +426,7 @@ authenticate(struct onvif_req *r)
 		if (res == AUTH_FAILED_HTTP)
 			audit_auth_failure(r, why);
 		olog_info(r, "HTTP authentication failed: %s", why);
-		auth_add_challenges(r->http, res == AUTH_STALE_HTTP);
+		onvif_auth_challenges(r->http, res == AUTH_STALE_HTTP);
 		onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL, "Sender not authorized");
 		return false;
 	case AUTH_FAILED:
@@ -453,7 +453,7 @@ soap_post(struct http_request *http)
 	r = req_new(http, svc, sub);
 	/* An empty POST without credentials is a client asking for the Digest challenge (curl). */
 	if (http->body_len == 0 && http_header_get(http, "Authorization") == NULL) {
-		auth_add_challenges(http, false);
+		onvif_auth_challenges(http, false);
 		onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL, "credentials are required");
 		return;
 	}
@@ -476,7 +476,7 @@ soap_post(struct http_request *http)
 
 		/* Credentials are not needed here; when they are right, answers may use them. */
 		if (r->msg.ut.present || http_header_get(http, "Authorization") != NULL)
-			(void)auth_request(r, &why);
+			(void)onvif_auth_request(r, &why);
 	} else if (!authenticate(r)) {
 		return;
 	}
@@ -490,8 +490,8 @@ onvif_init(void)
 	if (!enabled)
 		return 0;
 	soap_global_init();
-	if (auth_init() < 0 || store_init() < 0 || events_init() < 0 || snapshot_init() < 0 ||
-	    discovery_init() < 0)
+	if (onvif_auth_init() < 0 || onvif_store_init() < 0 || onvif_events_init() < 0 || onvif_snapshot_init() < 0 ||
+	    onvif_discovery_init() < 0)
 		return -1;
 	http_route("POST", "/onvif/", true, soap_post);
 	log_info("ONVIF services at /onvif/device_service%s", gw.cfg->onvif_discovery ?
@@ -505,9 +505,9 @@ onvif_stop(void)
 {
 	if (!enabled)
 		return;
-	discovery_shutdown();
-	events_shutdown();
-	snapshot_stop();
+	onvif_discovery_shutdown();
+	onvif_events_shutdown();
+	onvif_snapshot_stop();
 }
 
 /* After the database and the workers are gone: nothing can call back any more. */
@@ -516,9 +516,9 @@ onvif_shutdown(void)
 {
 	if (!enabled)
 		return;
-	snapshot_shutdown();
-	store_shutdown();
-	auth_shutdown();
+	onvif_snapshot_shutdown();
+	onvif_store_shutdown();
+	onvif_auth_shutdown();
 	view_forget_media();
 	soap_global_cleanup();
 	enabled = false;

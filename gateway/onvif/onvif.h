@@ -180,16 +180,16 @@ enum auth_result {
 	AUTH_STALE_HTTP,		/* a Digest nonce that expired: 401 with stale=true */
 };
 
-int auth_init(void) GW_MUSTCHECK;
-void auth_shutdown(void);
+int onvif_auth_init(void) GW_MUSTCHECK;
+void onvif_auth_shutdown(void);
 /* Authenticate |r| from its UsernameToken or HTTP credentials; fills r->principal. */
-enum auth_result auth_request(struct onvif_req *r, const char **why);
+enum auth_result onvif_auth_request(struct onvif_req *r, const char **why);
 /* HTTP credentials only (snapshots): Digest, or Basic over TLS. */
-enum auth_result auth_http(struct http_request *req, bool tls, struct gw_principal *p,
+enum auth_result onvif_auth_http(struct http_request *req, bool tls, struct gw_principal *p,
     const char **why);
 /* Add the WWW-Authenticate challenges a 401 carries (Digest SHA-256, then MD5). */
-void auth_add_challenges(struct http_request *req, bool stale);
-bool auth_has_challenges(void);
+void onvif_auth_challenges(struct http_request *req, bool stale);
+bool onvif_auth_has_challenges(void);
 
 /* --- the per-principal view (view.c) ------------------------------------------- */
 
@@ -272,8 +272,8 @@ void view_token(enum tok_kind k, int64_t camera_id, char *out, size_t outlen);
 bool view_parse_token(const char *tok, enum tok_kind *kind, enum cfg_kind *cfg, int64_t *camera_id);
 /* Which configurations the principal may see of this camera. */
 unsigned view_cfgs_allowed(const struct view_cam *vc);
-const char *cfg_kind_name(enum cfg_kind k);	/* "VideoSource", ... */
-int cfg_kind_parse(const char *name);		/* -1 if not one we have */
+const char *onvif_cfg_kind_name(enum cfg_kind k);	/* "VideoSource", ... */
+int onvif_cfg_kind_parse(const char *name);		/* -1 if not one we have */
 
 /* A media profile as the principal sees it. */
 struct onvif_profile {
@@ -322,31 +322,31 @@ struct authority_store {
 	int nmasks;
 };
 
-int store_init(void) GW_MUSTCHECK;
-void store_shutdown(void);
+int onvif_store_init(void) GW_MUSTCHECK;
+void onvif_store_shutdown(void);
 /*
  * Call |cb| with the authority's store, loading it first if needed (then
  * |cb| runs later, from a database callback). |error| is set when it
  * cannot be loaded; |st| is then NULL. |st| is only valid during |cb|.
  */
 typedef void (*store_cb)(void *arg, struct authority_store *st, const char *error);
-void store_with(int64_t authority_id, store_cb cb, void *arg);
+void onvif_store_with(int64_t authority_id, store_cb cb, void *arg);
 
 /* Writes: the database first, then the cached copy; |done| gets NULL or an error text. */
 typedef void (*store_done)(void *arg, const char *error);
-void store_profile_put(int64_t authority_id, const struct store_profile *p, bool create,
+void onvif_store_profile_put(int64_t authority_id, const struct store_profile *p, bool create,
     store_done done, void *arg);
-void store_profile_delete(int64_t authority_id, const char *token, store_done done, void *arg);
+void onvif_store_profile_delete(int64_t authority_id, const char *token, store_done done, void *arg);
 enum store_kind { STORE_OSD, STORE_MASK };
-void store_item_put(int64_t authority_id, enum store_kind kind, const char *token,
+void onvif_store_item_put(int64_t authority_id, enum store_kind kind, const char *token,
     int64_t camera_id, struct json_t *spec, bool create, store_done done, void *arg);
-void store_item_delete(int64_t authority_id, enum store_kind kind, const char *token,
+void onvif_store_item_delete(int64_t authority_id, enum store_kind kind, const char *token,
     store_done done, void *arg);
-const struct store_profile *store_find_profile(const struct authority_store *st, const char *token);
-const struct store_item *store_find_item(const struct authority_store *st, enum store_kind kind,
+const struct store_profile *onvif_store_find_profile(const struct authority_store *st, const char *token);
+const struct store_item *onvif_store_find_item(const struct authority_store *st, enum store_kind kind,
     const char *token);
 /* A fresh random token with a prefix ("p", "osd", "mask"). */
-int store_new_token(const char *prefix, char *out, size_t outlen) GW_MUSTCHECK;
+int onvif_store_new_token(const char *prefix, char *out, size_t outlen) GW_MUSTCHECK;
 
 /* --- events (events.c) --------------------------------------------------------- */
 
@@ -358,23 +358,23 @@ enum ev_topic {
 	TOPIC_COUNT,
 };
 
-int events_init(void) GW_MUSTCHECK;
-void events_shutdown(void);
+int onvif_events_init(void) GW_MUSTCHECK;
+void onvif_events_shutdown(void);
 /* An authority changed one of its profiles (created, deleted, configurations). */
-void events_profile_changed(int64_t authority_id, const char *profile_token);
+void onvif_events_profile_changed(int64_t authority_id, const char *profile_token);
 /* A configuration of a camera changed (everyone who sees the camera hears it). */
-void events_configuration_changed(int64_t camera_id, enum cfg_kind kind, const char *token);
-int events_subscription_count(void);
+void onvif_events_configuration_changed(int64_t camera_id, enum cfg_kind kind, const char *token);
+int onvif_events_count(void);
 
 /* --- capabilities and identity -------------------------------------------------- */
 
 /* Each service's Capabilities element, for GetServiceCapabilities and GetServices. */
-void device_write_caps(struct xw *w, const struct onvif_req *r);
-void media1_write_caps(struct xw *w, const struct onvif_req *r);
-void media2_write_caps(struct xw *w, const struct onvif_req *r);
-void events_write_caps(struct xw *w, const struct onvif_req *r);
-void deviceio_write_caps(struct xw *w, const struct onvif_req *r);
-void imaging_write_caps(struct xw *w, const struct onvif_req *r);
+void onvif_caps_device(struct xw *w, const struct onvif_req *r);
+void onvif_caps_media1(struct xw *w, const struct onvif_req *r);
+void onvif_caps_media2(struct xw *w, const struct onvif_req *r);
+void onvif_caps_events(struct xw *w, const struct onvif_req *r);
+void onvif_caps_deviceio(struct xw *w, const struct onvif_req *r);
+void onvif_caps_imaging(struct xw *w, const struct onvif_req *r);
 
 #define ONVIF_SCOPE_MAX 8
 #define ONVIF_SCOPE_LEN 320
@@ -385,30 +385,30 @@ void onvif_endpoint(char *out, size_t outlen);
 
 /* --- the rest ---------------------------------------------------------------- */
 
-int discovery_init(void) GW_MUSTCHECK;
-void discovery_shutdown(void);
-int snapshot_init(void) GW_MUSTCHECK;
-void snapshot_stop(void);		/* answer waiting fetches */
-void snapshot_shutdown(void);		/* free the cache (after the workers stopped) */
+int onvif_discovery_init(void) GW_MUSTCHECK;
+void onvif_discovery_shutdown(void);
+int onvif_snapshot_init(void) GW_MUSTCHECK;
+void onvif_snapshot_stop(void);		/* answer waiting fetches */
+void onvif_snapshot_shutdown(void);		/* free the cache (after the workers stopped) */
 
 /*
  * Shared writers (media_common.c): one configuration or source of a camera
  * as the element |tag| ("tr2:Configurations", "tt:VideoSourceConfiguration",
  * ...), with |use| as its UseCount.
  */
-void write_video_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use);
-void write_audio_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use);
-void write_video_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use,
+void onvif_write_video_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use);
+void onvif_write_audio_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use);
+void onvif_write_video_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use,
     bool v2);
-void write_audio_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use,
+void onvif_write_audio_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use,
     bool v2);
-void write_metadata_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use);
-void write_video_source(struct xw *w, const char *tag, const struct view_cam *vc);
-void write_audio_source(struct xw *w, const char *tag, const struct view_cam *vc);
-void write_cfg(struct xw *w, enum cfg_kind k, const char *tag, const struct view_cam *vc, int use,
+void onvif_write_metadata_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use);
+void onvif_write_video_source(struct xw *w, const char *tag, const struct view_cam *vc);
+void onvif_write_audio_source(struct xw *w, const char *tag, const struct view_cam *vc);
+void onvif_write_cfg(struct xw *w, enum cfg_kind k, const char *tag, const struct view_cam *vc, int use,
     bool v2);
 /* How many of the principal's profiles use configuration |k| of |camera_id|. */
-int profiles_use_count(const struct onvif_profile *p, int n, enum cfg_kind k, int64_t camera_id);
+int onvif_use_count(const struct onvif_profile *p, int n, enum cfg_kind k, int64_t camera_id);
 /* The stream URI of a camera for a transport; false if not offered. */
 enum stream_proto {
 	STREAM_RTSP_UDP,		/* RtspUnicast */
@@ -417,9 +417,9 @@ enum stream_proto {
 	STREAM_RTSP_HTTP,		/* RtspOverHttp: the web-service port */
 	STREAM_RTSPS,			/* RtspsUnicast */
 };
-bool media_stream_uri(const struct onvif_req *r, const struct view_cam *vc, enum stream_proto proto,
+bool onvif_stream_uri(const struct onvif_req *r, const struct view_cam *vc, enum stream_proto proto,
     char *out, size_t outlen, const char **why);
-void media_snapshot_uri(const struct onvif_req *r, const char *profile_token, char *out,
+void onvif_snapshot_uri(const struct onvif_req *r, const char *profile_token, char *out,
     size_t outlen);
 
 /* Module entry points (main.c). */

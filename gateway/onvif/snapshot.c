@@ -330,12 +330,12 @@ snapshot_get(struct http_request *http)
 		http_respond_error(http, 404, "no such profile", NULL, NULL);
 		return;
 	}
-	res = auth_http(http, tls, &p, &why);
+	res = onvif_auth_http(http, tls, &p, &why);
 	if (res != AUTH_OK) {
 		if (why != NULL)
 			log_info("%s snapshot: authentication failed: %s", http->conn ? http->conn->ident :
 			    http->peer, why);
-		auth_add_challenges(http, res == AUTH_STALE_HTTP);
+		onvif_auth_challenges(http, res == AUTH_STALE_HTTP);
 		http_respond_error(http, 401, "authentication required", NULL,
 		    "HTTP Digest, or Basic over TLS, with the grant's credentials");
 		return;
@@ -344,7 +344,7 @@ snapshot_get(struct http_request *http)
 	f->http = http;
 	f->principal = p;
 	snprintf(f->token, sizeof(f->token), "%s", token);
-	store_with(p.authority_id, authorized, f);
+	onvif_store_with(p.authority_id, authorized, f);
 }
 
 /* --- timeouts, life -------------------------------------------------------------------- */
@@ -393,7 +393,7 @@ janitor(int64_t now)
 }
 
 int
-snapshot_init(void)
+onvif_snapshot_init(void)
 {
 	loop_janitor_add(janitor);
 	http_route("GET", SNAP_PATH, true, snapshot_get);
@@ -401,7 +401,7 @@ snapshot_init(void)
 }
 
 void
-snapshot_stop(void)
+onvif_snapshot_stop(void)
 {
 	struct snap_cam *sc;
 
@@ -415,7 +415,7 @@ snapshot_stop(void)
 }
 
 void
-snapshot_shutdown(void)
+onvif_snapshot_shutdown(void)
 {
 	struct snap_cam *sc;
 

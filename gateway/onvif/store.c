@@ -100,7 +100,7 @@ cfgs_from_json(const json_t *arr)
 	json_t *v;
 
 	json_array_foreach(arr, i, v) {
-		int k = json_is_string(v) ? cfg_kind_parse(json_string_value(v)) : -1;
+		int k = json_is_string(v) ? onvif_cfg_kind_parse(json_string_value(v)) : -1;
 
 		if (k >= 0)
 			cfgs |= CFG_BIT(k);
@@ -221,7 +221,7 @@ start_load(struct store_entry *e)
 }
 
 void
-store_with(int64_t authority_id, store_cb cb, void *arg)
+onvif_store_with(int64_t authority_id, store_cb cb, void *arg)
 {
 	struct store_entry *e = entry_find(authority_id, true);
 	struct store_waiter *w;
@@ -255,7 +255,7 @@ on_notify(const char *payload)
 /* --- lookups ----------------------------------------------------------------------- */
 
 const struct store_profile *
-store_find_profile(const struct authority_store *st, const char *token)
+onvif_store_find_profile(const struct authority_store *st, const char *token)
 {
 	for (int i = 0; i < st->nprofiles; i++)
 		if (strcmp(st->profiles[i].token, token) == 0)
@@ -264,7 +264,7 @@ store_find_profile(const struct authority_store *st, const char *token)
 }
 
 const struct store_item *
-store_find_item(const struct authority_store *st, enum store_kind kind, const char *token)
+onvif_store_find_item(const struct authority_store *st, enum store_kind kind, const char *token)
 {
 	const struct store_item *items = kind == STORE_OSD ? st->osds : st->masks;
 	int n = kind == STORE_OSD ? st->nosds : st->nmasks;
@@ -276,7 +276,7 @@ store_find_item(const struct authority_store *st, enum store_kind kind, const ch
 }
 
 int
-store_new_token(const char *prefix, char *out, size_t outlen)
+onvif_store_new_token(const char *prefix, char *out, size_t outlen)
 {
 	unsigned char rnd[8];
 	char hex[17];
@@ -305,7 +305,7 @@ struct store_write {
 static void
 apply_profile(struct authority_store *st, const struct store_write *w)
 {
-	struct store_profile *p = (struct store_profile *)store_find_profile(st, w->profile.token);
+	struct store_profile *p = (struct store_profile *)onvif_store_find_profile(st, w->profile.token);
 
 	if (w->op == W_PROFILE_DELETE) {
 		if (p != NULL) {
@@ -326,7 +326,7 @@ apply_item(struct authority_store *st, const struct store_write *w)
 {
 	struct store_item **items = w->kind == STORE_OSD ? &st->osds : &st->masks;
 	int *n = w->kind == STORE_OSD ? &st->nosds : &st->nmasks;
-	struct store_item *it = (struct store_item *)store_find_item(st, w->kind, w->item.token);
+	struct store_item *it = (struct store_item *)onvif_store_find_item(st, w->kind, w->item.token);
 
 	if (w->op == W_ITEM_DELETE) {
 		if (it != NULL) {
@@ -391,12 +391,12 @@ configs_literal(unsigned cfgs, char *out, size_t outlen)
 	for (int k = 0; k < CFG_KIND_COUNT; k++)
 		if (cfgs & CFG_BIT(k))
 			n += (size_t)snprintf(out + n, outlen - n, "%s%s", n > 1 ? "," : "",
-			    cfg_kind_name((enum cfg_kind)k));
+			    onvif_cfg_kind_name((enum cfg_kind)k));
 	snprintf(out + n, outlen - n, "}");
 }
 
 void
-store_profile_put(int64_t authority_id, const struct store_profile *p, bool create,
+onvif_store_profile_put(int64_t authority_id, const struct store_profile *p, bool create,
     store_done done, void *arg)
 {
 	struct store_write *w = write_new(authority_id, done, arg);
@@ -421,7 +421,7 @@ store_profile_put(int64_t authority_id, const struct store_profile *p, bool crea
 }
 
 void
-store_profile_delete(int64_t authority_id, const char *token, store_done done, void *arg)
+onvif_store_profile_delete(int64_t authority_id, const char *token, store_done done, void *arg)
 {
 	struct store_write *w = write_new(authority_id, done, arg);
 	char id[24];
@@ -435,7 +435,7 @@ store_profile_delete(int64_t authority_id, const char *token, store_done done, v
 }
 
 void
-store_item_put(int64_t authority_id, enum store_kind kind, const char *token, int64_t camera_id,
+onvif_store_item_put(int64_t authority_id, enum store_kind kind, const char *token, int64_t camera_id,
     json_t *spec, bool create, store_done done, void *arg)
 {
 	struct store_write *w = write_new(authority_id, done, arg);
@@ -465,7 +465,7 @@ store_item_put(int64_t authority_id, enum store_kind kind, const char *token, in
 }
 
 void
-store_item_delete(int64_t authority_id, enum store_kind kind, const char *token, store_done done,
+onvif_store_item_delete(int64_t authority_id, enum store_kind kind, const char *token, store_done done,
     void *arg)
 {
 	struct store_write *w = write_new(authority_id, done, arg);
@@ -485,14 +485,14 @@ store_item_delete(int64_t authority_id, enum store_kind kind, const char *token,
 /* --- life ------------------------------------------------------------------------------- */
 
 int
-store_init(void)
+onvif_store_init(void)
 {
 	db_listen("vssgate_onvif", on_notify);
 	return 0;
 }
 
 void
-store_shutdown(void)
+onvif_store_shutdown(void)
 {
 	struct store_entry *e;
 

@@ -39,13 +39,13 @@ static const char *const cfg_names[CFG_KIND_COUNT] = {
 static const char *const cfg_prefixes[CFG_KIND_COUNT] = { "vsc", "asc", "vec", "aec", "meta" };
 
 const char *
-cfg_kind_name(enum cfg_kind k)
+onvif_cfg_kind_name(enum cfg_kind k)
 {
 	return (unsigned)k < CFG_KIND_COUNT ? cfg_names[k] : "";
 }
 
 int
-cfg_kind_parse(const char *name)
+onvif_cfg_kind_parse(const char *name)
 {
 	for (int i = 0; i < CFG_KIND_COUNT; i++)
 		if (strcmp(cfg_names[i], name) == 0)
@@ -463,7 +463,7 @@ view_profile(const struct onvif_view *v, const struct authority_store *st, const
 			return false;
 		return fixed_profile(vc, kind == TOK_META_PROFILE, out);
 	}
-	if (st == NULL || (sp = store_find_profile(st, token)) == NULL)
+	if (st == NULL || (sp = onvif_store_find_profile(st, token)) == NULL)
 		return false;
 	stored_profile(v, sp, out);
 	return true;
