@@ -14,6 +14,7 @@
 #include "gateway/conn.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
+#include "gateway/loop.h"
 #include "onvif.h"
 
 #include <arpa/inet.h>
@@ -233,8 +234,9 @@ onvif_fault_detail(struct onvif_req *r, int status, const char *code, const char
 	GW_CHECK(r, ONVIF_REQ_MAGIC);
 	if (status == 0)
 		status = strcmp(code, "env:Receiver") == 0 ? 500 : 400;
-	olog_info(r, "%s: fault %s%s%s: %s", r->msg.op_name[0] ? r->msg.op_name : "request", sub1 ? sub1 : code,
-	    sub2 ? "/" : "", sub2 ? sub2 : "", reason);
+	if (!r->quiet)
+		olog_info(r, "%s: fault %s%s%s: %s", r->msg.op_name[0] ? r->msg.op_name : "request",
+		    sub1 ? sub1 : code, sub2 ? "/" : "", sub2 ? sub2 : "", reason);
 	xw_init(&f);
 	xw_lit(&f, "<env:Fault><env:Code><env:Value>");
 	xw_lit(&f, code);
@@ -385,19 +387,67 @@ parse(struct onvif_req *r)
 	return false;
 }
 
+/*
+ * Failed logins are logged and audited one by one up to this many a
+ * second; beyond that (a guessing run) they are counted and summed up once
+ * a second, so an attacker cannot flood the log or the audit table.
+ */
+#define AUTH_FAILURES_RECORDED_PER_S 20
+
+static struct {
+	int64_t window_us;
+	int recorded;
+	uint64_t skipped;
+} failures;
+
 static void
-audit_auth_failure(const struct onvif_req *r, const char *why)
+audit_failures(const char *actor, const char *peer, json_t *detail)
 {
-	char actor[96];
-	json_t *detail = json_pack("{s:s, s:s}", "operation", r->msg.op_name, "reason", why);
 	struct audit_entry e = {
-		.actor = actor, .action = "onvif.auth", .outcome = "denied",
-		.peer = r->http->peer, .detail = detail,
+		.actor = actor, .action = "onvif.auth", .outcome = "denied", .peer = peer, .detail = detail,
 	};
 
+	audit_record(&e);
+}
+
+static void
+flush_failures(int64_t now)
+{
+	json_t *detail;
+
+	if (now - failures.window_us < 1000000)
+		return;
+	if (failures.skipped > 0) {
+		log_warn("%llu more failed ONVIF logins in the last second were not logged one by one",
+		    (unsigned long long)failures.skipped);
+		detail = json_pack("{s:I}", "failures_not_listed", (json_int_t)failures.skipped);
+		audit_failures("onvif", NULL, detail);
+		json_decref(detail);
+	}
+	failures.window_us = now;
+	failures.recorded = 0;
+	failures.skipped = 0;
+}
+
+/* Log and audit one failed login, unless the rate says to count it only. */
+static void
+record_failure(const struct onvif_req *r, const char *why)
+{
+	char actor[96];
+	json_t *detail;
+
+	flush_failures(gw_mono_us());
+	if (failures.recorded >= AUTH_FAILURES_RECORDED_PER_S) {
+		failures.skipped++;
+		return;
+	}
+	failures.recorded++;
+	/* One reason in the log, none on the wire: a guesser learns nothing. */
+	olog_info(r, "authentication failed: %s", why);
 	/* The user name a client claims is not a secret; passwords and nonces never go here. */
 	snprintf(actor, sizeof(actor), "user:%.64s", r->msg.ut.present ? r->msg.ut.username : "-");
-	audit_record(&e);
+	detail = json_pack("{s:s, s:s}", "operation", r->msg.op_name, "reason", why);
+	audit_failures(actor, r->http->peer, detail);
 	json_decref(detail);
 }
 
@@ -407,35 +457,25 @@ authenticate(struct onvif_req *r)
 	const char *why = NULL;
 	enum auth_result res = onvif_auth_request(r, &why);
 
-	switch (res) {
-	case AUTH_OK:
+	if (res == AUTH_OK) {
 		snprintf(r->ident, sizeof(r->ident), "%s onvif %s", r->http->conn->ident,
 		    r->principal.username);
 		return true;
-	case AUTH_NONE:
-		if (onvif_auth_has_challenges()) {
-			onvif_auth_challenges(r->http, false);
-			onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL,
-			    "credentials are required");
-		} else {
-			onvif_fault_not_authorized(r, "credentials are required");
-		}
+	}
+	r->quiet = true;	/* the failure is logged below, or counted */
+	if (res == AUTH_NONE) {
+		onvif_auth_challenges(r->http, false);
+		onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL, "credentials are required");
 		return false;
-	case AUTH_FAILED_HTTP:
-	case AUTH_STALE_HTTP:
-		if (res == AUTH_FAILED_HTTP)
-			audit_auth_failure(r, why);
-		olog_info(r, "HTTP authentication failed: %s", why);
-		onvif_auth_challenges(r->http, res == AUTH_STALE_HTTP);
-		onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL, "Sender not authorized");
-		return false;
-	case AUTH_FAILED:
-		audit_auth_failure(r, why);
-		/* One reason in the log, none on the wire: a guesser learns nothing. */
-		olog_info(r, "authentication failed: %s", why);
+	}
+	if (res != AUTH_STALE_HTTP)
+		record_failure(r, why);
+	if (res == AUTH_FAILED) {
 		onvif_fault_not_authorized(r, "Sender not authorized");
 		return false;
 	}
+	onvif_auth_challenges(r->http, res == AUTH_STALE_HTTP);
+	onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL, "Sender not authorized");
 	return false;
 }
 
@@ -494,6 +534,7 @@ onvif_init(void)
 	    onvif_discovery_init() < 0)
 		return -1;
 	http_route("POST", "/onvif/", true, soap_post);
+	loop_janitor_add(flush_failures);
 	log_info("ONVIF services at /onvif/device_service%s", gw.cfg->onvif_discovery ?
 	    ", WS-Discovery on" : "");
 	return 0;

@@ -93,6 +93,7 @@ struct onvif_req {
 	enum onvif_service path_svc;	/* the service whose address was posted to */
 	const struct onvif_op *op;
 	bool authenticated;
+	bool quiet;			/* its fault is logged elsewhere (or counted): not again */
 	struct gw_principal principal;	/* valid when authenticated */
 	bool tls;			/* came over a TLS listener */
 	char scheme[8];			/* "http" or "https" */

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import add_camera, add_grant, free_port, wait_until
+from conftest import FakeCam, add_camera, add_grant, free_port, rtsp_url, wait_until
 from onvif_soap import (NS, Soap, envelope, get_with_digest, iso, profile_tokens, request, tds, tev, tr2,
                         trt, username_token)
 
@@ -468,6 +468,58 @@ def test_event_properties_and_capabilities(site):
     assert caps.get("MaxPullPoints") == "3"
 
 
+def pull_until(s, addr, pred, seconds=20):
+    """Pull until a NotificationMessage satisfies pred; returns it (or fails)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for m in pull(s, addr, "PT2S").findall(".//wsnt:NotificationMessage"):
+            if pred(m):
+                return m
+    raise AssertionError("no such event")
+
+
+def test_camera_status_events(gateway_factory):
+    """ActiveConnections when a player starts reading; SignalLoss when the camera goes away."""
+    cam = FakeCam()
+    gw = gateway_factory({"onvif": {"discovery": "no", "status_poll": "200ms"},
+                          "media": {"source_retry_min": "100ms"}})
+    try:
+        c = add_camera(gw, "dies", cam.url("/h264"))
+        _, user, password = add_grant(gw, [c], levels=("1V", "1M"))
+        s = Soap(gw.http_port, user, password)
+        addr = create_pull_point(s, "tns1:VideoSource/SignalLoss|tns1:Monitoring/Profile/ActiveConnections")
+        pull(s, addr, "PT0S", 1000)	# the initial states
+        player = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i",
+                                   rtsp_url(gw, c, user, password), "-f", "null", "-"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            m = pull_until(s, addr, lambda m: m.find("wsnt:Topic", NS).text.endswith("ActiveConnections") and
+                           len(m.findall(".//tt:ActiveConnections", NS)) == 1)
+            assert m.find(".//tt:SimpleItem[@Name='Profile']", NS).get("Value") == f"cam{c}"
+            assert m.find(".//tt:Message", NS).get("PropertyOperation") == "Changed"
+            cam.stop()
+            m = pull_until(s, addr, lambda m: m.find("wsnt:Topic", NS).text == "tns1:VideoSource/SignalLoss")
+            assert m.find(".//tt:SimpleItem[@Name='VideoSource']", NS).get("Value") == f"vs{c}"
+            assert m.find(".//tt:SimpleItem[@Name='State']", NS).get("Value") == "true"
+        finally:
+            player.kill()
+            player.wait()
+    finally:
+        cam.stop()
+
+
+def test_failed_logins_are_recorded_at_a_bounded_rate(site):
+    _, user, _ = site.principals["a"]
+    s = Soap(site.http_port, user, "guess")
+    for _ in range(60):
+        assert s.media2(tr2("GetProfiles")).status == 400
+    time.sleep(1.5)		# the janitor sums up what it did not list
+    assert site.count_log(r"authentication failed: the password digest does not match") <= 25
+    assert re.search(r"\d+ more failed ONVIF logins in the last second", site.log())
+    rows = site.sql("SELECT count(*) FROM audit_log WHERE action = 'onvif.auth'")
+    assert int(rows[0][0]) <= 26
+
+
 # --- snapshots ------------------------------------------------------------------------------
 
 def test_snapshot_is_a_jpeg_of_the_camera(site, tmp_path):
@@ -515,10 +567,24 @@ def probe(port, types="dn:NetworkVideoTransmitter", scopes="", timeout=1.5):
     return data.decode(), msg_id
 
 
+def multicast_listener(port):
+    """A socket in the WS-Discovery group on |port|, as every device and client on the LAN."""
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    u.bind(("", port))
+    mreq = socket.inet_aton("239.255.255.250") + socket.inet_aton("0.0.0.0")
+    u.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+    u.settimeout(5)
+    return u
+
+
 def test_discovery_answers_unicast_probes(gateway_factory):
     port = free_port(socket.SOCK_DGRAM)
+    lan = multicast_listener(port)
     gw = gateway_factory({"onvif": {"discovery": "yes", "discovery_port": port, "name": "Gare du Nord",
                                     "location": "country/france/city/paris"}})
+    hello = lan.recv(65536).decode()
+    assert "discovery/Hello</wsa:Action>" in hello and "/onvif/device_service" in hello
     answer, msg_id = probe(port)
     assert answer is not None, "no ProbeMatch"
     assert f"<wsa:RelatesTo>{msg_id}</wsa:RelatesTo>" in answer
@@ -535,3 +601,9 @@ def test_discovery_answers_unicast_probes(gateway_factory):
         u.sendto(b"\x00\xffnot xml", ("127.0.0.1", port))
         u.sendto(b'<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', ("127.0.0.1", port))
     assert probe(port)[0] is not None
+    gw.stop()
+    while True:	# our own probes are in the group's traffic too
+        message = lan.recv(65536).decode()
+        if "discovery/Bye</wsa:Action>" in message:
+            break
+    lan.close()
