@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The attribute lets clang check the callers' formats (-Wformat-nonliteral). */
+static int fail(struct ini_error *err, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static int
 fail(struct ini_error *err, int line, const char *fmt, ...)
 {
