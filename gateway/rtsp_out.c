@@ -488,6 +488,12 @@ rtsp_out_init(void)
 {
 	udp_port = gw.cfg->rtsp_udp_port;
 	mcast_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (mcast_fd >= 0) {
+		int size = UDP_SNDBUF;
+
+		/* Room for a cached GOP sent at once when a group starts. */
+		setsockopt(mcast_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	}
 	if (udp_port == 0)
 		return 0;
 	udp_rtp_fd = bind_udp(udp_port);

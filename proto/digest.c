@@ -512,6 +512,24 @@ digest_verify(const struct digest_credentials *c, const char *method, const char
 	return strlen(c->response) == n && CRYPTO_memcmp(want, c->response, n) == 0;
 }
 
+bool
+digest_verify_password(const struct digest_credentials *c, const char *method,
+    const char *password)
+{
+	char ha1[DIGEST_HEX_MAX + 1];
+	size_t n = strlen(password);
+	bool ok;
+
+	if (c->scheme == DIGEST_SCHEME_BASIC)
+		return strlen(c->password) == n && CRYPTO_memcmp(c->password, password, n) == 0;
+	if (c->scheme != DIGEST_SCHEME_DIGEST ||
+	    digest_ha1(c->algo, c->username, c->realm, password, ha1) < 0)
+		return false;
+	ok = digest_verify(c, method, ha1);
+	OPENSSL_cleanse(ha1, sizeof(ha1));
+	return ok;
+}
+
 /* --- challenges ------------------------------------------------------- */
 
 int
@@ -548,6 +566,32 @@ digest_basic_challenge_format(const char *realm, char *out, size_t outlen)
 	pbuf_init(&b, out, outlen);
 	pbuf_puts(&b, "Basic realm=");
 	pbuf_quoted(&b, realm);
+	return pbuf_result(&b);
+}
+
+int
+digest_challenges_format(const char *realm, const char *nonce, const char *opaque,
+    bool stale, bool allow_basic, char *out, size_t outlen)
+{
+	static const enum digest_algo order[2] = { DIGEST_SHA256, DIGEST_MD5 };
+	struct pbuf b;
+	int n;
+
+	pbuf_init(&b, out, outlen);
+	for (int i = 0; i < 3; i++) {
+		if (i == 2 && !allow_basic)
+			break;
+		pbuf_puts(&b, "WWW-Authenticate: ");
+		if (b.overflow)
+			return PROTO_ETOOBIG;
+		n = i < 2 ? digest_challenge_format(realm, nonce, opaque, order[i], stale,
+		    out + b.len, outlen - b.len) : digest_basic_challenge_format(realm, out + b.len,
+		    outlen - b.len);
+		if (n < 0)
+			return n;
+		b.len += (size_t)n;
+		pbuf_puts(&b, "\r\n");
+	}
 	return pbuf_result(&b);
 }
 
@@ -785,6 +829,34 @@ client_credentials(const struct digest_challenge *c, const char *username, const
 	return 0;
 }
 
+/* The Digest answer's text, once the response is known. */
+static int
+put_digest_answer(const struct digest_challenge *c, const struct digest_credentials *cr,
+    const char *username, const char *resp, char *out, size_t outlen)
+{
+	struct pbuf b;
+
+	pbuf_init(&b, out, outlen);
+	pbuf_puts(&b, "Digest username=");
+	pbuf_quoted(&b, username);
+	pbuf_puts(&b, ", realm=");
+	pbuf_quoted(&b, c->realm);
+	pbuf_puts(&b, ", nonce=");
+	pbuf_quoted(&b, c->nonce);
+	pbuf_puts(&b, ", uri=");
+	pbuf_quoted(&b, cr->uri);
+	pbuf_printf(&b, ", response=\"%s\", algorithm=%s", resp, digest_algo_name(c->algo));
+	if (c->qop_auth) {
+		pbuf_printf(&b, ", qop=auth, nc=%s, cnonce=", cr->nc);
+		pbuf_quoted(&b, cr->cnonce);
+	}
+	if (c->has_opaque) {
+		pbuf_puts(&b, ", opaque=");
+		pbuf_quoted(&b, c->opaque);
+	}
+	return pbuf_result(&b);
+}
+
 int
 digest_authorization_format(const struct digest_challenge *c, const char *username,
     const char *password, const char *method, const char *uri, uint32_t nc, const char *cnonce,
@@ -792,7 +864,6 @@ digest_authorization_format(const struct digest_challenge *c, const char *userna
 {
 	struct digest_credentials cr;
 	char ha1[DIGEST_HEX_MAX + 1], resp[DIGEST_HEX_MAX + 1];
-	struct pbuf b;
 	int rc;
 
 	if (has_ctl(username) || has_ctl(password) || has_ctl(uri) || has_ctl(method) ||
@@ -802,29 +873,12 @@ digest_authorization_format(const struct digest_challenge *c, const char *userna
 		return format_basic(username, password, out, outlen);
 	if (c->scheme != DIGEST_SCHEME_DIGEST)
 		return PROTO_EBADMSG;
+	ha1[0] = '\0';
 	if ((rc = client_credentials(c, username, uri, nc, cnonce, &cr)) < 0 ||
 	    (rc = digest_ha1(c->algo, username, c->realm, password, ha1)) < 0 ||
 	    (rc = digest_response(&cr, method, ha1, resp)) < 0)
 		goto out;
-	pbuf_init(&b, out, outlen);
-	pbuf_puts(&b, "Digest username=");
-	pbuf_quoted(&b, username);
-	pbuf_puts(&b, ", realm=");
-	pbuf_quoted(&b, c->realm);
-	pbuf_puts(&b, ", nonce=");
-	pbuf_quoted(&b, c->nonce);
-	pbuf_puts(&b, ", uri=");
-	pbuf_quoted(&b, uri);
-	pbuf_printf(&b, ", response=\"%s\", algorithm=%s", resp, digest_algo_name(c->algo));
-	if (c->qop_auth) {
-		pbuf_printf(&b, ", qop=auth, nc=%s, cnonce=", cr.nc);
-		pbuf_quoted(&b, cnonce);
-	}
-	if (c->has_opaque) {
-		pbuf_puts(&b, ", opaque=");
-		pbuf_quoted(&b, c->opaque);
-	}
-	rc = pbuf_result(&b);
+	rc = put_digest_answer(c, &cr, username, resp, out, outlen);
 out:
 	OPENSSL_cleanse(ha1, sizeof(ha1));
 	return rc;

@@ -100,6 +100,11 @@ int digest_response(const struct digest_credentials *c, const char *method, cons
     char out[DIGEST_HEX_MAX + 1]);
 /* digest_response() compared in constant time with c->response. */
 bool digest_verify(const struct digest_credentials *c, const char *method, const char *ha1_hex);
+/* The same from the password, with c->username and c->realm (check the
+ * realm is ours first); Basic credentials are compared with the password
+ * in constant time. */
+bool digest_verify_password(const struct digest_credentials *c, const char *method,
+    const char *password);
 
 /* Digest realm="..", qop="auth", nonce="..", opaque="..", algorithm=..[, stale=true]
  * (opaque may be NULL). */
@@ -107,6 +112,10 @@ int digest_challenge_format(const char *realm, const char *nonce, const char *op
     enum digest_algo algo, bool stale, char *out, size_t outlen);
 /* Basic realm=".." */
 int digest_basic_challenge_format(const char *realm, char *out, size_t outlen);
+/* The header lines of a 401: "WWW-Authenticate: Digest ... SHA-256\r\n",
+ * the same for MD5, then Basic when |allow_basic| (TLS). */
+int digest_challenges_format(const char *realm, const char *nonce, const char *opaque,
+    bool stale, bool allow_basic, char *out, size_t outlen);
 
 /* --- client side ------------------------------------------------------ */
 

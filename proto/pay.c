@@ -75,6 +75,7 @@ pay_begin(struct pay *p, const uint8_t *au, size_t len)
 	p->la = NULL;
 	p->la_len = 0;
 	p->ninsert = p->inserted = 0;
+	p->keyframe = true;	/* the H.26x walk sets it from the NAL types */
 	p->state = PAY_IDLE;
 	if (len == 0)
 		return PROTO_EBADMSG;
@@ -94,6 +95,27 @@ pay_next(struct pay *p, uint8_t *out, size_t outlen, bool *last)
 	if (outlen < p->cfg.max_payload)
 		return PROTO_ETOOBIG;
 	return p->ops->next(p, out, last);
+}
+
+int
+pay_au(struct pay *p, const uint8_t *au, size_t len, uint8_t *buf, size_t bufcap,
+    size_t *sizes, int maxsizes)
+{
+	size_t off = 0;
+	bool last = false;
+	int n = 0, rc;
+
+	if ((rc = pay_begin(p, au, len)) < 0)
+		return rc;
+	while (!last) {
+		if (n >= maxsizes || bufcap - off < p->cfg.max_payload)
+			return PROTO_ETOOBIG;
+		if ((rc = pay_next(p, buf + off, bufcap - off, &last)) <= 0)
+			return rc < 0 ? rc : PROTO_EBADMSG;
+		sizes[n++] = (size_t)rc;
+		off += (size_t)rc;
+	}
+	return n;
 }
 
 /* --- one unit cut into pieces ------------------------------------------ */

@@ -85,6 +85,8 @@ struct pay {
 	size_t cur_len, cur_off;
 	const uint8_t *la;		/* H.26x: the next NAL unit of the AU, or NULL */
 	size_t la_len;
+	bool keyframe;			/* the AU of pay_begin() holds an IDR/IRAP (always
+					 * true for audio and metadata) */
 	const struct pay_ps *insert[3];	/* parameter sets to put in front */
 	int ninsert, inserted;
 	struct pay_ps vps, sps, pps;	/* the last ones seen or given */
@@ -102,8 +104,25 @@ int pay_init(struct pay *p, const struct pay_ops *ops, const struct pay_config *
  * leave one unchanged). PROTO_ETOOBIG above PAY_PS_MAX. */
 int pay_set_ps(struct pay *p, const uint8_t *vps, size_t vps_len, const uint8_t *sps,
     size_t sps_len, const uint8_t *pps, size_t pps_len);
+/*
+ * Learns VPS/SPS/PPS from codec extradata as FFmpeg gives it: Annex B, or
+ * the ISO BMFF records avcC (H.264) and hvcC (H.265). The first of each
+ * kind is kept, for insertion and for the SDP's sprop (sdp.h formatters
+ * take p->sps.data etc.). PROTO_EBADMSG on a truncated record,
+ * PROTO_EUNSUPPORTED for an unknown layout or a codec without them.
+ */
+int pay_learn_extradata(struct pay *p, const uint8_t *extra, size_t len);
 int pay_begin(struct pay *p, const uint8_t *au, size_t len);
 int pay_next(struct pay *p, uint8_t *out, size_t outlen, bool *last);
+/*
+ * pay_begin() and every pay_next() at once: the payloads are written one
+ * after the other into |buf| and their sizes into |sizes|; the last one
+ * carries the marker. Returns their count, PROTO_ETOOBIG when |buf| or
+ * |maxsizes| is too small (buf needs about len + len / max_payload * 3 +
+ * the inserted parameter sets), or pay_begin()'s error.
+ */
+int pay_au(struct pay *p, const uint8_t *au, size_t len, uint8_t *buf, size_t bufcap,
+    size_t *sizes, int maxsizes);
 const char *pay_state_str(enum pay_state s);
 
 #endif

@@ -125,6 +125,7 @@ scan_au(struct pay *p, const struct nal_codec *c)
 	}
 	if (count == 0)
 		return PROTO_EBADMSG;
+	p->keyframe = key;
 	for (int k = 0; p->cfg.insert_ps && key && k < 3; k++)
 		if (c->ps_types[k] >= 0 && !has[k] && slot[k]->len > 0)
 			p->insert[p->ninsert++] = slot[k];
@@ -288,3 +289,111 @@ const struct pay_ops pay_h265_ops = {
 	.begin = h265_begin,
 	.next = h265_next,
 };
+
+/* --- extradata --------------------------------------------------------- */
+
+static const struct nal_codec *
+codec_of(const struct pay *p)
+{
+	if (p->ops == &pay_h264_ops)
+		return &h264_codec;
+	if (p->ops == &pay_h265_ops)
+		return &h265_codec;
+	return NULL;
+}
+
+/* Keeps |nal| when it is a parameter set not seen in this extradata yet. */
+static void
+learn_ps(struct pay *p, const struct nal_codec *c, const uint8_t *nal, size_t n, bool seen[3])
+{
+	struct pay_ps *slot[3] = { &p->vps, &p->sps, &p->pps };
+
+	if (n < c->hdr_len || n > PAY_PS_MAX)
+		return;
+	for (int k = 0; k < 3; k++)
+		if (c->type(nal) == c->ps_types[k] && !seen[k]) {
+			memcpy(slot[k]->data, nal, n);
+			slot[k]->len = n;
+			seen[k] = true;
+		}
+}
+
+/* |count| NAL units, each behind a 16-bit length, from e[*off]. */
+static int
+learn_list(struct pay *p, const struct nal_codec *c, const uint8_t *e, size_t len, size_t *off,
+    unsigned count, bool seen[3])
+{
+	for (unsigned i = 0; i < count; i++) {
+		size_t n;
+
+		if (len - *off < 2)
+			return PROTO_EBADMSG;
+		n = (size_t)(e[*off] << 8 | e[*off + 1]);
+		*off += 2;
+		if (n > len - *off)
+			return PROTO_EBADMSG;
+		learn_ps(p, c, e + *off, n, seen);
+		*off += n;
+	}
+	return 0;
+}
+
+/* avcC: version 1, 4 bytes of profile/level/length size, SPS list, PPS list. */
+static int
+learn_avcc(struct pay *p, const uint8_t *e, size_t len, bool seen[3])
+{
+	size_t off = 6;
+	int rc;
+
+	if (len < 7)
+		return PROTO_EBADMSG;
+	if ((rc = learn_list(p, &h264_codec, e, len, &off, e[5] & 0x1f, seen)) < 0)
+		return rc;
+	if (off >= len)
+		return PROTO_EBADMSG;
+	off++;
+	return learn_list(p, &h264_codec, e, len, &off, e[off - 1], seen);
+}
+
+/* hvcC: version 1, 21 more bytes of general fields, then arrays of NAL units. */
+static int
+learn_hvcc(struct pay *p, const uint8_t *e, size_t len, bool seen[3])
+{
+	size_t off = 23;
+	int rc;
+
+	if (len < 23)
+		return PROTO_EBADMSG;
+	for (unsigned a = 0; a < e[22]; a++) {
+		unsigned count;
+
+		if (len - off < 3)
+			return PROTO_EBADMSG;
+		count = (unsigned)(e[off + 1] << 8 | e[off + 2]);
+		off += 3;
+		if ((rc = learn_list(p, &h265_codec, e, len, &off, count, seen)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+pay_learn_extradata(struct pay *p, const uint8_t *e, size_t len)
+{
+	const struct nal_codec *c = codec_of(p);
+	bool seen[3] = { false, false, false };
+	const uint8_t *nal;
+	size_t pos = 0, n;
+
+	if (c == NULL)
+		return PROTO_EUNSUPPORTED;
+	if (len >= 3 && e[0] == 0 && e[1] == 0 && (e[2] == 1 || (len >= 4 && e[2] == 0 &&
+	    e[3] == 1))) {
+		while (next_nal(e, len, &pos, &nal, &n))
+			learn_ps(p, c, nal, n, seen);
+		return 0;
+	}
+	if (len < 1 || e[0] != 1)
+		return PROTO_EUNSUPPORTED;
+	return c == &h264_codec ? learn_avcc(p, e, len, seen) : learn_hvcc(p, e, len, seen);
+}

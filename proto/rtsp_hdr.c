@@ -59,14 +59,16 @@ hexval(char c)
 	return -1;
 }
 
-/* Only printable ASCII: no NUL, no CR/LF, no 8-bit bytes. */
+/* Only printable ASCII and tabs: no NUL, no CR/LF, no 8-bit bytes. */
 static bool
 all_printable(const char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e)
-			if (p[i] != '\t')
-				return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if ((c < 0x20 && c != '\t') || c > 0x7e)
+			return false;
+	}
 	return true;
 }
 
@@ -644,14 +646,13 @@ parse_fraction(struct proto_str s, int64_t *us)
 }
 
 /* Splits "int[.frac]" at the dot. */
-static bool
+static void
 split_decimal(struct proto_str s, struct proto_str *ip, struct proto_str *fp)
 {
 	const char *dot = memchr(s.p, '.', s.len);
 
 	*ip = mkstr(s.p, dot ? (size_t)(dot - s.p) : s.len);
 	*fp = dot ? mkstr(dot + 1, (size_t)(s.p + s.len - dot - 1)) : mkstr(s.p, 0);
-	return true;
 }
 
 /* npt-sec ("123.45") or npt-hhmmss ("1:02:03.5"). */

@@ -17,7 +17,7 @@
  * Ownership: every struct proto_str in struct sdp points into the buffer
  * given to sdp_parse(); keep it unchanged while the struct is used. The
  * parameter-set and config bytes of the fmtp helpers are copied into the
- * structs. Nothing here allocates; struct sdp is about 15 KB, so callers
+ * structs. Nothing here allocates; struct sdp is about 20 KB, so callers
  * allocate it rather than put it on a small stack.
  */
 #ifndef PROTO_SDP_H

@@ -27,6 +27,7 @@ server(const char *v, size_t n)
 	if (digest_response(&c, "DESCRIBE", ha1, resp) != 0)
 		abort();
 	digest_verify(&c, "DESCRIBE", ha1);
+	digest_verify_password(&c, "DESCRIBE", "secret");
 }
 
 static void

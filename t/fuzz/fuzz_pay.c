@@ -86,6 +86,20 @@ roundtrip(int c, size_t max, const uint8_t *au, size_t len, uint8_t *want, uint8
 	depay_free(&dp);
 }
 
+/* The same bytes as avcC/hvcC/Annex B extradata: what is learnt stays bounded. */
+static void
+extradata(const uint8_t *d, size_t n)
+{
+	static struct pay p;
+
+	for (int c = 0; c < 2; c++) {
+		pay_init(&p, codecs[c].pay, NULL);
+		pay_learn_extradata(&p, d, n);
+		if (p.vps.len > PAY_PS_MAX || p.sps.len > PAY_PS_MAX || p.pps.len > PAY_PS_MAX)
+			abort();
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
@@ -98,5 +112,6 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	c = d[0] % 5;
 	max = PAY_MIN_PAYLOAD + (size_t)d[1] * 8;
 	roundtrip(c, max, d + 2, n - 2, want, pkt);
+	extradata(d + 2, n - 2);
 	return 0;
 }

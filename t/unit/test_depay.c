@@ -182,7 +182,7 @@ test_nal_codec(const char *file, bool h265)
 	/* A lost middle fragment: that AU is dropped, nothing broken comes out. */
 	k = middle_fragment(&s, 10, h265);
 	ok(k > 0, "a middle fragment in AU 10 (a keyframe)");
-	order = malloc(sizeof(int) * (size_t)s.npkts);
+	order = malloc(sizeof(int) * (size_t)(s.npkts + 1));
 	for (int i = 0, j = 0; i < s.npkts; i++)
 		if (i != k)
 			order[j++] = i;

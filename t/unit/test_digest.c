@@ -92,6 +92,34 @@ test_rfc7616(void)
 }
 
 static void
+test_verify_password(void)
+{
+	const char *v = unfold(rfc2617);
+	char out[1024];
+	int n;
+
+	digest_parse_authorization(v, strlen(v), &cr);
+	ok(digest_verify_password(&cr, "GET", "Circle Of Life"), "RFC 2617 from the password");
+	ok(!digest_verify_password(&cr, "GET", "Circle Of Life "), "wrong password");
+	digest_parse_authorization(rfc7616_sha256, strlen(rfc7616_sha256), &cr);
+	ok(digest_verify_password(&cr, "GET", "Circle of Life"), "RFC 7616 SHA-256 from the password");
+	digest_parse_authorization("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", 34, &cr);
+	ok(digest_verify_password(&cr, "GET", "open sesame"), "Basic password");
+	ok(!digest_verify_password(&cr, "GET", "open sesam"), "Basic, shorter password");
+	n = digest_challenges_format("vssgate", "abc", NULL, false, true, out, sizeof(out));
+	is_str(out, "WWW-Authenticate: Digest realm=\"vssgate\", qop=\"auth\", nonce=\"abc\", "
+	    "algorithm=SHA-256\r\nWWW-Authenticate: Digest realm=\"vssgate\", qop=\"auth\", "
+	    "nonce=\"abc\", algorithm=MD5\r\nWWW-Authenticate: Basic realm=\"vssgate\"\r\n",
+	    "401 challenges: SHA-256, MD5, Basic");
+	is_int(n, (long long)strlen(out), "length");
+	n = digest_challenges_format("vssgate", "abc", "o", true, false, out, sizeof(out));
+	ok(n > 0 && strstr(out, "Basic") == NULL && strstr(out, "stale=true\r\n") != NULL,
+	    "without TLS: no Basic; stale");
+	is_int(digest_challenges_format("vssgate", "abc", NULL, false, true, out, 150), PROTO_ETOOBIG,
+	    "small buffer");
+}
+
+static void
 test_sess(void)
 {
 	struct digest_credentials c = { .scheme = DIGEST_SCHEME_DIGEST, .algo = DIGEST_MD5_SESS,
@@ -276,6 +304,7 @@ main(void)
 	test_rfc2617();
 	test_rfc7616();
 	test_sess();
+	test_verify_password();
 	test_table();
 	test_limits();
 	test_challenges();

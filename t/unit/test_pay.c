@@ -1,5 +1,6 @@
 /* test_pay.c - the packetizers: payload layout, sizes, the last flag, parameter sets. */
 #include "proto/pay.h"
+#include "proto/sdp.h"
 #include "t/tap.h"
 #include "t/unit/media.h"
 
@@ -230,6 +231,83 @@ test_g711_meta(void)
 	ok(o.n == 4 && o.len[3] == 100 && o.nlast == 1 && o.last[3], "metadata: 300 x 3 + 100");
 }
 
+/* avcC/hvcC from FFmpeg's MP4 muxer, and Annex B: the stream's own parameter sets. */
+static void
+test_extradata(void)
+{
+	static struct media_unit nal[64];
+	uint8_t *stream, *avcc, *hvcc;
+	size_t slen, alen, hlen;
+	struct pay p;
+	struct sdp_h264 h;
+	char fmtp[512];
+	int n;
+
+	stream = media_read("media/h264.264", &slen);
+	avcc = media_read("media/h264.avcc", &alen);
+	if (!ok(stream != NULL && avcc != NULL, "H.264 stream and avcC read"))
+		return;
+	n = media_nals(stream, slen, nal, 64);
+	pay_init(&p, &pay_h264_ops, NULL);
+	is_int(pay_learn_extradata(&p, avcc, alen), 0, "avcC learnt");
+	ok(n > 2 && p.sps.len == nal[0].len && memcmp(p.sps.data, nal[0].p, nal[0].len) == 0 &&
+	    p.pps.len == nal[1].len && memcmp(p.pps.data, nal[1].p, nal[1].len) == 0,
+	    "SPS and PPS equal the stream's");
+	ok(sdp_h264_fmtp_format(p.sps.data, p.sps.len, p.pps.data, p.pps.len, fmtp,
+	    sizeof(fmtp)) > 0 && sdp_h264_fmtp_parse((struct proto_str){ fmtp, strlen(fmtp) }, &h) == 0 &&
+	    h.sps_len == p.sps.len && h.profile_idc == p.sps.data[1], "and make an SDP fmtp");
+	is_int(pay_learn_extradata(&p, avcc, alen - 6), PROTO_EBADMSG, "avcC cut inside the PPS");
+	is_int(pay_learn_extradata(&p, avcc, 6), PROTO_EBADMSG, "avcC header only");
+	pay_init(&p, &pay_h264_ops, NULL);
+	is_int(pay_learn_extradata(&p, stream, (size_t)(nal[2].p - stream)), 0, "Annex B extradata");
+	ok(p.sps.len == nal[0].len && p.pps.len == nal[1].len, "SPS and PPS from Annex B");
+	avcc[0] = 0;
+	is_int(pay_learn_extradata(&p, avcc, alen), PROTO_EUNSUPPORTED, "unknown layout");
+	free(stream);
+	free(avcc);
+	stream = media_read("media/hevc.265", &slen);
+	hvcc = media_read("media/hevc.hvcc", &hlen);
+	if (!ok(stream != NULL && hvcc != NULL, "H.265 stream and hvcC read"))
+		return;
+	n = media_nals(stream, slen, nal, 64);
+	pay_init(&p, &pay_h265_ops, NULL);
+	is_int(pay_learn_extradata(&p, hvcc, hlen), 0, "hvcC learnt");
+	ok(p.vps.len == nal[0].len && memcmp(p.vps.data, nal[0].p, nal[0].len) == 0 &&
+	    p.sps.len == nal[1].len && memcmp(p.sps.data, nal[1].p, nal[1].len) == 0 &&
+	    p.pps.len == nal[2].len && memcmp(p.pps.data, nal[2].p, nal[2].len) == 0,
+	    "VPS, SPS and PPS equal the stream's");
+	is_int(pay_learn_extradata(&p, hvcc, hlen - 1), PROTO_EBADMSG, "truncated hvcC");
+	is_int(pay_learn_extradata(&p, hvcc, 20), PROTO_EBADMSG, "hvcC header cut");
+	pay_init(&p, &pay_g711_ops, NULL);
+	is_int(pay_learn_extradata(&p, hvcc, hlen), PROTO_EUNSUPPORTED, "G.711 has no parameter sets");
+	free(stream);
+	free(hvcc);
+}
+
+static void
+test_pay_au(void)
+{
+	static uint8_t au[4000], buf[8000];
+	static const uint8_t idr[] = { 0x65 }, slice[] = { 0x41 };
+	size_t sizes[8], n = 0, total = 0;
+	struct pay p;
+	int k;
+
+	n = make_nal(au, n, idr, 1, 2999, true);
+	pay_init(&p, &pay_h264_ops, &(struct pay_config){ .max_payload = 1400 });
+	k = pay_au(&p, au, n, buf, sizeof(buf), sizes, 8);
+	for (int i = 0; i < k; i++)
+		total += sizes[i];
+	ok(k == 3 && sizes[0] == 1400 && total == 3000 + 2 * 3 - 1 && p.keyframe,
+	    "one-shot: three FU-A payloads back to back, keyframe");
+	ok(buf[1400] == 28 + (0x65 & 0xe0) && (buf[1401] & 0xc0) == 0, "second payload follows the first");
+	is_int(pay_au(&p, au, n, buf, sizeof(buf), sizes, 2), PROTO_ETOOBIG, "too few sizes");
+	is_int(pay_au(&p, au, n, buf, 2000, sizes, 8), PROTO_ETOOBIG, "buffer too small");
+	n = make_nal(au, 0, slice, 1, 10, true);
+	ok(pay_au(&p, au, n, buf, sizeof(buf), sizes, 8) == 1 && !p.keyframe, "P slice: no keyframe");
+	is_int(pay_au(&p, au, 0, buf, sizeof(buf), sizes, 8), PROTO_EBADMSG, "empty AU");
+}
+
 int
 main(void)
 {
@@ -240,5 +318,7 @@ main(void)
 	test_real_stream("media/hevc.265", true);
 	test_aac();
 	test_g711_meta();
+	test_extradata();
+	test_pay_au();
 	return done_testing();
 }

@@ -13,6 +13,14 @@ $ff -f lavfi -i testsrc=size=320x240:rate=10 -t 2 -c:v libx264 -preset fast -crf
 $ff -f lavfi -i testsrc=size=320x240:rate=10 -t 2 -c:v libx265 -preset fast -crf 18 \
 	-x265-params keyint=10:bframes=0:slices=2:log-level=error -f hevc hevc.265
 
+# The same streams' extradata as MP4 stores it (avcC, hvcC boxes), as FFmpeg
+# hands it to the source adapter.
+box() {	# box FILE TAG: the payload of the first box TAG in FILE
+	python3 -c 'import sys,struct; d=open(sys.argv[1],"rb").read(); i=d.find(sys.argv[2].encode()); n=struct.unpack(">I",d[i-4:i])[0]; sys.stdout.buffer.write(d[i+4:i-4+n])' "$1" "$2"
+}
+$ff -i h264.264 -frames:v 1 -c copy h264.mp4 && box h264.mp4 avcC >h264.avcc && rm h264.mp4
+$ff -i hevc.265 -frames:v 1 -c copy -tag:v hvc1 hevc.mp4 && box hevc.mp4 hvcC >hevc.hvcc && rm hevc.mp4
+
 # AAC LC, 48 kHz stereo, ADTS framing (the test strips the 7-byte headers).
 $ff -f lavfi -i sine=frequency=440:sample_rate=48000 -t 1 -ac 2 -c:a aac -b:a 64k -f adts aac.adts
 
