@@ -339,6 +339,7 @@ nc_check(const char *nonce, int64_t issued, const char *nc_hex)
 void
 onvif_auth_challenges(struct http_request *req, bool stale)
 {
+	bool tls = req->conn != NULL && req->conn->tls;
 	char nonce[2 * (NONCE_RAW + NONCE_MAC) + 1], value[512];
 	static const enum digest_algo algos[] = { DIGEST_SHA256, DIGEST_MD5 };
 
@@ -348,6 +349,9 @@ onvif_auth_challenges(struct http_request *req, bool stale)
 		if (digest_challenge_format(gw.cfg->realm, nonce, NULL, algos[i], stale, value,
 		    sizeof(value)) > 0)
 			http_add_header(req, "WWW-Authenticate", value);
+	/* Basic last, and only where the password cannot be read on the way. */
+	if (tls && digest_basic_challenge_format(gw.cfg->realm, value, sizeof(value)) > 0)
+		http_add_header(req, "WWW-Authenticate", value);
 }
 
 bool
@@ -360,9 +364,9 @@ static enum auth_result
 check_digest(const struct http_request *req, const struct digest_credentials *c,
     struct gw_principal *p, const char **why)
 {
-	char password[PASSWORD_BUF], ha1[DIGEST_HEX_MAX + 1];
+	char password[PASSWORD_BUF];
 	size_t plen = 0;
-	bool known, ok = false;
+	bool known, ok;
 	int64_t issued = 0;
 	enum auth_result nc = AUTH_OK;
 	int fresh;
@@ -378,11 +382,9 @@ check_digest(const struct http_request *req, const struct digest_credentials *c,
 	}
 	known = open_password(c->username, password, &plen);
 	if (!known)
-		snprintf(password, sizeof(password), "-");
-	if (digest_ha1(c->algo, c->username, c->realm, password, ha1) == 0)
-		ok = digest_verify(c, req->method, ha1);
+		snprintf(password, sizeof(password), "-");	/* the same work for a user we do not know */
+	ok = digest_verify_password(c, req->method, password);
 	OPENSSL_cleanse(password, sizeof(password));
-	OPENSSL_cleanse(ha1, sizeof(ha1));
 	if (!ok || !known) {
 		*why = "wrong user name or password";
 		return AUTH_FAILED_HTTP;
@@ -407,8 +409,7 @@ check_basic(const struct digest_credentials *c, bool tls, struct gw_principal *p
 		*why = "Basic authentication is only accepted over TLS";
 		return AUTH_FAILED_HTTP;
 	}
-	ok = open_password(c->username, password, &plen) && plen == strlen(c->password) &&
-	    gw_streq_ct(password, c->password, plen);
+	ok = open_password(c->username, password, &plen) && digest_verify_password(c, "GET", password);
 	OPENSSL_cleanse(password, sizeof(password));
 	if (!ok) {
 		*why = "wrong user name or password";

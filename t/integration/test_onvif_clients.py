@@ -3,16 +3,20 @@ through Media2 and Media v1, asks for stream URIs over every protocol (then
 FFmpeg plays each one with the same credentials), takes a snapshot, pulls a
 ProfileChanged event made by another call, and finds the gateway with a
 WS-Discovery probe."""
+import base64
+import http.client
 import json
 import os
 import socket
+import ssl
 import subprocess
 import time
 
 import pytest
 
 from conftest import add_camera, add_grant, free_port, wait_until
-from onvif_soap import (HERE, Soap, get_with_digest, node_client, require_node_modules, tr2)
+from onvif_soap import (HERE, Reply, Soap, envelope, get_with_digest, node_client, request, require_node_modules,
+                        tds, tr2)
 
 
 def udp_pair():
@@ -159,3 +163,29 @@ def test_npm_onvif_discovery_finds_the_gateway(gateway_factory):
     assert len(ours) == 1, r
     assert "onvif://www.onvif.org/name/vssgate%20test" in ours[0]["scopes"]
     assert "NetworkVideoTransmitter" in ours[0]["types"]
+
+
+def test_services_over_tls_and_basic_only_there(onvif_site):
+    """HTTPS: XAddrs say https and the TLS port; Basic is accepted there and nowhere else."""
+    gw = onvif_site
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    body = envelope(tds("GetServices", "<IncludeCapability>false</IncludeCapability>")).encode()
+    conn = http.client.HTTPSConnection("127.0.0.1", gw.tls_port, context=ctx, timeout=15)
+    conn.request("POST", "/onvif/device_service", body, {"Content-Type": "application/soap+xml"})
+    resp = conn.getresponse()
+    r = Reply(resp.status, {}, resp.read())
+    assert r.status == 200 and f"https://127.0.0.1:{gw.tls_port}/onvif/media2_service" in r.text, r
+    basic = "Basic " + base64.b64encode(f"{gw.user}:{gw.password}".encode()).decode()
+    conn.request("GET", f"/onvif/snapshot/cam{gw.cam}", headers={"Authorization": basic})
+    resp = conn.getresponse()
+    data = resp.read()
+    assert resp.status == 200 and data[:2] == b"\xff\xd8", (resp.status, data[:200])
+    conn.request("GET", f"/onvif/snapshot/cam{gw.cam}")
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 401 and any(v.startswith("Basic ") for k, v in resp.getheaders()
+                                      if k.lower() == "www-authenticate")
+    conn.close()
+    plain = request(gw.http_port, "GET", f"/onvif/snapshot/cam{gw.cam}", headers={"Authorization": basic})
+    assert plain.status == 401 and not any(c.startswith("Basic") for c in plain.headers["www-authenticate"])
