@@ -382,9 +382,9 @@ static const struct onvif_op ops[] = {
 	{ "StopMulticastStreaming", m2_stop_multicast, 0 },
 	{ "GetOSDs", m2_get_osds, 0 },
 	{ "GetOSDOptions", m2_get_osd_options, 0 },
-	{ "CreateOSD", m2_create_osd, 0 },
-	{ "SetOSD", m2_set_osd, 0 },
-	{ "DeleteOSD", m2_delete_osd, 0 },
+	{ "CreateOSD", m2_create_osd, OP_WRITES },
+	{ "SetOSD", m2_set_osd, OP_WRITES },
+	{ "DeleteOSD", m2_delete_osd, OP_WRITES },
 };
 
 const struct onvif_service_ops onvif_media1_ops = { NS_TRT, ops, ARRAY_SIZE(ops) };

@@ -149,17 +149,25 @@ request_origin(struct onvif_req *r)
 		snprintf(r->host, sizeof(r->host), "%.*s", (int)hlen, h);
 }
 
+/*
+ * While the database cannot be read, a request that only reads sees the
+ * fixed profiles of its cameras and none of its authority's own objects, so
+ * clients keep streaming through an outage; one that writes is refused.
+ */
 static void
 on_store(void *arg, struct authority_store *st, const char *error)
 {
 	struct onvif_req *r = arg;
+	struct authority_store empty = { .authority_id = r->principal.authority_id };
 	struct onvif_view v;
 
 	GW_CHECK(r, ONVIF_REQ_MAGIC);
-	if (error != NULL) {
+	if (error != NULL && (r->op->flags & OP_WRITES)) {
 		onvif_fault(r, 0, "env:Receiver", "ter:Action", NULL, error);
 		return;
 	}
+	if (error != NULL)
+		st = &empty;
 	if (view_build(&r->principal, &v) < 0) {
 		onvif_fault(r, 0, "env:Receiver", "ter:Action", NULL, "the policy is not available");
 		return;

@@ -109,6 +109,7 @@ struct onvif_req {
 };
 
 #define OP_PRE_AUTH 0x01		/* ONVIF PRE_AUTH: answered without credentials */
+#define OP_WRITES   0x02		/* changes the authority's store: refused while it cannot be read */
 
 struct onvif_op {
 	const char *name;

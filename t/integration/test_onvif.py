@@ -607,3 +607,23 @@ def test_discovery_answers_unicast_probes(gateway_factory):
         if "discovery/Bye</wsa:Action>" in message:
             break
     lan.close()
+
+
+def test_database_outage_reads_go_on_writes_wait(pg, gateway_factory):
+    """Through an outage the fixed profiles stay (live clients keep going); changes are refused."""
+    gw = gateway_factory({"onvif": {"discovery": "no"}})
+    cam = add_camera(gw, "c", "rtsp://127.0.0.1:1/x")
+    _, user, password = add_grant(gw, [cam], levels=("1V",), authority="Outage police")
+    s = Soap(gw.http_port, user, password)
+    pg.stop()
+    try:
+        gw.wait_log(r"database connection lost")
+        r = s.media2(tr2("GetProfiles"))
+        assert r.status == 200 and profile_tokens(r) == [f"cam{cam}"], r
+        r = s.media2(tr2("CreateProfile", "<Name>during the outage</Name>"))
+        assert r.status == 500 and r.is_fault("env:Receiver", "ter:Action"), r
+    finally:
+        pg.start()
+    gw.wait_log(r"database connection restored after", timeout=20)
+    wait_until(lambda: s.media2(tr2("CreateProfile", "<Name>after</Name>")).status == 200, 10,
+               what="writes again")
