@@ -27,7 +27,7 @@ TOP = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(TOP, "t", "integration"))
 os.environ.setdefault("VSSGATED", os.path.join(TOP, "_build", "vssgated"))
 
-from conftest import FakeCam, Gateway, Postgres, add_camera, add_grant  # noqa: E402
+from conftest import FakeCam, Gateway, Postgres, add_camera, add_grant, rtsp_url  # noqa: E402
 from onvif_soap import Soap, get_with_digest, tev, tr2  # noqa: E402
 
 DURATION = int(os.environ.get("SECONDS", "10"))
@@ -76,7 +76,12 @@ def snapshots(pg, cam, max_age):
     c = add_camera(gw, "big", cam.url("/big"))
     _, user, password = add_grant(gw, [c], levels=("1V",))
     s = Soap(gw.http_port, user, password)
-    assert get_with_digest(gw.http_port, f"/onvif/snapshot/cam{c}", user, password).status == 200  # hot now
+    # A hot stream: someone is watching it (a source without readers stops after source_idle_timeout).
+    viewer = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i",
+                               rtsp_url(gw, c, user, password), "-f", "null", "-"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(3)
+    assert get_with_digest(gw.http_port, f"/onvif/snapshot/cam{c}", user, password).status == 200
     times = []
     for _ in range(SNAPSHOTS):
         t0 = time.monotonic()
@@ -85,6 +90,8 @@ def snapshots(pg, cam, max_age):
         times.append((time.monotonic() - t0) * 1000)
         assert r.status == 200 and r.raw[:2] == b"\xff\xd8"
         time.sleep(0.25)
+    viewer.kill()
+    viewer.wait()
     decodes = [float(m) for m in re.findall(r"snapshot of camera \d+: 1920x1080, \d+ bytes in ([\d.]+) ms", gw.log())]
     times.sort()
     what = "shared JPEG until the next keyframe" if max_age != "0" else "a decode for every fetch"

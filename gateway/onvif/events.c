@@ -443,17 +443,24 @@ poll_status(void)
 	}
 }
 
-/* Property topics start with their current state (unless the subscriber asked for changes only). */
+/*
+ * Property topics start with their current state (unless the subscriber
+ * asked for changes only), for the cameras the subscriber sees.
+ */
 static void
 initial_properties(struct pullpoint *pp)
 {
-	const struct gw_model *m = gw.model;
+	struct onvif_view v;
 
-	for (int i = 0; m != NULL && i < m->ncameras; i++) {
-		int64_t id = m->cameras[i].pc.id;
+	if (view_build(&pp->principal, &v) < 0)
+		return;
+	for (int i = 0; i < v.ncams; i++) {
+		int64_t id = v.cams[i].cam->pc.id;
 		struct media_status st;
 		struct ev_msg *msgs[3];
 
+		if (!(v.cams[i].caps & CAP_EVENTS))
+			continue;
 		media_camera_status(id, &st);
 		msgs[0] = active_connections(id, false, "Initialized", st.readers, st.bitrate_bps);
 		msgs[1] = active_connections(id, true, "Initialized", st.readers, st.bitrate_bps);
@@ -464,6 +471,7 @@ initial_properties(struct pullpoint *pp)
 			msg_unref(msgs[k]);
 		}
 	}
+	view_free(&v);
 }
 
 /* --- subscriptions ------------------------------------------------------------------------ */

@@ -7,6 +7,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 
 from conftest import add_camera, add_grant, free_port, wait_until
 from onvif_soap import (HERE, Reply, Soap, envelope, get_with_digest, node_client, request, require_node_modules,
-                        tds, tr2)
+                        tds, tr2, username_token)
 
 
 def udp_pair():
@@ -189,3 +190,15 @@ def test_services_over_tls_and_basic_only_there(onvif_site):
     conn.close()
     plain = request(gw.http_port, "GET", f"/onvif/snapshot/cam{gw.cam}", headers={"Authorization": basic})
     assert plain.status == 401 and not any(c.startswith("Basic") for c in plain.headers["www-authenticate"])
+    # A UsernameToken with the password in clear (PasswordText): over TLS only, nonce and Created still needed.
+    text = username_token(gw.user, gw.password).replace("#PasswordDigest", "#PasswordText")
+    text = re.sub(r"(<Password [^>]*>)[^<]*", lambda m: m.group(1) + gw.password, text)
+    body = envelope(tr2("GetProfiles"), text).encode()
+    conn = http.client.HTTPSConnection("127.0.0.1", gw.tls_port, context=ctx, timeout=15)
+    conn.request("POST", "/onvif/media2_service", body, {"Content-Type": "application/soap+xml"})
+    resp = conn.getresponse()
+    r = Reply(resp.status, {}, resp.read())
+    conn.close()
+    assert r.status == 200 and f'token="cam{gw.cam}"' in r.text, r
+    r = Soap(gw.http_port).post("/onvif/media2_service", envelope(tr2("GetProfiles"), text))
+    assert r.status == 400 and r.is_fault("ter:NotAuthorized"), r
