@@ -67,12 +67,6 @@ pullpoint_topic_path(enum ev_topic t)
 	return topic_paths[t];
 }
 
-int
-onvif_events_count(void)
-{
-	return npullpoints;
-}
-
 /* --- messages ------------------------------------------------------------------------------ */
 
 static void

@@ -293,13 +293,6 @@ onvif_fault_not_supported(struct onvif_req *r, const char *what)
 	onvif_fault(r, 0, "env:Receiver", "ter:ActionNotSupported", NULL, what);
 }
 
-/* Core's class for "not allowed to the caller": Sender / OperationProhibited. */
-void
-onvif_fault_level(struct onvif_req *r, const char *what)
-{
-	onvif_fault(r, 0, "env:Sender", "ter:OperationProhibited", "ter:NotAuthorized", what);
-}
-
 /* --- dispatch ------------------------------------------------------------------ */
 
 static const struct onvif_service_ops *const by_namespace[] = {

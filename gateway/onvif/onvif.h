@@ -9,9 +9,10 @@
  * onvif_reply() or onvif_fault(), now or later (a parked PullMessages, a
  * database write).
  *
- * Ownership: struct onvif_req is owned by this module from onvif_dispatch
- * until onvif_reply()/onvif_fault()/onvif_respond_raw(), which answer the
- * HTTP request and free both. A handler calls exactly one of them.
+ * Ownership: struct onvif_req is owned by this module from the POST that
+ * made it until onvif_reply() or onvif_fault(), which answer the HTTP
+ * request and free both. A handler calls exactly one of them, or hands the
+ * request on (a parked PullMessages, a database write) to code that will.
  *
  * Return convention: gateway/ (0/-1, bool), see gw.h.
  */
@@ -148,8 +149,6 @@ void onvif_fault_detail(struct onvif_req *r, int status, const char *code, const
 void onvif_fault_arg(struct onvif_req *r, const char *sub2, const char *reason);	/* Sender/InvalidArgVal/sub2 */
 void onvif_fault_not_authorized(struct onvif_req *r, const char *why);
 void onvif_fault_not_supported(struct onvif_req *r, const char *what);
-/* A handler found the operation needs a level the grant lacks. */
-void onvif_fault_level(struct onvif_req *r, const char *what);
 
 /* Base URL of this request's service endpoint: "http://host:port". */
 void onvif_base_url(const struct onvif_req *r, char *out, size_t outlen);
@@ -366,7 +365,6 @@ void onvif_events_shutdown(void);
 void onvif_events_profile_changed(int64_t authority_id, const char *profile_token);
 /* A configuration of a camera changed (everyone who sees the camera hears it). */
 void onvif_events_configuration_changed(int64_t camera_id, enum cfg_kind kind, const char *token);
-int onvif_events_count(void);
 
 /* --- capabilities and identity -------------------------------------------------- */
 
