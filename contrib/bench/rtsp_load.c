@@ -62,12 +62,14 @@ struct reader {
 	struct digest_challenge chal;
 	uint32_t nc;
 	char session[80];
-	char controls[MAX_TRACKS][512];
+	char controls[MAX_TRACKS][1600];
 	int ntracks, setup_next;
 	int video_channel;
 	uint8_t *buf;
 	size_t len;
-	int64_t t_connect, t_play, t_first_pkt, t_first_key;
+	int64_t t_connect, t_play, t_first_pkt, t_first_key, t_last;
+	uint32_t last_video_ts;
+	bool have_video_ts;
 	uint64_t packets, bytes, lost;
 	bool have_seq[MAX_TRACKS];
 	uint16_t next_seq[MAX_TRACKS];
@@ -84,11 +86,22 @@ static int epfd;
 /* Latency: fingerprint -> arrival time on the direct leg. */
 struct lat_slot {
 	uint64_t fp;
+	uint32_t ts;			/* RTP timestamp on the direct leg */
 	int64_t t;
 };
 static struct lat_slot lat_ring[LAT_SLOTS];
 static double *lat_samples;
 static size_t nlat, caplat;
+/*
+ * The gateway rebases RTP timestamps by a constant: learn it by vote, then
+ * count only packets whose timestamps agree, so that a payload that repeats
+ * (a test pattern) is not taken for another.
+ */
+#define OFFSET_VOTES 400
+static uint32_t offset_votes[OFFSET_VOTES];
+static int noffset_votes;
+static bool have_offset;
+static uint32_t ts_offset;
 
 static int64_t
 now_us(void)
@@ -155,18 +168,21 @@ send_all(struct reader *r, const char *req)
 static void
 request(struct reader *r, const char *method, const char *uri, const char *extra)
 {
-	char req[2048], auth[1024] = "";
+	char req[5000], auth[1100] = "";
 
 	if (r->authed) {
-		char value[900];
+		char value[1000];
 
 		if (digest_authorization_format(&r->chal, opt_user, opt_pass, method, uri, ++r->nc,
 		    "0a4f113b6c7d8e9f", value, sizeof(value)) < 0)
 			die("digest");
-		snprintf(auth, sizeof(auth), "Authorization: %s\r\n", value);
+		if ((size_t)snprintf(auth, sizeof(auth), "Authorization: %s\r\n", value) >= sizeof(auth))
+			die("authorization too long");
 	}
-	snprintf(req, sizeof(req), "%s %s RTSP/1.0\r\nCSeq: %d\r\n%s%s%s%s\r\n", method, uri, ++r->cseq,
-	    auth, r->session[0] ? "Session: " : "", r->session, r->session[0] ? "\r\n" : "");
+	if ((size_t)snprintf(req, sizeof(req), "%s %s RTSP/1.0\r\nCSeq: %d\r\n%s%s%s%s\r\n", method, uri,
+	    ++r->cseq, auth, r->session[0] ? "Session: " : "", r->session, r->session[0] ? "\r\n" : "") >=
+	    sizeof(req))
+		die("request too long");
 	if (extra) {
 		size_t n = strlen(req) - 2;
 
@@ -178,10 +194,13 @@ request(struct reader *r, const char *method, const char *uri, const char *extra
 static const char *
 url_of(const struct reader *r)
 {
-	static char u[1200];
+	static char u[1400];
 
-	snprintf(u, sizeof(u), "rtsp://%s:%d%s", r->direct ? "127.0.0.1" : host, r->direct ? 0 : port, path);
-	return r->direct ? opt_direct : u;
+	if (r->direct)
+		return opt_direct;
+	if ((size_t)snprintf(u, sizeof(u), "rtsp://%s:%d%s", host, port, path) >= sizeof(u))
+		die("URL too long");
+	return u;
 }
 
 static void
@@ -223,10 +242,11 @@ static void
 take_sdp(struct reader *r, const struct msg *m, const char *body, size_t len)
 {
 	static struct sdp sdp;
-	char base[1024];
+	char base[1500];
 
-	if (!msg_header_copy(m, "Content-Base", base, sizeof(base)))
-		snprintf(base, sizeof(base), "%s/", url_of(r));
+	if (!msg_header_copy(m, "Content-Base", base, sizeof(base)) &&
+	    (size_t)snprintf(base, sizeof(base), "%s/", url_of(r)) >= sizeof(base))
+		die("URL too long");
 	if (sdp_parse(body, len, 65536, &sdp) < 0)
 		die("bad SDP");
 	r->ntracks = 0;
@@ -235,10 +255,13 @@ take_sdp(struct reader *r, const struct msg *m, const char *body, size_t len)
 
 		if (proto_str_ieq(sdp.media[i].type, "video") && r->video_channel < 0)
 			r->video_channel = 2 * r->ntracks;
-		if (c.len > 7 && strncmp(c.p, "rtsp://", 7) == 0)
-			snprintf(r->controls[r->ntracks++], 512, "%.*s", (int)c.len, c.p);
-		else
-			snprintf(r->controls[r->ntracks++], 512, "%s%.*s", base, (int)c.len, c.p);
+		int n = c.len > 7 && strncmp(c.p, "rtsp://", 7) == 0 ?
+		    snprintf(r->controls[r->ntracks], sizeof(r->controls[0]), "%.*s", (int)c.len, c.p) :
+		    snprintf(r->controls[r->ntracks], sizeof(r->controls[0]), "%s%.*s", base, (int)c.len, c.p);
+
+		if (n < 0 || (size_t)n >= sizeof(r->controls[0]))
+			die("control URL too long");
+		r->ntracks++;
 	}
 }
 
@@ -310,18 +333,51 @@ fingerprint(const uint8_t *p, size_t len)
 	return h ^ len;
 }
 
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void
-latency_sample(struct reader *r, const uint8_t *payload, size_t len, int64_t t)
+vote_offset(uint32_t off)
+{
+	int best = 0, run = 0;
+
+	offset_votes[noffset_votes++] = off;
+	if (noffset_votes < OFFSET_VOTES)
+		return;
+	qsort(offset_votes, OFFSET_VOTES, sizeof(uint32_t), cmp_u32);
+	for (int i = 0; i < OFFSET_VOTES; i++) {
+		run = i > 0 && offset_votes[i] == offset_votes[i - 1] ? run + 1 : 1;
+		if (run > best)
+			best = run, ts_offset = offset_votes[i];
+	}
+	have_offset = true;
+	fprintf(stderr, "rtsp_load: RTP timestamp offset %u (%d of %d votes)\n", ts_offset, best, OFFSET_VOTES);
+}
+
+static void
+latency_sample(struct reader *r, const uint8_t *payload, size_t len, uint32_t ts, int64_t t)
 {
 	uint64_t fp = fingerprint(payload, len);
 	struct lat_slot *s = &lat_ring[fp % LAT_SLOTS];
 
 	if (r->direct) {
 		s->fp = fp;
+		s->ts = ts;
 		s->t = t;
 		return;
 	}
-	if (s->fp != fp || t < s->t)
+	if (s->fp != fp)
+		return;
+	if (!have_offset) {
+		vote_offset(ts - s->ts);
+		return;
+	}
+	if (ts - s->ts != ts_offset || t < s->t)
 		return;
 	if (nlat == caplat) {
 		caplat = caplat ? 2 * caplat : 65536;
@@ -345,15 +401,20 @@ on_rtp(struct reader *r, int channel, const uint8_t *p, size_t len, int64_t t)
 	r->have_seq[track] = true;
 	r->next_seq[track] = (uint16_t)(seq + 1);
 	r->packets++;
+	r->t_last = t;
 	if (r->t_first_pkt == 0)
 		r->t_first_pkt = t;
+	if (channel == r->video_channel) {
+		r->last_video_ts = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+		r->have_video_ts = true;
+	}
 	hl = 12 + 4u * (p[0] & 15);
 	if (hl >= len)
 		return;
 	if (channel == r->video_channel && r->t_first_key == 0 && is_keyframe_payload(p + hl, len - hl))
 		r->t_first_key = t;
 	if (opt_direct && channel == r->video_channel)
-		latency_sample(r, p + hl, len - hl, t);
+		latency_sample(r, p + hl, len - hl, r->last_video_ts, t);
 }
 
 /* Consume what is buffered: interleaved frames and responses. */
@@ -502,20 +563,31 @@ static void
 report(double cpu0, double cpu1, double secs, long rss0, long rss1, long rss_idle)
 {
 	double *key = calloc((size_t)nreaders, sizeof(double)), *first = calloc((size_t)nreaders, sizeof(double));
-	double min_rate = 1e18, sum_rate = 0;
+	double min_rate = 1e18, sum_rate = 0, behind_ms = 0;
 	uint64_t lost = 0, packets = 0;
 	int playing = 0, nk = 0, nf = 0;
+	uint32_t newest = 0;
+	bool have_newest = false;
 
+	/* The freshest video timestamp any reader has: how far behind is the slowest? */
+	for (int i = 0; i < nreaders; i++)
+		if (!readers[i].direct && readers[i].have_video_ts &&
+		    (!have_newest || (int32_t)(readers[i].last_video_ts - newest) > 0))
+			newest = readers[i].last_video_ts, have_newest = true;
 	for (int i = 0; i < nreaders; i++) {
 		struct reader *r = &readers[i];
-		double rate;
+		double rate, span;
 
 		if (r->direct)
 			continue;
 		playing += r->state == R_PLAYING;
 		lost += r->lost;
 		packets += r->packets;
-		rate = (double)r->bytes * 8 / (double)opt_duration;
+		if (r->have_video_ts && (double)(int32_t)(newest - r->last_video_ts) / 90.0 > behind_ms)
+			behind_ms = (double)(int32_t)(newest - r->last_video_ts) / 90.0;
+		/* Over the reader's own time: readers start one after the other. */
+		span = r->t_first_pkt ? (double)(r->t_last - r->t_first_pkt) / 1e6 : 0;
+		rate = span > 0 ? (double)r->bytes * 8 / span : 0;
 		sum_rate += rate;
 		min_rate = rate < min_rate ? rate : min_rate;
 		if (r->t_first_key)
@@ -526,6 +598,7 @@ report(double cpu0, double cpu1, double secs, long rss0, long rss1, long rss_idl
 	printf("readers: %d\nplaying_at_end: %d\npackets: %llu\nlost_packets: %llu\n", opt_n, playing,
 	    (unsigned long long)packets, (unsigned long long)lost);
 	printf("rate_avg_mbps: %.3f\nrate_min_mbps: %.3f\n", sum_rate / opt_n / 1e6, min_rate / 1e6);
+	printf("slowest_reader_behind_ms: %.1f\n", behind_ms);
 	printf("first_packet_ms_p50: %.1f\nfirst_packet_ms_p99: %.1f\n", percentile(first, (size_t)nf, 0.5),
 	    percentile(first, (size_t)nf, 0.99));
 	printf("first_keyframe_ms_p50: %.1f\nfirst_keyframe_ms_p99: %.1f\n", percentile(key, (size_t)nk, 0.5),
