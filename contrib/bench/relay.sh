@@ -20,6 +20,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 VSSGATED=${VSSGATED:-$top/_build/release/vssgated}
 LOAD=${LOAD:-$top/_build/release/contrib/bench/rtsp_load}
 READERS=${READERS:-"100 800 1600"}
+TRANSPORTS=${TRANSPORTS:-"tcp http ws"}
 DURATION=${DURATION:-20}
 CLIP=${CLIP:-/tmp/vssgate-bench-1080p25-4M.ts}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
@@ -92,9 +93,14 @@ sleep 3	# the always-on source starts and fills its GOP cache
 
 echo "vssgated $("$VSSGATED" --version | cut -d' ' -f2), $(nproc) cores, source: $CLIP"
 for n in $READERS; do
-	echo "--- $n readers over TCP interleaved, ${DURATION}s"
-	taskset -c 1 "$LOAD" -u "$url" -U "$user" -P "$pass" -n "$n" -d "$DURATION" -p "$gwpid" -r 2
-	sleep 2
+	for t in $TRANSPORTS; do
+		# The tunnel and the WebSocket ride on the HTTP port.
+		u=$url
+		[ "$t" = tcp ] || u="rtsp://127.0.0.1:$http/cameras/$cam"
+		echo "--- $n readers over $t, ${DURATION}s"
+		taskset -c 1 "$LOAD" -u "$u" -U "$user" -P "$pass" -n "$n" -d "$DURATION" -p "$gwpid" -r 2 -t "$t"
+		sleep 2
+	done
 done
 
 # Latency the gateway adds, per packet: a live camera (gst-rtsp-server, 1080p

@@ -5,6 +5,11 @@
  *   rtsp_load -u rtsp://127.0.0.1:8554/cameras/1 -U user -P pass -n 800 -d 30
  *             [-t tcp|http|ws] [-p GATEWAY_PID] [-r RAMP_MS] [-D DIRECT_URL]
  *
+ * Transports: tcp (RTSP with interleaved RTP), http (the RTSP-over-HTTP
+ * tunnel: a GET carrying responses and media, a POST carrying base64
+ * requests; the URL's port is then the HTTP port), ws (RTSP over WebSocket
+ * on /rtsp-over-websocket, subprotocol rtsp.onvif.org).
+ *
  * Each reader: DESCRIBE (Digest), SETUP every track (interleaved), PLAY,
  * then reads until the end. Per reader it records the time from PLAY to the
  * first packet and to the first video keyframe, packets, bytes and lost
@@ -44,8 +49,15 @@
 #define MAX_TRACKS 4
 #define LAT_SLOTS 4096			/* payload fingerprints remembered for the latency match */
 
+enum wire {
+	W_TCP,
+	W_HTTP,
+	W_WS,
+};
+
 enum rstate {
 	R_CONNECTING,
+	R_HANDSHAKE,			/* http/ws: waiting for the HTTP answer */
 	R_DESCRIBE,
 	R_SETUP,
 	R_PLAY,
@@ -55,7 +67,11 @@ enum rstate {
 
 struct reader {
 	int fd;
+	int post_fd;			/* http: the tunnel's request side */
 	enum rstate state;
+	uint64_t ws_left;		/* ws: payload bytes left in the server's frame */
+	uint8_t wsh[10];
+	int wshn;
 	bool direct;			/* reads the camera itself (latency reference) */
 	int cseq;
 	bool authed;
@@ -77,6 +93,8 @@ struct reader {
 
 static const char *opt_url, *opt_user = "", *opt_pass = "", *opt_direct, *opt_transport = "tcp";
 static int opt_n = 100, opt_duration = 20, opt_ramp_ms = 2, opt_pid;
+static enum wire opt_wire = W_TCP;
+static uint64_t cookie_seq;
 static char host[256], path[1024];
 static int port;
 static struct reader *readers;
@@ -132,10 +150,10 @@ parse_url(const char *url, char *h, size_t hlen, int *p, char *pth, size_t plen)
 }
 
 static int
-connect_to(const char *h, int p)
+connect_to(const char *h, int p, bool blocking)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | (blocking ? 0 : SOCK_NONBLOCK), 0), one = 1;
 
 	if (fd < 0 || inet_pton(AF_INET, h, &sin.sin_addr) != 1)
 		die("socket or address");
@@ -148,21 +166,81 @@ connect_to(const char *h, int p)
 /* --- requests ------------------------------------------------------------------- */
 
 static void
-send_all(struct reader *r, const char *req)
+write_fd(struct reader *r, int fd, const void *data, size_t n)
 {
-	size_t n = strlen(req), off = 0;
+	const char *req = data;
+	size_t off = 0;
 
 	while (off < n) {
-		ssize_t w = write(r->fd, req + off, n - off);
+		ssize_t w = write(fd, req + off, n - off);
 
 		if (w < 0 && errno == EAGAIN)
-			continue;	/* requests are tiny; the socket has room */
+			continue;	/* requests are small; the socket has room */
 		if (w <= 0) {
 			r->state = R_DEAD;
 			return;
 		}
 		off += (size_t)w;
 	}
+}
+
+/* A request on the reader's wire: as it is, base64 on the tunnel's POST, or a masked frame. */
+static void
+send_all(struct reader *r, const char *req)
+{
+	size_t n = strlen(req);
+
+	if (r->direct || opt_wire == W_TCP) {
+		write_fd(r, r->fd, req, n);
+	} else if (opt_wire == W_HTTP) {
+		char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+
+		EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)req, (int)n);
+		write_fd(r, r->post_fd, b64, strlen(b64));
+		free(b64);
+	} else {
+		uint8_t *f = malloc(n + 8);
+		const uint8_t mask[4] = { 0x11, 0x22, 0x33, 0x44 };
+		size_t h = 2;
+
+		f[0] = 0x82;
+		if (n < 126) {
+			f[1] = (uint8_t)(0x80 | n);
+		} else {
+			f[1] = 0x80 | 126;
+			f[2] = (uint8_t)(n >> 8);
+			f[3] = (uint8_t)n;
+			h = 4;
+		}
+		memcpy(f + h, mask, 4);
+		for (size_t i = 0; i < n; i++)
+			f[h + 4 + i] = (uint8_t)(req[i] ^ mask[i & 3]);
+		write_fd(r, r->fd, f, h + 4 + n);
+		free(f);
+	}
+}
+
+/* The HTTP request that opens the tunnel or the WebSocket. */
+static void
+send_handshake(struct reader *r)
+{
+	char req[1400];
+
+	if (opt_wire == W_HTTP) {
+		snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nx-sessioncookie: load%llu\r\n"
+		    "Accept: application/x-rtsp-tunnelled\r\n\r\n", path, (unsigned long long)++cookie_seq);
+		write_fd(r, r->fd, req, strlen(req));
+		snprintf(req, sizeof(req), "POST %s HTTP/1.0\r\nx-sessioncookie: load%llu\r\n"
+		    "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n", path,
+		    (unsigned long long)cookie_seq);
+		write_fd(r, r->post_fd, req, strlen(req));
+	} else {
+		snprintf(req, sizeof(req), "GET /rtsp-over-websocket HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+		    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: rtsp.onvif.org\r\n\r\n", host);
+		write_fd(r, r->fd, req, strlen(req));
+	}
+	r->state = R_HANDSHAKE;
 }
 
 static void
@@ -457,15 +535,89 @@ parse_input(struct reader *r, int64_t t)
 	r->len -= off;
 }
 
+/* WebSocket frames from the server (never masked): their payload is the RTSP stream. */
+static void
+ws_feed(struct reader *r, const uint8_t *p, size_t n, int64_t t)
+{
+	while (n > 0 && r->state != R_DEAD) {
+		if (r->ws_left == 0) {
+			size_t need;
+
+			r->wsh[r->wshn++] = *p++, n--;
+			need = r->wshn < 2 ? 2 : (r->wsh[1] & 127) == 126 ? 4 : (r->wsh[1] & 127) == 127 ? 10 : 2;
+			if ((size_t)r->wshn < need)
+				continue;
+			r->ws_left = need == 2 ? (r->wsh[1] & 127u) : 0;
+			for (size_t i = 2; i < need; i++)
+				r->ws_left = r->ws_left << 8 | r->wsh[i];
+			r->wshn = 0;
+			continue;
+		}
+		size_t take = n < r->ws_left ? n : (size_t)r->ws_left;
+
+		if (take > RBUF - r->len)
+			take = RBUF - r->len;
+		memcpy(r->buf + r->len, p, take);
+		r->len += take;
+		r->ws_left -= take;
+		p += take;
+		n -= take;
+		parse_input(r, t);
+		if (r->len == RBUF)
+			r->len = 0;	/* a message larger than our buffer: give up on it */
+	}
+}
+
+/* http/ws: the HTTP answer head is in r->buf; what follows it is the stream. */
+static void
+finish_handshake(struct reader *r, int64_t t)
+{
+	uint8_t *end = memmem(r->buf, r->len, "\r\n\r\n", 4);
+	size_t head, rest;
+
+	if (end == NULL)
+		return;
+	if (r->len < 12 || (memcmp(r->buf + 9, "200", 3) != 0 && memcmp(r->buf + 9, "101", 3) != 0)) {
+		r->state = R_DEAD;
+		return;
+	}
+	head = (size_t)(end - r->buf) + 4;
+	rest = r->len - head;
+	r->state = R_DESCRIBE;
+	next_step(r);
+	if (opt_wire == W_WS) {
+		uint8_t tmp[RBUF];
+
+		memcpy(tmp, r->buf + head, rest);
+		r->len = 0;
+		ws_feed(r, tmp, rest, t);
+	} else {
+		memmove(r->buf, r->buf + head, rest);
+		r->len = rest;
+		parse_input(r, t);
+	}
+}
+
 static void
 on_readable(struct reader *r)
 {
+	static uint8_t tmp[RBUF];
+
 	for (;;) {
-		ssize_t n = read(r->fd, r->buf + r->len, RBUF - r->len);
+		bool ws = !r->direct && opt_wire == W_WS && r->state != R_HANDSHAKE;
+		ssize_t n = ws ? read(r->fd, tmp, sizeof(tmp)) : read(r->fd, r->buf + r->len, RBUF - r->len);
+		int64_t t = now_us();
 
 		if (n > 0) {
+			if (ws) {
+				ws_feed(r, tmp, (size_t)n, t);
+				continue;
+			}
 			r->len += (size_t)n;
-			parse_input(r, now_us());
+			if (r->state == R_HANDSHAKE)
+				finish_handshake(r, t);
+			else
+				parse_input(r, t);
 			if (r->len == RBUF)
 				r->len = 0;	/* a response larger than our buffer: give up on it */
 			continue;
@@ -491,9 +643,11 @@ start_reader(struct reader *r, bool direct)
 	r->buf = malloc(RBUF);
 	if (direct) {
 		parse_url(opt_direct, dh, sizeof(dh), &dport, dp, sizeof(dp));
-		r->fd = connect_to(dh, dport);
+		r->fd = connect_to(dh, dport, false);
 	} else {
-		r->fd = connect_to(host, port);
+		r->fd = connect_to(host, port, false);
+		if (opt_wire == W_HTTP)
+			r->post_fd = connect_to(host, port, true);
 	}
 	r->state = R_CONNECTING;
 	r->t_connect = now_us();
@@ -505,8 +659,12 @@ static void
 on_event(struct reader *r, uint32_t events)
 {
 	if (r->state == R_CONNECTING && (events & EPOLLOUT)) {
-		r->state = R_DESCRIBE;
-		next_step(r);
+		if (!r->direct && opt_wire != W_TCP) {
+			send_handshake(r);
+		} else {
+			r->state = R_DESCRIBE;
+			next_step(r);
+		}
 	}
 	if (events & EPOLLIN)
 		on_readable(r);
@@ -675,8 +833,12 @@ main(int argc, char **argv)
 	}
 	if (opt_url == NULL || opt_n <= 0)
 		die("give -u URL and -n N");
-	if (strcmp(opt_transport, "tcp") != 0)
-		die("only -t tcp is implemented in this client; see contrib/bench/README for the others");
+	if (strcmp(opt_transport, "http") == 0)
+		opt_wire = W_HTTP;
+	else if (strcmp(opt_transport, "ws") == 0)
+		opt_wire = W_WS;
+	else if (strcmp(opt_transport, "tcp") != 0)
+		die("-t takes tcp, http or ws");
 	setrlimit(RLIMIT_NOFILE, &rl);
 	parse_url(opt_url, host, sizeof(host), &port, path, sizeof(path));
 	readers = calloc((size_t)opt_n + 1, sizeof(*readers));
