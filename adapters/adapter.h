@@ -54,6 +54,10 @@ struct adapter_track {
  * RTP payloads, ready to go: the core adds the RTP header (its own
  * sequence numbers, timestamps and SSRC) and the marker bit on the last
  * payload. The payload memory is only borrowed for the call.
+ *
+ * An adapter may hand a large unit over in pieces as its packets arrive
+ * (partial = true on all but the last piece, the same rtp_ts, keyframe only
+ * on the first), so that readers do not wait for the end of a keyframe.
  */
 struct adapter_frame {
 	int track;
@@ -61,6 +65,7 @@ struct adapter_frame {
 	int64_t capture_wall_us;	/* capture time from the source (RTCP SR), 0 if unknown */
 	bool keyframe;			/* a decoder can start here */
 	bool discontinuity;		/* the source restarted or lost data before this frame */
+	bool partial;			/* more of this access unit follows (no marker bit yet) */
 	int npayloads;
 	const struct iovec *payloads;
 };

@@ -123,8 +123,6 @@ static const struct cfg_key cfg_keys[] = {
 	  "Most RTSP sessions one set of grant credentials may hold at once." },
 	{ "rtsp", "nonce_lifetime", CFG_DURATION, F(rtsp_nonce_lifetime_ms), "5m", 0, 1000, DAY_MS, NULL,
 	  "A Digest nonce older than this is answered with stale=true and a new one." },
-	{ "rtsp", "public_host", CFG_STRING, F(rtsp_public_host), "", 0, 0, 0, NULL,
-	  "Host name or address put in the URLs the gateway hands out (empty: the Host the client used)." },
 
 	{ "limits", "max_connections", CFG_INT, F(max_connections), "20000", 0, 1, 1000000, NULL,
 	  "Connections accepted at once, all listeners together; more are closed at accept." },

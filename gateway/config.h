@@ -65,7 +65,6 @@ struct gw_config {
 	int rtsp_multicast_ttl;
 	int rtsp_max_sessions_per_principal;
 	int64_t rtsp_nonce_lifetime_ms;
-	char *rtsp_public_host;
 
 	/* [limits] */
 	int max_connections;

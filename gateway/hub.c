@@ -205,7 +205,7 @@ frame_build(struct track_state *t, int track, const struct adapter_frame *in, ui
 	p = f->data;
 	for (int i = 0; i < in->npayloads; i++) {
 		size_t plen = in->payloads[i].iov_len;
-		bool marker = i == in->npayloads - 1 && marks_last_packet(&t->desc);
+		bool marker = i == in->npayloads - 1 && !in->partial && marks_last_packet(&t->desc);
 
 		p[0] = '$';
 		p[1] = (uint8_t)(2 * track);

@@ -82,6 +82,8 @@ struct rc_track {
 	struct sockaddr_in server_rtcp;
 	/* access-unit assembly */
 	bool in_unit, broken, key, has_params, discont;
+	bool sent_head;			/* part of this unit already went to the core */
+	bool have_slice;		/* a picture slice of this unit has arrived */
 	uint32_t unit_ts;
 	bool have_seq;
 	uint16_t next_seq;
@@ -427,6 +429,7 @@ inspect_payload(struct rc_track *t, const uint8_t *p, size_t len)
 			type = p[3] & 0x1f;
 		t->key |= type == 5;
 		t->has_params |= type == 7;
+		t->have_slice |= type >= 1 && type <= 5;
 		return;
 	}
 	if (type == 49 && len > 2)
@@ -435,6 +438,7 @@ inspect_payload(struct rc_track *t, const uint8_t *p, size_t len)
 		type = (p[4] >> 1) & 0x3f;
 	t->key |= type >= 16 && type <= 21;
 	t->has_params |= type == 32 || type == 33;
+	t->have_slice |= type <= 31;
 }
 
 static void
@@ -444,6 +448,8 @@ unit_reset(struct rc_track *t)
 	t->broken = false;
 	t->key = false;
 	t->has_params = false;
+	t->sent_head = false;
+	t->have_slice = false;
 	t->len = 0;
 	t->npay = 0;
 }
@@ -478,22 +484,28 @@ capture_time(const struct rc_track *t, uint32_t ts)
 	return t->sr_wall_us + (int64_t)(int32_t)(ts - t->sr_rtp) * 1000000 / t->desc.clock_rate;
 }
 
-/* The unit is complete: hand it over, with parameter sets in front of a bare keyframe. */
+/*
+ * Hand the unit (or, with |partial|, what has arrived of it) to the core,
+ * with parameter sets in front of a bare keyframe. A partial piece leaves
+ * the unit open; the marker bit comes with the last piece.
+ */
 static void
-unit_emit(struct rc *rc, int index)
+unit_emit(struct rc *rc, int index, bool partial)
 {
 	struct rc_track *t = &rc->tracks[index];
 	struct iovec iov[RC_MAX_PAYLOADS + 3];
-	struct adapter_frame f = { .track = index, .rtp_ts = t->unit_ts };
+	struct adapter_frame f = { .track = index, .rtp_ts = t->unit_ts, .partial = partial };
 	int n = 0;
 
 	if (!t->in_unit || t->broken || t->npay == 0) {
-		t->discont |= t->broken;
-		unit_reset(t);
+		if (!partial) {
+			t->discont |= t->broken;
+			unit_reset(t);
+		}
 		return;
 	}
-	f.keyframe = t->key || (t->kind != K_H264 && t->kind != K_H265);
-	if (t->key && !t->has_params)
+	f.keyframe = !t->sent_head && (t->key || (t->kind != K_H264 && t->kind != K_H265));
+	if (f.keyframe && t->key && !t->has_params)
 		for (int i = 0; i < t->nps; i++)
 			iov[n++] = (struct iovec){ t->ps[i], t->ps_len[i] };
 	for (int i = 0; i < t->npay; i++)
@@ -504,8 +516,33 @@ unit_emit(struct rc *rc, int index)
 	f.discontinuity = t->discont;
 	f.capture_wall_us = capture_time(t, t->unit_ts);
 	t->discont = false;
-	unit_reset(t);
+	if (partial) {
+		t->sent_head = true;
+		t->len = 0;
+		t->npay = 0;
+	} else {
+		unit_reset(t);
+	}
 	adapter_source_frame(rc->src, &f);
+}
+
+/*
+ * The end of what the socket had: pass on the video that arrived so far
+ * rather than hold it until the unit's last packet. The head of a unit is
+ * held until its first picture slice is in, so that a keyframe is known as
+ * one from its first piece (delimiters, SEI and parameter sets come first).
+ */
+static void
+flush_partial_units(struct rc *rc)
+{
+	for (int i = 0; i < rc->ntracks && rc->state == RC_PLAYING; i++) {
+		struct rc_track *t = &rc->tracks[i];
+
+		if (t->kind != K_H264 && t->kind != K_H265 && t->kind != K_JPEG)
+			continue;
+		if (t->in_unit && t->npay > 0 && (t->sent_head || t->have_slice || t->kind == K_JPEG))
+			unit_emit(rc, i, true);
+	}
 }
 
 static void
@@ -543,7 +580,7 @@ on_rtp(struct rc *rc, int index, const uint8_t *pkt, size_t len)
 	t->have_seq = true;
 	t->next_seq = (uint16_t)(h.seq + 1);
 	if (t->in_unit && h.ts != t->unit_ts)
-		unit_emit(rc, index);	/* the marker of the last unit was lost */
+		unit_emit(rc, index, false);	/* the marker of the last unit was lost */
 	if (!t->in_unit) {
 		t->in_unit = true;
 		t->unit_ts = h.ts;
@@ -553,7 +590,7 @@ on_rtp(struct rc *rc, int index, const uint8_t *pkt, size_t len)
 		t->broken = true;
 	ends_unit = h.marker || t->kind == K_AAC || t->kind == K_G711;
 	if (ends_unit)
-		unit_emit(rc, index);
+		unit_emit(rc, index, false);
 }
 
 static void
@@ -622,7 +659,7 @@ udp_readable(evutil_socket_t fd, short what, void *arg)
 		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 		if (n <= 0)
-			return;
+			break;
 		for (int i = 0; i < rc->ntracks; i++) {
 			if (fd == rc->tracks[i].udp_fd[0])
 				on_rtp(rc, i, buf, (size_t)n);
@@ -630,6 +667,7 @@ udp_readable(evutil_socket_t fd, short what, void *arg)
 				on_rtcp(rc, i, buf, (size_t)n);
 		}
 	}
+	flush_partial_units(rc);
 }
 
 /* --- responses ------------------------------------------------------------------------- */
@@ -821,6 +859,7 @@ on_read(struct bufferevent *bev, void *arg)
 
 	while (rc->state != RC_FAILED && read_one(rc, in))
 		;
+	flush_partial_units(rc);
 }
 
 static void

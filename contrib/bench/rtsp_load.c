@@ -5,6 +5,11 @@
  *   rtsp_load -u rtsp://127.0.0.1:8554/cameras/1 -U user -P pass -n 800 -d 30
  *             [-t tcp|http|ws] [-p GATEWAY_PID] [-r RAMP_MS] [-D DIRECT_URL]
  *
+ * Transports: tcp (RTSP with interleaved RTP), http (the RTSP-over-HTTP
+ * tunnel: a GET carrying responses and media, a POST carrying base64
+ * requests; the URL's port is then the HTTP port), ws (RTSP over WebSocket
+ * on /rtsp-over-websocket, subprotocol rtsp.onvif.org).
+ *
  * Each reader: DESCRIBE (Digest), SETUP every track (interleaved), PLAY,
  * then reads until the end. Per reader it records the time from PLAY to the
  * first packet and to the first video keyframe, packets, bytes and lost
@@ -44,8 +49,15 @@
 #define MAX_TRACKS 4
 #define LAT_SLOTS 4096			/* payload fingerprints remembered for the latency match */
 
+enum wire {
+	W_TCP,
+	W_HTTP,
+	W_WS,
+};
+
 enum rstate {
 	R_CONNECTING,
+	R_HANDSHAKE,			/* http/ws: waiting for the HTTP answer */
 	R_DESCRIBE,
 	R_SETUP,
 	R_PLAY,
@@ -55,19 +67,25 @@ enum rstate {
 
 struct reader {
 	int fd;
+	int post_fd;			/* http: the tunnel's request side */
 	enum rstate state;
+	uint64_t ws_left;		/* ws: payload bytes left in the server's frame */
+	uint8_t wsh[10];
+	int wshn;
 	bool direct;			/* reads the camera itself (latency reference) */
 	int cseq;
 	bool authed;
 	struct digest_challenge chal;
 	uint32_t nc;
 	char session[80];
-	char controls[MAX_TRACKS][512];
+	char controls[MAX_TRACKS][1600];
 	int ntracks, setup_next;
 	int video_channel;
 	uint8_t *buf;
 	size_t len;
-	int64_t t_connect, t_play, t_first_pkt, t_first_key;
+	int64_t t_connect, t_play, t_first_pkt, t_first_key, t_last;
+	uint32_t last_video_ts;
+	bool have_video_ts;
 	uint64_t packets, bytes, lost;
 	bool have_seq[MAX_TRACKS];
 	uint16_t next_seq[MAX_TRACKS];
@@ -75,6 +93,8 @@ struct reader {
 
 static const char *opt_url, *opt_user = "", *opt_pass = "", *opt_direct, *opt_transport = "tcp";
 static int opt_n = 100, opt_duration = 20, opt_ramp_ms = 2, opt_pid;
+static enum wire opt_wire = W_TCP;
+static uint64_t cookie_seq;
 static char host[256], path[1024];
 static int port;
 static struct reader *readers;
@@ -84,11 +104,22 @@ static int epfd;
 /* Latency: fingerprint -> arrival time on the direct leg. */
 struct lat_slot {
 	uint64_t fp;
+	uint32_t ts;			/* RTP timestamp on the direct leg */
 	int64_t t;
 };
 static struct lat_slot lat_ring[LAT_SLOTS];
 static double *lat_samples;
 static size_t nlat, caplat;
+/*
+ * The gateway rebases RTP timestamps by a constant: learn it by vote, then
+ * count only packets whose timestamps agree, so that a payload that repeats
+ * (a test pattern) is not taken for another.
+ */
+#define OFFSET_VOTES 400
+static uint32_t offset_votes[OFFSET_VOTES];
+static int noffset_votes;
+static bool have_offset;
+static uint32_t ts_offset;
 
 static int64_t
 now_us(void)
@@ -119,10 +150,10 @@ parse_url(const char *url, char *h, size_t hlen, int *p, char *pth, size_t plen)
 }
 
 static int
-connect_to(const char *h, int p)
+connect_to(const char *h, int p, bool blocking)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | (blocking ? 0 : SOCK_NONBLOCK), 0), one = 1;
 
 	if (fd < 0 || inet_pton(AF_INET, h, &sin.sin_addr) != 1)
 		die("socket or address");
@@ -135,15 +166,16 @@ connect_to(const char *h, int p)
 /* --- requests ------------------------------------------------------------------- */
 
 static void
-send_all(struct reader *r, const char *req)
+write_fd(struct reader *r, int fd, const void *data, size_t n)
 {
-	size_t n = strlen(req), off = 0;
+	const char *req = data;
+	size_t off = 0;
 
 	while (off < n) {
-		ssize_t w = write(r->fd, req + off, n - off);
+		ssize_t w = write(fd, req + off, n - off);
 
 		if (w < 0 && errno == EAGAIN)
-			continue;	/* requests are tiny; the socket has room */
+			continue;	/* requests are small; the socket has room */
 		if (w <= 0) {
 			r->state = R_DEAD;
 			return;
@@ -152,21 +184,83 @@ send_all(struct reader *r, const char *req)
 	}
 }
 
+/* A request on the reader's wire: as it is, base64 on the tunnel's POST, or a masked frame. */
+static void
+send_all(struct reader *r, const char *req)
+{
+	size_t n = strlen(req);
+
+	if (r->direct || opt_wire == W_TCP) {
+		write_fd(r, r->fd, req, n);
+	} else if (opt_wire == W_HTTP) {
+		char *b64 = malloc(4 * ((n + 2) / 3) + 1);
+
+		EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)req, (int)n);
+		write_fd(r, r->post_fd, b64, strlen(b64));
+		free(b64);
+	} else {
+		uint8_t *f = malloc(n + 8);
+		const uint8_t mask[4] = { 0x11, 0x22, 0x33, 0x44 };
+		size_t h = 2;
+
+		f[0] = 0x82;
+		if (n < 126) {
+			f[1] = (uint8_t)(0x80 | n);
+		} else {
+			f[1] = 0x80 | 126;
+			f[2] = (uint8_t)(n >> 8);
+			f[3] = (uint8_t)n;
+			h = 4;
+		}
+		memcpy(f + h, mask, 4);
+		for (size_t i = 0; i < n; i++)
+			f[h + 4 + i] = (uint8_t)(req[i] ^ mask[i & 3]);
+		write_fd(r, r->fd, f, h + 4 + n);
+		free(f);
+	}
+}
+
+/* The HTTP request that opens the tunnel or the WebSocket. */
+static void
+send_handshake(struct reader *r)
+{
+	char req[1400];
+
+	if (opt_wire == W_HTTP) {
+		snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nx-sessioncookie: load%llu\r\n"
+		    "Accept: application/x-rtsp-tunnelled\r\n\r\n", path, (unsigned long long)++cookie_seq);
+		write_fd(r, r->fd, req, strlen(req));
+		snprintf(req, sizeof(req), "POST %s HTTP/1.0\r\nx-sessioncookie: load%llu\r\n"
+		    "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n", path,
+		    (unsigned long long)cookie_seq);
+		write_fd(r, r->post_fd, req, strlen(req));
+	} else {
+		snprintf(req, sizeof(req), "GET /rtsp-over-websocket HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+		    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+		    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: rtsp.onvif.org\r\n\r\n", host);
+		write_fd(r, r->fd, req, strlen(req));
+	}
+	r->state = R_HANDSHAKE;
+}
+
 static void
 request(struct reader *r, const char *method, const char *uri, const char *extra)
 {
-	char req[2048], auth[1024] = "";
+	char req[5000], auth[1100] = "";
 
 	if (r->authed) {
-		char value[900];
+		char value[1000];
 
 		if (digest_authorization_format(&r->chal, opt_user, opt_pass, method, uri, ++r->nc,
 		    "0a4f113b6c7d8e9f", value, sizeof(value)) < 0)
 			die("digest");
-		snprintf(auth, sizeof(auth), "Authorization: %s\r\n", value);
+		if ((size_t)snprintf(auth, sizeof(auth), "Authorization: %s\r\n", value) >= sizeof(auth))
+			die("authorization too long");
 	}
-	snprintf(req, sizeof(req), "%s %s RTSP/1.0\r\nCSeq: %d\r\n%s%s%s%s\r\n", method, uri, ++r->cseq,
-	    auth, r->session[0] ? "Session: " : "", r->session, r->session[0] ? "\r\n" : "");
+	if ((size_t)snprintf(req, sizeof(req), "%s %s RTSP/1.0\r\nCSeq: %d\r\n%s%s%s%s\r\n", method, uri,
+	    ++r->cseq, auth, r->session[0] ? "Session: " : "", r->session, r->session[0] ? "\r\n" : "") >=
+	    sizeof(req))
+		die("request too long");
 	if (extra) {
 		size_t n = strlen(req) - 2;
 
@@ -178,10 +272,13 @@ request(struct reader *r, const char *method, const char *uri, const char *extra
 static const char *
 url_of(const struct reader *r)
 {
-	static char u[1200];
+	static char u[1400];
 
-	snprintf(u, sizeof(u), "rtsp://%s:%d%s", r->direct ? "127.0.0.1" : host, r->direct ? 0 : port, path);
-	return r->direct ? opt_direct : u;
+	if (r->direct)
+		return opt_direct;
+	if ((size_t)snprintf(u, sizeof(u), "rtsp://%s:%d%s", host, port, path) >= sizeof(u))
+		die("URL too long");
+	return u;
 }
 
 static void
@@ -223,10 +320,11 @@ static void
 take_sdp(struct reader *r, const struct msg *m, const char *body, size_t len)
 {
 	static struct sdp sdp;
-	char base[1024];
+	char base[1500];
 
-	if (!msg_header_copy(m, "Content-Base", base, sizeof(base)))
-		snprintf(base, sizeof(base), "%s/", url_of(r));
+	if (!msg_header_copy(m, "Content-Base", base, sizeof(base)) &&
+	    (size_t)snprintf(base, sizeof(base), "%s/", url_of(r)) >= sizeof(base))
+		die("URL too long");
 	if (sdp_parse(body, len, 65536, &sdp) < 0)
 		die("bad SDP");
 	r->ntracks = 0;
@@ -235,10 +333,13 @@ take_sdp(struct reader *r, const struct msg *m, const char *body, size_t len)
 
 		if (proto_str_ieq(sdp.media[i].type, "video") && r->video_channel < 0)
 			r->video_channel = 2 * r->ntracks;
-		if (c.len > 7 && strncmp(c.p, "rtsp://", 7) == 0)
-			snprintf(r->controls[r->ntracks++], 512, "%.*s", (int)c.len, c.p);
-		else
-			snprintf(r->controls[r->ntracks++], 512, "%s%.*s", base, (int)c.len, c.p);
+		int n = c.len > 7 && strncmp(c.p, "rtsp://", 7) == 0 ?
+		    snprintf(r->controls[r->ntracks], sizeof(r->controls[0]), "%.*s", (int)c.len, c.p) :
+		    snprintf(r->controls[r->ntracks], sizeof(r->controls[0]), "%s%.*s", base, (int)c.len, c.p);
+
+		if (n < 0 || (size_t)n >= sizeof(r->controls[0]))
+			die("control URL too long");
+		r->ntracks++;
 	}
 }
 
@@ -310,18 +411,51 @@ fingerprint(const uint8_t *p, size_t len)
 	return h ^ len;
 }
 
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void
-latency_sample(struct reader *r, const uint8_t *payload, size_t len, int64_t t)
+vote_offset(uint32_t off)
+{
+	int best = 0, run = 0;
+
+	offset_votes[noffset_votes++] = off;
+	if (noffset_votes < OFFSET_VOTES)
+		return;
+	qsort(offset_votes, OFFSET_VOTES, sizeof(uint32_t), cmp_u32);
+	for (int i = 0; i < OFFSET_VOTES; i++) {
+		run = i > 0 && offset_votes[i] == offset_votes[i - 1] ? run + 1 : 1;
+		if (run > best)
+			best = run, ts_offset = offset_votes[i];
+	}
+	have_offset = true;
+	fprintf(stderr, "rtsp_load: RTP timestamp offset %u (%d of %d votes)\n", ts_offset, best, OFFSET_VOTES);
+}
+
+static void
+latency_sample(struct reader *r, const uint8_t *payload, size_t len, uint32_t ts, int64_t t)
 {
 	uint64_t fp = fingerprint(payload, len);
 	struct lat_slot *s = &lat_ring[fp % LAT_SLOTS];
 
 	if (r->direct) {
 		s->fp = fp;
+		s->ts = ts;
 		s->t = t;
 		return;
 	}
-	if (s->fp != fp || t < s->t)
+	if (s->fp != fp)
+		return;
+	if (!have_offset) {
+		vote_offset(ts - s->ts);
+		return;
+	}
+	if (ts - s->ts != ts_offset || t < s->t)
 		return;
 	if (nlat == caplat) {
 		caplat = caplat ? 2 * caplat : 65536;
@@ -345,15 +479,20 @@ on_rtp(struct reader *r, int channel, const uint8_t *p, size_t len, int64_t t)
 	r->have_seq[track] = true;
 	r->next_seq[track] = (uint16_t)(seq + 1);
 	r->packets++;
+	r->t_last = t;
 	if (r->t_first_pkt == 0)
 		r->t_first_pkt = t;
+	if (channel == r->video_channel) {
+		r->last_video_ts = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+		r->have_video_ts = true;
+	}
 	hl = 12 + 4u * (p[0] & 15);
 	if (hl >= len)
 		return;
 	if (channel == r->video_channel && r->t_first_key == 0 && is_keyframe_payload(p + hl, len - hl))
 		r->t_first_key = t;
 	if (opt_direct && channel == r->video_channel)
-		latency_sample(r, p + hl, len - hl, t);
+		latency_sample(r, p + hl, len - hl, r->last_video_ts, t);
 }
 
 /* Consume what is buffered: interleaved frames and responses. */
@@ -396,15 +535,89 @@ parse_input(struct reader *r, int64_t t)
 	r->len -= off;
 }
 
+/* WebSocket frames from the server (never masked): their payload is the RTSP stream. */
+static void
+ws_feed(struct reader *r, const uint8_t *p, size_t n, int64_t t)
+{
+	while (n > 0 && r->state != R_DEAD) {
+		if (r->ws_left == 0) {
+			size_t need;
+
+			r->wsh[r->wshn++] = *p++, n--;
+			need = r->wshn < 2 ? 2 : (r->wsh[1] & 127) == 126 ? 4 : (r->wsh[1] & 127) == 127 ? 10 : 2;
+			if ((size_t)r->wshn < need)
+				continue;
+			r->ws_left = need == 2 ? (r->wsh[1] & 127u) : 0;
+			for (size_t i = 2; i < need; i++)
+				r->ws_left = r->ws_left << 8 | r->wsh[i];
+			r->wshn = 0;
+			continue;
+		}
+		size_t take = n < r->ws_left ? n : (size_t)r->ws_left;
+
+		if (take > RBUF - r->len)
+			take = RBUF - r->len;
+		memcpy(r->buf + r->len, p, take);
+		r->len += take;
+		r->ws_left -= take;
+		p += take;
+		n -= take;
+		parse_input(r, t);
+		if (r->len == RBUF)
+			r->len = 0;	/* a message larger than our buffer: give up on it */
+	}
+}
+
+/* http/ws: the HTTP answer head is in r->buf; what follows it is the stream. */
+static void
+finish_handshake(struct reader *r, int64_t t)
+{
+	uint8_t *end = memmem(r->buf, r->len, "\r\n\r\n", 4);
+	size_t head, rest;
+
+	if (end == NULL)
+		return;
+	if (r->len < 12 || (memcmp(r->buf + 9, "200", 3) != 0 && memcmp(r->buf + 9, "101", 3) != 0)) {
+		r->state = R_DEAD;
+		return;
+	}
+	head = (size_t)(end - r->buf) + 4;
+	rest = r->len - head;
+	r->state = R_DESCRIBE;
+	next_step(r);
+	if (opt_wire == W_WS) {
+		uint8_t tmp[RBUF];
+
+		memcpy(tmp, r->buf + head, rest);
+		r->len = 0;
+		ws_feed(r, tmp, rest, t);
+	} else {
+		memmove(r->buf, r->buf + head, rest);
+		r->len = rest;
+		parse_input(r, t);
+	}
+}
+
 static void
 on_readable(struct reader *r)
 {
+	static uint8_t tmp[RBUF];
+
 	for (;;) {
-		ssize_t n = read(r->fd, r->buf + r->len, RBUF - r->len);
+		bool ws = !r->direct && opt_wire == W_WS && r->state != R_HANDSHAKE;
+		ssize_t n = ws ? read(r->fd, tmp, sizeof(tmp)) : read(r->fd, r->buf + r->len, RBUF - r->len);
+		int64_t t = now_us();
 
 		if (n > 0) {
+			if (ws) {
+				ws_feed(r, tmp, (size_t)n, t);
+				continue;
+			}
 			r->len += (size_t)n;
-			parse_input(r, now_us());
+			if (r->state == R_HANDSHAKE)
+				finish_handshake(r, t);
+			else
+				parse_input(r, t);
 			if (r->len == RBUF)
 				r->len = 0;	/* a response larger than our buffer: give up on it */
 			continue;
@@ -430,9 +643,11 @@ start_reader(struct reader *r, bool direct)
 	r->buf = malloc(RBUF);
 	if (direct) {
 		parse_url(opt_direct, dh, sizeof(dh), &dport, dp, sizeof(dp));
-		r->fd = connect_to(dh, dport);
+		r->fd = connect_to(dh, dport, false);
 	} else {
-		r->fd = connect_to(host, port);
+		r->fd = connect_to(host, port, false);
+		if (opt_wire == W_HTTP)
+			r->post_fd = connect_to(host, port, true);
 	}
 	r->state = R_CONNECTING;
 	r->t_connect = now_us();
@@ -444,8 +659,12 @@ static void
 on_event(struct reader *r, uint32_t events)
 {
 	if (r->state == R_CONNECTING && (events & EPOLLOUT)) {
-		r->state = R_DESCRIBE;
-		next_step(r);
+		if (!r->direct && opt_wire != W_TCP) {
+			send_handshake(r);
+		} else {
+			r->state = R_DESCRIBE;
+			next_step(r);
+		}
 	}
 	if (events & EPOLLIN)
 		on_readable(r);
@@ -502,20 +721,31 @@ static void
 report(double cpu0, double cpu1, double secs, long rss0, long rss1, long rss_idle)
 {
 	double *key = calloc((size_t)nreaders, sizeof(double)), *first = calloc((size_t)nreaders, sizeof(double));
-	double min_rate = 1e18, sum_rate = 0;
+	double min_rate = 1e18, sum_rate = 0, behind_ms = 0;
 	uint64_t lost = 0, packets = 0;
 	int playing = 0, nk = 0, nf = 0;
+	uint32_t newest = 0;
+	bool have_newest = false;
 
+	/* The freshest video timestamp any reader has: how far behind is the slowest? */
+	for (int i = 0; i < nreaders; i++)
+		if (!readers[i].direct && readers[i].have_video_ts &&
+		    (!have_newest || (int32_t)(readers[i].last_video_ts - newest) > 0))
+			newest = readers[i].last_video_ts, have_newest = true;
 	for (int i = 0; i < nreaders; i++) {
 		struct reader *r = &readers[i];
-		double rate;
+		double rate, span;
 
 		if (r->direct)
 			continue;
 		playing += r->state == R_PLAYING;
 		lost += r->lost;
 		packets += r->packets;
-		rate = (double)r->bytes * 8 / (double)opt_duration;
+		if (r->have_video_ts && (double)(int32_t)(newest - r->last_video_ts) / 90.0 > behind_ms)
+			behind_ms = (double)(int32_t)(newest - r->last_video_ts) / 90.0;
+		/* Over the reader's own time: readers start one after the other. */
+		span = r->t_first_pkt ? (double)(r->t_last - r->t_first_pkt) / 1e6 : 0;
+		rate = span > 0 ? (double)r->bytes * 8 / span : 0;
 		sum_rate += rate;
 		min_rate = rate < min_rate ? rate : min_rate;
 		if (r->t_first_key)
@@ -526,6 +756,7 @@ report(double cpu0, double cpu1, double secs, long rss0, long rss1, long rss_idl
 	printf("readers: %d\nplaying_at_end: %d\npackets: %llu\nlost_packets: %llu\n", opt_n, playing,
 	    (unsigned long long)packets, (unsigned long long)lost);
 	printf("rate_avg_mbps: %.3f\nrate_min_mbps: %.3f\n", sum_rate / opt_n / 1e6, min_rate / 1e6);
+	printf("slowest_reader_behind_ms: %.1f\n", behind_ms);
 	printf("first_packet_ms_p50: %.1f\nfirst_packet_ms_p99: %.1f\n", percentile(first, (size_t)nf, 0.5),
 	    percentile(first, (size_t)nf, 0.99));
 	printf("first_keyframe_ms_p50: %.1f\nfirst_keyframe_ms_p99: %.1f\n", percentile(key, (size_t)nk, 0.5),
@@ -602,8 +833,12 @@ main(int argc, char **argv)
 	}
 	if (opt_url == NULL || opt_n <= 0)
 		die("give -u URL and -n N");
-	if (strcmp(opt_transport, "tcp") != 0)
-		die("only -t tcp is implemented in this client; see contrib/bench/README for the others");
+	if (strcmp(opt_transport, "http") == 0)
+		opt_wire = W_HTTP;
+	else if (strcmp(opt_transport, "ws") == 0)
+		opt_wire = W_WS;
+	else if (strcmp(opt_transport, "tcp") != 0)
+		die("-t takes tcp, http or ws");
 	setrlimit(RLIMIT_NOFILE, &rl);
 	parse_url(opt_url, host, sizeof(host), &port, path, sizeof(path));
 	readers = calloc((size_t)opt_n + 1, sizeof(*readers));

@@ -1,0 +1,122 @@
+#!/bin/sh
+# relay.sh - the live relay benchmark: one 1080p25 H.264 source at about
+# 4 Mbit/s fanned out to N readers over TCP interleaved, the gateway pinned
+# to core 0 and the load client (rtsp_load) to core 1. Prints, per N:
+# gateway CPU, memory per reader, lost packets, the slowest reader's rate,
+# time to first packet and first keyframe, and the latency the gateway adds.
+#
+#   sh contrib/bench/relay.sh                    # N = 100 800 1600
+#   READERS="100" DURATION=30 sh contrib/bench/relay.sh
+#   VSSGATED=... LOAD=... to pick builds (default: _build/release)
+#
+# The source is a pre-encoded file (made once, ~60 s of libx264) read by the
+# ffmpeg adapter inside the gateway, paced to real time and passed through:
+# no encoder competes for the two cores, and the demuxing is counted in the
+# gateway's CPU. The added latency compares, per packet, the arrival on a
+# direct reader of the same source to the arrival through the gateway; for
+# that a gst-rtsp-server camera serves the same file (DIRECT=1, default on).
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+VSSGATED=${VSSGATED:-$top/_build/release/vssgated}
+LOAD=${LOAD:-$top/_build/release/contrib/bench/rtsp_load}
+READERS=${READERS:-"100 800 1600"}
+TRANSPORTS=${TRANSPORTS:-"tcp http ws"}
+DURATION=${DURATION:-20}
+CLIP=${CLIP:-/tmp/vssgate-bench-1080p25-4M.ts}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+
+[ -x "$LOAD" ] || (cd "$(dirname "$LOAD")/../.." && make -s bench-tools)
+if [ ! -f "$CLIP" ]; then
+	echo "making $CLIP (60 s of 1080p25 H.264 at 4 Mbit/s)..."
+	ffmpeg -v error -f lavfi -i testsrc2=size=1920x1080:rate=25 -t 60 -c:v libx264 -preset veryfast \
+		-b:v 4M -maxrate 4M -bufsize 4M -g 50 -pix_fmt yuv420p -bsf:v h264_mp4toannexb -f mpegts "$CLIP"
+fi
+
+dir=$(mktemp -d /tmp/vssgate-relay-bench.XXXXXX)
+chmod 755 "$dir"
+as=""
+if [ "$(id -u)" = 0 ]; then as="runuser -u postgres --"; chown postgres "$dir"; fi
+gwpid=""
+campid=""
+cleanup() {
+	[ -n "$gwpid" ] && kill -TERM "$gwpid" 2>/dev/null && wait "$gwpid" 2>/dev/null || true
+	[ -n "$campid" ] && kill "$campid" 2>/dev/null || true
+	[ -f "$dir/pg/postmaster.pid" ] && (cd / && $as "$PGBIN/pg_ctl" -D "$dir/pg" -m immediate -w stop >/dev/null) || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+(cd / && $as "$PGBIN/initdb" -D "$dir/pg" -U bench --auth=trust --no-sync -E UTF8 --locale=C >/dev/null)
+(cd / && $as "$PGBIN/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w -o "-k $dir -c listen_addresses='' -c fsync=off" start >/dev/null)
+(cd / && $as "$PGBIN/createdb" -h "$dir" -U bench bench)
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+http=$(free_port); rtsp=$(free_port)
+openssl rand -hex 32 > "$dir/key"
+mkdir -p "$dir/state"
+cat > "$dir/vssgate.conf" <<CONF
+[daemon]
+state_dir = $dir/state
+log_level = warning
+[database]
+conninfo = "host=$dir dbname=bench user=bench"
+[listen]
+rtsp = 127.0.0.1:$rtsp
+http = 127.0.0.1:$http
+[rtsp]
+udp_port = 0
+max_sessions_per_principal = 5000
+[limits]
+max_connections_per_address = 10000
+[security]
+secret_key_file = $dir/key
+CONF
+ulimit -n 65536 2>/dev/null || true
+echo "bench password 0123" | "$VSSGATED" -c "$dir/vssgate.conf" --add-admin bench >"$dir/add-admin.log" 2>&1 || { cat "$dir/add-admin.log"; exit 1; }
+taskset -c 0 "$VSSGATED" -c "$dir/vssgate.conf" > "$dir/vssgated.log" 2>&1 &
+gwpid=$!
+for i in $(seq 1 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.1; done
+
+token=$(curl -sf -H 'Content-Type: application/json' -d '{"username":"bench","password":"bench password 0123"}' \
+	"http://127.0.0.1:$http/api/v1/auth/login" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+api() { curl -sf -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' --data-binary "$3" \
+	"http://127.0.0.1:$http$2"; }
+json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# A file source is written to the database directly: the API opens network sources only.
+cam=$(psql -qAt -h "$dir" -U bench bench -c "INSERT INTO cameras (name, source_uri, adapter, always_on)
+	VALUES ('bench', 'file:$CLIP', 'ffmpeg', true) RETURNING id")
+auth=$(api POST /api/v1/authorities '{"name":"bench"}' | json 'd["id"]')
+grant=$(api POST /api/v1/grants "{\"authority_id\":$auth,\"levels\":[\"1V\"],\"scope\":\"cameras\",\"camera_ids\":[$cam],\"duration_s\":7200,\"reason\":\"benchmark\"}")
+user=$(echo "$grant" | json 'd["credentials"]["username"]')
+pass=$(echo "$grant" | json 'd["credentials"]["password"]')
+url="rtsp://127.0.0.1:$rtsp/cameras/$cam"
+sleep 3	# the always-on source starts and fills its GOP cache
+
+echo "vssgated $("$VSSGATED" --version | cut -d' ' -f2), $(nproc) cores, source: $CLIP"
+for n in $READERS; do
+	for t in $TRANSPORTS; do
+		# The tunnel and the WebSocket ride on the HTTP port.
+		u=$url
+		[ "$t" = tcp ] || u="rtsp://127.0.0.1:$http/cameras/$cam"
+		echo "--- $n readers over $t, ${DURATION}s"
+		taskset -c 1 "$LOAD" -u "$u" -U "$user" -P "$pass" -n "$n" -d "$DURATION" -p "$gwpid" -r 2 -t "$t"
+		sleep 2
+	done
+done
+
+# Latency the gateway adds, per packet: a live camera (gst-rtsp-server, 1080p
+# x264) read directly and through the gateway by the same process and clock.
+if [ "${LATENCY:-1}" != 0 ]; then
+	camport=$(free_port)
+	/usr/bin/python3 "$top/t/integration/fakecam.py" "$camport" > "$dir/fakecam.log" 2>&1 &
+	campid=$!
+	sleep 1
+	cam2=$(psql -qAt -h "$dir" -U bench bench -c "INSERT INTO cameras (name, source_uri, adapter, always_on)
+		VALUES ('live', 'rtsp://127.0.0.1:$camport/big', 'rtsp', true) RETURNING id")
+	grant=$(api POST /api/v1/grants "{\"authority_id\":$auth,\"levels\":[\"1V\"],\"scope\":\"cameras\",\"camera_ids\":[$cam2],\"duration_s\":7200,\"reason\":\"benchmark\"}")
+	user=$(echo "$grant" | json 'd["credentials"]["username"]')
+	pass=$(echo "$grant" | json 'd["credentials"]["password"]')
+	sleep 4
+	echo "--- added latency: 100 readers of a live camera, and one reader of the camera itself"
+	taskset -c 1 "$LOAD" -u "rtsp://127.0.0.1:$rtsp/cameras/$cam2" -U "$user" -P "$pass" -n "${LATENCY_READERS:-100}" -d "$DURATION" \
+		-p "$gwpid" -r 2 -D "rtsp://127.0.0.1:$camport/big" | grep -E 'latency|lost|readers:|cpu'
+fi
