@@ -104,8 +104,8 @@ xaddrs(const struct in_addr *local, char *out, size_t outlen)
 		out[0] = '\0';
 		return;
 	}
-	if (gw.cfg->rtsp_public_host[0] != '\0') {
-		snprintf(host, sizeof(host), "%s", gw.cfg->rtsp_public_host);
+	if (gw.cfg->public_host[0] != '\0') {
+		snprintf(host, sizeof(host), "%s", gw.cfg->public_host);
 	} else if (!specific_host(l->addr[0], host, sizeof(host))) {
 		if (local != NULL)
 			inet_ntop(AF_INET, local, a, sizeof(a));

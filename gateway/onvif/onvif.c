@@ -62,7 +62,7 @@ onvif_arg_text(const struct onvif_req *r, const char *name, char *out, size_t ou
 const char *
 onvif_public_host(const struct onvif_req *r)
 {
-	return gw.cfg->rtsp_public_host[0] != '\0' ? gw.cfg->rtsp_public_host : r->host;
+	return gw.cfg->public_host[0] != '\0' ? gw.cfg->public_host : r->host;
 }
 
 void

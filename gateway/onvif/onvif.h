@@ -152,7 +152,7 @@ void onvif_fault_not_supported(struct onvif_req *r, const char *what);
 
 /* Base URL of this request's service endpoint: "http://host:port". */
 void onvif_base_url(const struct onvif_req *r, char *out, size_t outlen);
-/* Host part for URLs handed out: [rtsp] public_host, else the request's. */
+/* Host part for URLs handed out: [api] public_host, else the one the request used. */
 const char *onvif_public_host(const struct onvif_req *r);
 
 /*
