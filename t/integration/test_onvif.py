@@ -627,3 +627,16 @@ def test_database_outage_reads_go_on_writes_wait(pg, gateway_factory):
     gw.wait_log(r"database connection restored after", timeout=20)
     wait_until(lambda: s.media2(tr2("CreateProfile", "<Name>after</Name>")).status == 200, 10,
                what="writes again")
+
+
+def test_public_host_names_the_gateway_in_every_url(gateway_factory):
+    gw = gateway_factory({"onvif": {"discovery": "no"}, "api": {"public_host": "cams.example.org"}})
+    cam = add_camera(gw, "c", "rtsp://127.0.0.1:1/x")
+    _, user, password = add_grant(gw, [cam], levels=("1V",))
+    s = Soap(gw.http_port, user, password)
+    xaddrs = s.device(tds("GetServices", "<IncludeCapability>false</IncludeCapability>")).texts(".//tds:XAddr")
+    assert xaddrs and all(x.startswith(f"http://cams.example.org:{gw.http_port}/onvif/") for x in xaddrs)
+    r = s.media2(tr2("GetStreamUri", f"<Protocol>RTSP</Protocol><ProfileToken>cam{cam}</ProfileToken>"))
+    assert r.find(".//tr2:Uri").text == f"rtsp://cams.example.org:{gw.rtsp_port}/cameras/{cam}"
+    r = s.media2(tr2("GetSnapshotUri", f"<ProfileToken>cam{cam}</ProfileToken>"))
+    assert r.find(".//tr2:Uri").text == f"http://cams.example.org:{gw.http_port}/onvif/snapshot/cam{cam}"
