@@ -781,6 +781,45 @@ hub_source_last_keyframe(struct hub_source *s, int track)
 	return s->gop[0];
 }
 
+/* The RTP marker bit of the last packet of |f|. */
+static bool
+ends_with_marker(const struct hub_frame *f)
+{
+	uint32_t off = 0, last = 0;
+
+	while (off + 4 <= f->len) {
+		last = off;
+		off += hub_packet_len(f, off);
+	}
+	return f->len >= last + 6 && (f->data[last + 5] & 0x80) != 0;
+}
+
+int
+hub_source_keyframe_unit(struct hub_source *s, int track, struct hub_frame **out, int max,
+    bool *complete)
+{
+	int n = 0;
+
+	*complete = false;
+	if (!s->gop_valid || s->gop_n == 0 || s->gop[0]->track != track || !s->gop[0]->keyframe)
+		return 0;
+	for (int i = 0; i < s->gop_n && n < max; i++) {
+		struct hub_frame *f = s->gop[i];
+
+		if (f->track != track)
+			continue;
+		if (f->rtp_ts != s->gop[0]->rtp_ts) {
+			*complete = true;	/* the next unit began */
+			break;
+		}
+		hub_frame_ref(f);
+		out[n++] = f;
+	}
+	if (n > 0 && !*complete)
+		*complete = ends_with_marker(out[n - 1]);
+	return n;
+}
+
 void
 hub_source_request_keyframe(struct hub_source *s)
 {

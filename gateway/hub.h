@@ -96,6 +96,16 @@ int64_t hub_source_camera(const struct hub_source *src);
  * none is cached yet. For snapshots.
  */
 struct hub_frame *hub_source_last_keyframe(struct hub_source *src, int track);
+/*
+ * The newest cached keyframe as a whole access unit: the pieces an adapter
+ * handed over one by one (same timestamp), from the first frame of the GOP
+ * cache on. Up to |max| references go to |out| (drop each with
+ * hub_frame_unref()); returns how many, 0 when no keyframe is cached.
+ * *complete says whether the unit is whole: a later unit of the track is
+ * cached, or its last packet carries the marker bit.
+ */
+int hub_source_keyframe_unit(struct hub_source *src, int track, struct hub_frame **out, int max,
+    bool *complete);
 /* Ask the adapter for a keyframe (SetSynchronizationPoint). */
 void hub_source_request_keyframe(struct hub_source *src);
 /* RTCP SR mapping: the hub timestamp at wall time |wall_us| for |track|. */

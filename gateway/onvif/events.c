@@ -425,13 +425,17 @@ poll_status(void)
 		cs = state_of(id, st.active);
 		if (cs == NULL)
 			continue;
-		if (st.active && cs->seen && st.online != cs->online)
+		if (!cs->seen) {
+			/* A source that just started: nobody read it before, its signal is news only if lost later. */
+			cs->seen = true;
+			cs->online = st.online;
+		}
+		if (st.active && st.online != cs->online)
 			deliver(signal_loss(id, "Changed", !st.online));
-		if (cs->seen && st.readers != cs->readers) {
+		if (st.readers != cs->readers) {
 			deliver(active_connections(id, false, "Changed", st.readers, st.bitrate_bps));
 			deliver(active_connections(id, true, "Changed", st.readers, st.bitrate_bps));
 		}
-		cs->seen = true;
 		cs->online = st.active ? st.online : cs->online;
 		cs->readers = st.readers;
 	}

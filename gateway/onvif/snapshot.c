@@ -31,7 +31,8 @@
 #include <string.h>
 
 #define SNAP_PATH "/onvif/snapshot/"
-#define KEYFRAME_RETRY_US 100000	/* a source that is up but has no keyframe cached yet */
+#define KEYFRAME_RETRY_US 40000	/* a source that is up but has no whole keyframe cached yet */
+#define KEYFRAME_PIECES_MAX 512		/* frames a keyframe may come in (an adapter hands slices over) */
 
 struct snap_jpeg {
 	int refcnt;
@@ -176,26 +177,39 @@ video_track(struct hub_source *src)
 	return -1;
 }
 
+/* The worker gets its own copy of the keyframe's pieces, back to back. */
 static void
-start_job(struct snap_cam *sc, struct hub_source *src, int track, struct hub_frame *kf)
+start_job(struct snap_cam *sc, struct hub_source *src, int track, struct hub_frame **pieces, int n)
 {
 	struct snap_job *j = gw_xcalloc(1, sizeof(*j));
 	const struct adapter_track *t = hub_source_track(src, track);
+	size_t len = 0;
 
+	for (int i = 0; i < n; i++)
+		len += pieces[i]->len;
 	j->job.run = job_run;
 	j->job.done = job_done;
 	j->camera_id = sc->camera_id;
-	j->key_seq = kf->first_seq;
-	j->key_ts = kf->rtp_ts;
+	j->key_seq = pieces[0]->first_seq;
+	j->key_ts = pieces[0]->rtp_ts;
 	j->started_us = gw_mono_now_us();
 	snprintf(j->in.encoding, sizeof(j->in.encoding), "%s", t->encoding);
 	snprintf(j->in.fmtp, sizeof(j->in.fmtp), "%s", t->fmtp);
 	j->in.quality = gw.cfg->onvif_snapshot_quality;
-	j->in.len = kf->len;
-	j->in.pkts = gw_xmalloc(kf->len);
-	memcpy(j->in.pkts, kf->data, kf->len);	/* the worker owns its copy */
+	j->in.pkts = gw_xmalloc(len);
+	for (int i = 0; i < n; i++) {
+		memcpy(j->in.pkts + j->in.len, pieces[i]->data, pieces[i]->len);
+		j->in.len += pieces[i]->len;
+	}
 	jobs_running++;
 	worker_submit(&j->job);
+}
+
+static void
+unref_all(struct hub_frame **pieces, int n)
+{
+	for (int i = 0; i < n; i++)
+		hub_frame_unref(pieces[i]);
 }
 
 /* The source is described: share the JPEG of its newest keyframe, or make it. */
@@ -203,8 +217,9 @@ static void
 source_ready(void *arg, struct hub_source *src, const char *error)
 {
 	struct snap_cam *sc = arg;
-	struct hub_frame *kf;
-	int track;
+	struct hub_frame *pieces[KEYFRAME_PIECES_MAX];
+	bool complete;
+	int track, n;
 
 	sc->wait = NULL;
 	if (src == NULL || (track = video_track(src)) < 0) {
@@ -212,26 +227,26 @@ source_ready(void *arg, struct hub_source *src, const char *error)
 		answer_all(sc, 503, src == NULL ? "the camera is not available" : "the camera sends no video");
 		return;
 	}
-	if ((kf = hub_source_last_keyframe(src, track)) == NULL) {
-		sc->retry_at_us = gw_mono_us() + KEYFRAME_RETRY_US;	/* the janitor looks again */
+	n = hub_source_keyframe_unit(src, track, pieces, KEYFRAME_PIECES_MAX, &complete);
+	if (n == 0 || !complete) {
+		/* None cached yet, or still arriving: the janitor looks again. */
+		unref_all(pieces, n);
+		sc->retry_at_us = gw_mono_us() + KEYFRAME_RETRY_US;
 		return;
 	}
-	if (sc->jpeg != NULL && sc->has_key && sc->key_seq == kf->first_seq && sc->key_ts == kf->rtp_ts &&
+	if (sc->jpeg != NULL && sc->has_key && sc->key_seq == pieces[0]->first_seq &&
+	    sc->key_ts == pieces[0]->rtp_ts &&
 	    gw_mono_us() - sc->made_us <= gw.cfg->onvif_snapshot_max_age_ms * 1000) {
-		hub_frame_unref(kf);
 		sc->busy = false;
 		shared++;
 		answer_all(sc, 200, NULL);
-		return;
-	}
-	if (jobs_running >= gw.cfg->onvif_snapshot_max_jobs) {
-		hub_frame_unref(kf);
+	} else if (jobs_running >= gw.cfg->onvif_snapshot_max_jobs) {
 		sc->busy = false;
 		answer_all(sc, 503, "too many snapshots are being made; try again");
-		return;
+	} else {
+		start_job(sc, src, track, pieces, n);
 	}
-	start_job(sc, src, track, kf);
-	hub_frame_unref(kf);
+	unref_all(pieces, n);
 }
 
 static void
