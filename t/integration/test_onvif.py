@@ -640,3 +640,23 @@ def test_public_host_names_the_gateway_in_every_url(gateway_factory):
     assert r.find(".//tr2:Uri").text == f"rtsp://cams.example.org:{gw.rtsp_port}/cameras/{cam}"
     r = s.media2(tr2("GetSnapshotUri", f"<ProfileToken>cam{cam}</ProfileToken>"))
     assert r.find(".//tr2:Uri").text == f"http://cams.example.org:{gw.http_port}/onvif/snapshot/cam{cam}"
+
+
+def test_message_content_filter(site):
+    """An ItemFilter (XPath over the message) picks the events of one profile only."""
+    a = soap(site, "a")
+    first = create_profile(a, "watched").find(".//tr2:Token").text
+    flt = (f'<Filter><wsnt:MessageContent xmlns:wsnt="{NS["wsnt"]}" Dialect="http://www.onvif.org/ver10/tev/'
+           'messageContentFilter/ItemFilter">boolean(//tt:SimpleItem[@Name="Token" and @Value="'
+           f'{first}"])</wsnt:MessageContent></Filter>')
+    r = a.events(tev("CreatePullPointSubscription", flt))
+    assert r.status == 200, r
+    addr = r.find(".//tev:SubscriptionReference/wsa:Address").text
+    create_profile(a, "not watched")
+    assert a.media2(tr2("AddConfiguration", f"<ProfileToken>{first}</ProfileToken><Name>renamed</Name>")).status == 200
+    values = [m.find(".//tt:SimpleItem[@Name='Token']", NS).get("Value")
+              for m in pull(a, addr, "PT2S").findall(".//wsnt:NotificationMessage")]
+    assert values == [first]
+    bad = f'<Filter><wsnt:MessageContent xmlns:wsnt="{NS["wsnt"]}">(((</wsnt:MessageContent></Filter>'
+    r = a.events(tev("CreatePullPointSubscription", bad))
+    assert r.is_fault("wsnt:InvalidMessageContentExpressionFault"), r
