@@ -468,14 +468,17 @@ def test_event_properties_and_capabilities(site):
     assert caps.get("MaxPullPoints") == "3"
 
 
-def pull_until(s, addr, pred, seconds=20):
-    """Pull until a NotificationMessage satisfies pred; returns it (or fails)."""
+def pull_until(s, addr, pred, seconds=30):
+    """Pull until a NotificationMessage satisfies pred; returns it (or fails, saying what came)."""
     deadline = time.monotonic() + seconds
+    seen = []
     while time.monotonic() < deadline:
         for m in pull(s, addr, "PT2S").findall(".//wsnt:NotificationMessage"):
             if pred(m):
                 return m
-    raise AssertionError("no such event")
+            items = [(i.get("Name"), i.get("Value")) for i in m.findall(".//tt:SimpleItem", NS)]
+            seen.append((m.find("wsnt:Topic", NS).text, len(m.findall(".//tt:ActiveConnections", NS)), items))
+    raise AssertionError(f"no such event; came: {seen}")
 
 
 def test_camera_status_events(gateway_factory):
