@@ -145,16 +145,6 @@ parse_start_line(struct proto_str l, struct msg *m)
 	return parse_version(c, m);
 }
 
-static struct proto_str
-trim(struct proto_str s)
-{
-	while (s.len > 0 && (s.p[0] == ' ' || s.p[0] == '\t'))
-		s.p++, s.len--;
-	while (s.len > 0 && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
-		s.len--;
-	return s;
-}
-
 static int
 parse_content_length(struct proto_str v, const struct msg_limits *lim, struct msg *m)
 {
@@ -191,7 +181,7 @@ parse_header_line(struct proto_str l, const struct msg_limits *lim, struct msg *
 		return PROTO_ETOOBIG;
 	h = &m->headers[m->nheaders++];
 	h->name = (struct proto_str){ l.p, (size_t)(colon - l.p) };
-	h->value = trim((struct proto_str){ colon + 1, (size_t)(l.p + l.len - colon - 1) });
+	h->value = proto_str_trim((struct proto_str){ colon + 1, (size_t)(l.p + l.len - colon - 1) });
 	for (size_t i = 0; i < h->name.len; i++)
 		if (!is_tchar((unsigned char)h->name.p[i]))
 			return PROTO_EBADMSG;
@@ -315,7 +305,7 @@ msg_value_has_token(struct proto_str value, const char *token)
 
 	while (p < end) {
 		const char *comma = memchr(p, ',', (size_t)(end - p));
-		struct proto_str item = trim((struct proto_str){ p, (size_t)((comma ? comma : end) - p) });
+		struct proto_str item = proto_str_trim((struct proto_str){ p, (size_t)((comma ? comma : end) - p) });
 
 		if (proto_str_ieq(item, token))
 			return true;

@@ -40,5 +40,23 @@ struct proto_str {
 
 bool proto_str_eq(struct proto_str s, const char *lit);	/* exact */
 bool proto_str_ieq(struct proto_str s, const char *lit);	/* ASCII case-insensitive */
+/* Without leading and trailing blanks (spaces and tabs). */
+struct proto_str proto_str_trim(struct proto_str s);
+/* Decimal digits only, 1..max_digits of them, value <= max. */
+bool proto_parse_uint(struct proto_str s, size_t max_digits, uint64_t max, uint64_t *out);
+/* The value of one hexadecimal digit, or -1. */
+int proto_hexval(char c);
+
+static inline bool
+proto_is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline bool
+proto_is_alnum(char c)
+{
+	return proto_is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 #endif
