@@ -69,18 +69,6 @@ next_line(const char *buf, size_t end, size_t *pos)
 	return s;
 }
 
-static bool
-line_is_clean(struct proto_str l)
-{
-	for (size_t i = 0; i < l.len; i++) {
-		unsigned char c = (unsigned char)l.p[i];
-
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 static int
 parse_version(struct proto_str v, struct msg *m)
 {
@@ -206,7 +194,7 @@ parse_head(const char *buf, size_t end, const struct msg_limits *lim, struct msg
 	while (st != HS_DONE) {
 		struct proto_str l = next_line(buf, end, &pos);
 
-		if (!line_is_clean(l))
+		if (!proto_line_is_clean(l))
 			return PROTO_EBADMSG;
 		switch (st) {
 		case HS_START_LINE:

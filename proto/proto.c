@@ -79,3 +79,15 @@ proto_hexval(char c)
 	c = (char)(c | 0x20);
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
+
+bool
+proto_line_is_clean(struct proto_str l)
+{
+	for (size_t i = 0; i < l.len; i++) {
+		unsigned char c = (unsigned char)l.p[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}

@@ -57,18 +57,6 @@ cut_slash(struct proto_str *s)
 
 /* --- lines ------------------------------------------------------------- */
 
-static bool
-line_is_clean(struct proto_str l)
-{
-	for (size_t i = 0; i < l.len; i++) {
-		unsigned char c = (unsigned char)l.p[i];
-
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 /* "c=IN IP4 224.2.1.1/127[/3]" */
 static int
 parse_conn(struct proto_str v, struct sdp_conn *c)
@@ -362,7 +350,7 @@ sdp_parse(const char *buf, size_t len, size_t max_size, struct sdp *out)
 			return PROTO_ETOOBIG;
 		if (l.len == 0 && level != SDP_LEVEL_START)
 			continue;	/* a trailing blank line */
-		if (l.len < 2 || l.p[1] != '=' || l.p[0] < 'a' || l.p[0] > 'z' || !line_is_clean(l))
+		if (l.len < 2 || l.p[1] != '=' || l.p[0] < 'a' || l.p[0] > 'z' || !proto_line_is_clean(l))
 			return PROTO_EBADMSG;
 		if (level == SDP_LEVEL_START) {
 			if (l.p[0] != 'v')
