@@ -756,3 +756,23 @@ def test_file_source_loops_and_changes_resolution(gateway_factory, tmp_path):
     assert len(frames) > 100, "frames kept coming across the loops"
     assert {"320,240", "640,360"} <= set(frames), "both sizes decoded: the new SPS went through"
     assert gw.get("/healthz")[0] == 200
+
+
+def test_tunnel_post_before_get(relay):
+    """Clients open both tunnel connections at once: a POST read first waits for its GET."""
+    port = relay.http_port
+    post = socket.create_connection(("127.0.0.1", port), timeout=5)
+    post.sendall(f"POST /cameras/{relay.cam} HTTP/1.0\r\nx-sessioncookie: early1\r\n"
+                 "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n".encode())
+    post.sendall(base64.b64encode(b"OPTIONS * RTSP/1.0\r\nCSeq: 7\r\n\r\n"))
+    time.sleep(0.3)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as get:
+        get.sendall(f"GET /cameras/{relay.cam} HTTP/1.0\r\nx-sessioncookie: early1\r\n"
+                    "Accept: application/x-rtsp-tunnelled\r\n\r\n".encode())
+        data = b""
+        while b"CSeq: 7" not in data:
+            chunk = get.recv(4096)
+            assert chunk, data
+            data += chunk
+    assert data.startswith(b"HTTP/1.0 200 OK") and b"RTSP/1.0 200 OK" in data
+    post.close()
