@@ -776,3 +776,56 @@ def test_tunnel_post_before_get(relay):
             data += chunk
     assert data.startswith(b"HTTP/1.0 200 OK") and b"RTSP/1.0 200 OK" in data
     post.close()
+
+
+def read_interleaved(sock, seconds):
+    """(channel, RTP packet) frames read from an RTSP connection for |seconds|."""
+    out, buf, end = [], b"", time.monotonic() + seconds
+    sock.settimeout(0.5)
+    while time.monotonic() < end:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not chunk:
+            break
+        buf += chunk
+        while len(buf) >= 4 and buf[0] == 0x24 and len(buf) >= 4 + int.from_bytes(buf[2:4], "big"):
+            n = int.from_bytes(buf[2:4], "big")
+            out.append((buf[1], buf[4:4 + n]))
+            buf = buf[4 + n:]
+        if buf and buf[0] != 0x24 and b"\r\n\r\n" in buf:
+            buf = buf[buf.index(b"\r\n\r\n") + 4:]
+    return out
+
+
+def test_onvif_metadata_passes_through_for_1m_only(gateway_factory, fakecam):
+    gw = gateway_factory()
+    cid = add_camera(gw, "meta", fakecam.url("/meta"))
+    _, u1v, p1v = add_grant(gw, [cid], levels=("1V",))
+    _, u1m, p1m = add_grant(gw, [cid], levels=("1V", "1M"), authority="Control room 2")
+    uri = f"rtsp://127.0.0.1:{gw.rtsp_port}/cameras/{cid}"
+
+    c = RtspClient(gw.rtsp_port, u1v, p1v)
+    status, _, sdp = c.request("DESCRIBE", uri)
+    assert status == 200 and b"m=video" in sdp and b"vnd.onvif.metadata" not in sdp.lower()
+
+    c = RtspClient(gw.rtsp_port, u1m, p1m)
+    status, _, sdp = c.request("DESCRIBE", uri)
+    assert status == 200 and b"m=application" in sdp and b"vnd.onvif.metadata" in sdp.lower()
+    track = re.findall(rb"m=application.*?a=control:trackID=(\d+)", sdp, re.S)[0].decode()
+    status, _, _ = c.request("SETUP", f"{uri}/trackID={track}", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+    assert status == 200
+    status, _, _ = c.request("PLAY", uri)
+    assert status == 200
+    docs, cur = [], b""
+    for ch, pkt in read_interleaved(c.sock, 3.5):
+        if ch != 0:
+            continue
+        cur += pkt[12 + 4 * (pkt[0] & 15):]
+        if pkt[1] & 0x80:           # the marker closes a document
+            docs.append(cur)
+            cur = b""
+    assert len(docs) >= 2, docs
+    for d in docs:
+        assert d.startswith(b"<?xml") and d.endswith(b"</tt:MetadataStream>"), d
