@@ -35,7 +35,7 @@ build _build/asan --enable-werror --enable-asan CC=clang
 
 step "fuzz targets, a short run each"
 build _build/fuzz --enable-fuzzing CC=clang
-(cd _build/fuzz && make -j"$jobs" fuzz-smoke)
+(cd _build/fuzz && make -j"$jobs" fuzz-smoke FUZZ_TIME=10)
 
 step "make distcheck"
 (cd _build/release && make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS="--enable-werror --disable-integration-tests" >/dev/null) \

@@ -3,6 +3,7 @@
  * response helpers (see http.h).
  */
 #include "gw.h"
+#include "proto/proto.h"
 #include "conn.h"
 #include "http.h"
 #include "log.h"
@@ -185,17 +186,6 @@ http_respond_error(struct http_request *req, int status, const char *error, cons
 	json_decref(o);
 }
 
-static int
-hexdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 bool
 http_decode_path(const char *in, size_t len, char *out, size_t outlen)
 {
@@ -209,7 +199,7 @@ http_decode_path(const char *in, size_t len, char *out, size_t outlen)
 		if (ch == '%') {
 			int hi, lo;
 
-			if (i + 2 >= len || (hi = hexdigit(in[i + 1])) < 0 || (lo = hexdigit(in[i + 2])) < 0)
+			if (i + 2 >= len || (hi = proto_hexval(in[i + 1])) < 0 || (lo = proto_hexval(in[i + 2])) < 0)
 				return false;
 			ch = (char)(hi << 4 | lo);
 			i += 2;

@@ -13,6 +13,7 @@
  * numbers continue across the gap.
  */
 #include "gw.h"
+#include "proto/proto.h"
 #include "config.h"
 #include "crypto.h"
 #include "hub.h"
@@ -154,22 +155,6 @@ hub_frame_unref(struct hub_frame *f)
 		free(f);
 }
 
-static void
-put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* The marker bit: end of an access unit for video, metadata and AAC; never for G.711. */
 static bool
 marks_last_packet(const struct adapter_track *t)
@@ -209,12 +194,12 @@ frame_build(struct track_state *t, int track, const struct adapter_frame *in, ui
 
 		p[0] = '$';
 		p[1] = (uint8_t)(2 * track);
-		put16(p + 2, (uint32_t)(12 + plen));
+		proto_wr16(p + 2, (uint32_t)(12 + plen));
 		p[4] = 0x80;
 		p[5] = (uint8_t)((marker ? 0x80 : 0) | (t->desc.payload_type & 0x7f));
-		put16(p + 6, t->next_seq++);
-		put32(p + 8, hub_ts);
-		put32(p + 12, t->ssrc);
+		proto_wr16(p + 6, t->next_seq++);
+		proto_wr32(p + 8, hub_ts);
+		proto_wr32(p + 12, t->ssrc);
 		memcpy(p + 16, in->payloads[i].iov_base, plen);
 		p += 16 + plen;
 	}
@@ -1068,7 +1053,7 @@ hub_reader_queue_control(struct hub_reader *r, int track, const void *pkt, size_
 	f->len = (uint32_t)(4 + len);
 	f->data[0] = '$';
 	f->data[1] = (uint8_t)(2 * track + 1);
-	put16(f->data + 2, (uint32_t)len);
+	proto_wr16(f->data + 2, (uint32_t)len);
 	memcpy(f->data + 4, pkt, len);
 	ring_push(r, f);
 	hub_frame_unref(f);

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "loop.h"
 #include "rtsp.h"
 
 #include <event2/buffer.h>
@@ -175,6 +176,83 @@ tunnel_find(const char *cookie)
 	return NULL;
 }
 
+/*
+ * A POST that arrived before its GET (clients open both at once, and either
+ * may be read first): it waits, its body buffered, until the GET with its
+ * cookie comes from the same host, or TUNNEL_POST_WAIT_US passes.
+ */
+#define TUNNEL_POST_WAIT_US 2000000
+#define TUNNEL_MAX_WAITING 64
+
+struct waiting_post {
+	struct gw_conn *conn;
+	char cookie[65];
+	int64_t deadline_us;
+	TAILQ_ENTRY(waiting_post) link;
+};
+
+TAILQ_HEAD(waiting_list, waiting_post);
+
+static struct waiting_list waiting_posts = TAILQ_HEAD_INITIALIZER(waiting_posts);
+static int nwaiting;
+
+static void attach_post(struct rtsp_conn *rc, struct gw_conn *c);
+
+static void
+wait_on_read(struct gw_conn *c)
+{
+	/* Keep the body for the tunnel; bounded like any request input. */
+	if (evbuffer_get_length(c->in) > (size_t)gw.cfg->max_header_bytes)
+		conn_close(c, "tunnel POST body before its GET");
+}
+
+static void
+wait_on_close(struct gw_conn *c)
+{
+	struct waiting_post *w = c->proto_data;
+
+	if (w == NULL)
+		return;
+	TAILQ_REMOVE(&waiting_posts, w, link);
+	nwaiting--;
+	free(w);
+	c->proto_data = NULL;
+}
+
+static const struct conn_proto tunnel_wait_proto = {
+	.name = "rtsp-http-post",
+	.on_read = wait_on_read,
+	.on_close = wait_on_close,
+};
+
+/* A GET registered |rc|: the POST that came first joins it now. */
+static void
+join_waiting_post(struct rtsp_conn *rc)
+{
+	struct waiting_post *w;
+
+	TAILQ_FOREACH(w, &waiting_posts, link) {
+		struct gw_conn *c = w->conn;
+
+		if (strcmp(w->cookie, rc->cookie) != 0 || !gw_same_host(&rc->conn->peer, &c->peer))
+			continue;
+		attach_post(rc, c);	/* frees |w| through wait_on_close */
+		return;
+	}
+}
+
+static void
+tunnel_janitor(int64_t now)
+{
+	struct waiting_post *w, *next;
+
+	for (w = TAILQ_FIRST(&waiting_posts); w != NULL; w = next) {
+		next = TAILQ_NEXT(w, link);
+		if (now >= w->deadline_us && w->conn->state == CONN_ACTIVE)
+			http_error(w->conn, 404, "Not Found", "no tunnel GET came for this cookie");
+	}
+}
+
 static bool
 start_tunnel_get(struct gw_conn *c, const struct msg *m, const char *cookie)
 {
@@ -192,7 +270,38 @@ start_tunnel_get(struct gw_conn *c, const struct msg *m, const char *cookie)
 	TAILQ_INSERT_TAIL(&tunnels, rc, tunnel_link);
 	conn_set_proto(c, &tunnel_get_proto, rc);
 	c->deadline_us = gw_mono_us() + gw.cfg->idle_timeout_ms * 1000;
+	join_waiting_post(rc);
 	return true;
+}
+
+/* |c| becomes the request side of |rc|; what it already sent is processed. */
+static void
+attach_post(struct rtsp_conn *rc, struct gw_conn *c)
+{
+	rc->post_conn = c;
+	base64_dec_init(&rc->b64);
+	conn_set_proto(c, &tunnel_post_proto, rc);
+	rc->conn->deadline_us = 0;
+	if (evbuffer_get_length(c->in) > 0)
+		post_on_read(c);
+}
+
+static void
+wait_for_get(struct gw_conn *c, const char *cookie)
+{
+	struct waiting_post *w;
+
+	if (nwaiting >= TUNNEL_MAX_WAITING) {
+		http_error(c, 503, "Service Unavailable", "too many tunnel POSTs wait for their GET");
+		return;
+	}
+	w = gw_xcalloc(1, sizeof(*w));
+	w->conn = c;
+	snprintf(w->cookie, sizeof(w->cookie), "%s", cookie);
+	w->deadline_us = gw_mono_us() + TUNNEL_POST_WAIT_US;
+	TAILQ_INSERT_TAIL(&waiting_posts, w, link);
+	nwaiting++;
+	conn_set_proto(c, &tunnel_wait_proto, w);
 }
 
 static bool
@@ -200,22 +309,20 @@ start_tunnel_post(struct gw_conn *c, const struct msg *m, const char *cookie)
 {
 	struct rtsp_conn *rc = tunnel_find(cookie);
 
-	if (rc == NULL || rc->conn == c || !gw_same_host(&rc->conn->peer, &c->peer)) {
+	if (rc != NULL && (rc->conn == c || !gw_same_host(&rc->conn->peer, &c->peer))) {
 		http_error(c, 404, "Not Found", "no tunnel waits for this cookie from this address");
 		return true;
 	}
-	if (rc->post_conn != NULL) {
+	if (rc != NULL && rc->post_conn != NULL) {
 		http_error(c, 409, "Conflict", "the tunnel already has its POST connection");
 		return true;
 	}
 	/* Content-Length is a placeholder (32767...): the body is an endless stream. */
 	evbuffer_drain(c->in, m->head_len);
-	rc->post_conn = c;
-	base64_dec_init(&rc->b64);
-	conn_set_proto(c, &tunnel_post_proto, rc);
-	rc->conn->deadline_us = 0;
-	if (evbuffer_get_length(c->in) > 0)
-		post_on_read(c);
+	if (rc == NULL)
+		wait_for_get(c, cookie);
+	else
+		attach_post(rc, c);
 	return true;
 }
 
@@ -401,4 +508,5 @@ rtsp_http_takeover(struct gw_conn *c, const struct msg *m)
 void
 rtsp_tunnel_init(void)
 {
+	loop_janitor_add(tunnel_janitor);
 }

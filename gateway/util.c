@@ -6,6 +6,7 @@
  * small allocation would hide the real error paths in noise.
  */
 #include "gw.h"
+#include "proto/proto.h"
 #include "log.h"
 
 #include <netinet/in.h>
@@ -156,18 +157,6 @@ gw_hex(const void *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 gw_unhex(const char *in, void *out, size_t outlen)
 {
@@ -177,7 +166,7 @@ gw_unhex(const char *in, void *out, size_t outlen)
 	if (strlen(in) != 2 * outlen)
 		return -1;
 	for (i = 0; i < outlen; i++) {
-		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		int hi = proto_hexval(in[2 * i]), lo = proto_hexval(in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;

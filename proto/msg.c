@@ -69,18 +69,6 @@ next_line(const char *buf, size_t end, size_t *pos)
 	return s;
 }
 
-static bool
-line_is_clean(struct proto_str l)
-{
-	for (size_t i = 0; i < l.len; i++) {
-		unsigned char c = (unsigned char)l.p[i];
-
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 static int
 parse_version(struct proto_str v, struct msg *m)
 {
@@ -145,16 +133,6 @@ parse_start_line(struct proto_str l, struct msg *m)
 	return parse_version(c, m);
 }
 
-static struct proto_str
-trim(struct proto_str s)
-{
-	while (s.len > 0 && (s.p[0] == ' ' || s.p[0] == '\t'))
-		s.p++, s.len--;
-	while (s.len > 0 && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
-		s.len--;
-	return s;
-}
-
 static int
 parse_content_length(struct proto_str v, const struct msg_limits *lim, struct msg *m)
 {
@@ -191,7 +169,7 @@ parse_header_line(struct proto_str l, const struct msg_limits *lim, struct msg *
 		return PROTO_ETOOBIG;
 	h = &m->headers[m->nheaders++];
 	h->name = (struct proto_str){ l.p, (size_t)(colon - l.p) };
-	h->value = trim((struct proto_str){ colon + 1, (size_t)(l.p + l.len - colon - 1) });
+	h->value = proto_str_trim((struct proto_str){ colon + 1, (size_t)(l.p + l.len - colon - 1) });
 	for (size_t i = 0; i < h->name.len; i++)
 		if (!is_tchar((unsigned char)h->name.p[i]))
 			return PROTO_EBADMSG;
@@ -216,7 +194,7 @@ parse_head(const char *buf, size_t end, const struct msg_limits *lim, struct msg
 	while (st != HS_DONE) {
 		struct proto_str l = next_line(buf, end, &pos);
 
-		if (!line_is_clean(l))
+		if (!proto_line_is_clean(l))
 			return PROTO_EBADMSG;
 		switch (st) {
 		case HS_START_LINE:
@@ -315,7 +293,7 @@ msg_value_has_token(struct proto_str value, const char *token)
 
 	while (p < end) {
 		const char *comma = memchr(p, ',', (size_t)(end - p));
-		struct proto_str item = trim((struct proto_str){ p, (size_t)((comma ? comma : end) - p) });
+		struct proto_str item = proto_str_trim((struct proto_str){ p, (size_t)((comma ? comma : end) - p) });
 
 		if (proto_str_ieq(item, token))
 			return true;

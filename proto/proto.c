@@ -42,3 +42,52 @@ proto_str_ieq(struct proto_str s, const char *lit)
 
 	return s.len == n && strncasecmp(s.p, lit, n) == 0;
 }
+
+struct proto_str
+proto_str_trim(struct proto_str s)
+{
+	while (s.len > 0 && (s.p[0] == ' ' || s.p[0] == '\t'))
+		s.p++, s.len--;
+	while (s.len > 0 && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
+		s.len--;
+	return s;
+}
+
+bool
+proto_parse_uint(struct proto_str s, size_t max_digits, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (s.len == 0 || s.len > max_digits)
+		return false;
+	for (size_t i = 0; i < s.len; i++) {
+		if (!proto_is_digit(s.p[i]))
+			return false;
+		v = v * 10 + (uint64_t)(s.p[i] - '0');
+	}
+	if (v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+int
+proto_hexval(char c)
+{
+	if (proto_is_digit(c))
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+bool
+proto_line_is_clean(struct proto_str l)
+{
+	for (size_t i = 0; i < l.len; i++) {
+		unsigned char c = (unsigned char)l.p[i];
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}

@@ -11,21 +11,6 @@
 #define RTCP_BLOCK_LEN	24
 #define RTCP_SR_INFO	24	/* SSRC + sender info */
 
-static uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 /* V=2, P=0, count, type, length in 32-bit words minus one. */
 static void
 wr_header(uint8_t *p, int count, int type, size_t total)
@@ -90,14 +75,14 @@ parse_block(const uint8_t *p, struct rtcp_report_block *b)
 {
 	uint32_t lost = (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
 
-	b->ssrc = rd32(p);
+	b->ssrc = proto_rd32(p);
 	b->fraction_lost = p[4];
 	/* 24-bit two's complement, sign-extended by hand. */
 	b->cumulative_lost = (lost & 0x800000) ? (int32_t)lost - 0x1000000 : (int32_t)lost;
-	b->ext_highest_seq = rd32(p + 8);
-	b->jitter = rd32(p + 12);
-	b->lsr = rd32(p + 16);
-	b->dlsr = rd32(p + 20);
+	b->ext_highest_seq = proto_rd32(p + 8);
+	b->jitter = proto_rd32(p + 12);
+	b->lsr = proto_rd32(p + 16);
+	b->dlsr = proto_rd32(p + 20);
 }
 
 static void
@@ -109,15 +94,15 @@ build_block(const struct rtcp_report_block *b, uint8_t *p)
 		lost = 0x7fffff;	/* saturate, as RFC 3550 A.3 does */
 	if (lost < -0x800000)
 		lost = -0x800000;
-	wr32(p, b->ssrc);
+	proto_wr32(p, b->ssrc);
 	p[4] = b->fraction_lost;
 	p[5] = (uint8_t)((uint32_t)lost >> 16);
 	p[6] = (uint8_t)((uint32_t)lost >> 8);
 	p[7] = (uint8_t)lost;
-	wr32(p + 8, b->ext_highest_seq);
-	wr32(p + 12, b->jitter);
-	wr32(p + 16, b->lsr);
-	wr32(p + 20, b->dlsr);
+	proto_wr32(p + 8, b->ext_highest_seq);
+	proto_wr32(p + 12, b->jitter);
+	proto_wr32(p + 16, b->lsr);
+	proto_wr32(p + 20, b->dlsr);
 }
 
 static int
@@ -138,11 +123,11 @@ rtcp_sr_parse(const struct rtcp_pkt *pkt, struct rtcp_sr *sr)
 	memset(sr, 0, sizeof(*sr));
 	if (pkt->type != RTCP_SR || pkt->len < 4 + RTCP_SR_INFO)
 		return PROTO_EBADMSG;
-	sr->ssrc = rd32(p);
-	sr->ntp = (uint64_t)rd32(p + 4) << 32 | rd32(p + 8);
-	sr->rtp_ts = rd32(p + 12);
-	sr->packet_count = rd32(p + 16);
-	sr->octet_count = rd32(p + 20);
+	sr->ssrc = proto_rd32(p);
+	sr->ntp = (uint64_t)proto_rd32(p + 4) << 32 | proto_rd32(p + 8);
+	sr->rtp_ts = proto_rd32(p + 12);
+	sr->packet_count = proto_rd32(p + 16);
+	sr->octet_count = proto_rd32(p + 20);
 	sr->nblocks = pkt->count;
 	return parse_blocks(p + RTCP_SR_INFO, pkt->len - 4 - RTCP_SR_INFO, pkt->count, sr->blocks);
 }
@@ -153,7 +138,7 @@ rtcp_rr_parse(const struct rtcp_pkt *pkt, struct rtcp_rr *rr)
 	memset(rr, 0, sizeof(*rr));
 	if (pkt->type != RTCP_RR || pkt->len < 8)
 		return PROTO_EBADMSG;
-	rr->ssrc = rd32(pkt->data + 4);
+	rr->ssrc = proto_rd32(pkt->data + 4);
 	rr->nblocks = pkt->count;
 	return parse_blocks(pkt->data + 8, pkt->len - 8, pkt->count, rr->blocks);
 }
@@ -169,12 +154,12 @@ rtcp_sr_build(const struct rtcp_sr *sr, uint8_t *out, size_t outlen)
 	if (total > outlen)
 		return PROTO_ETOOBIG;
 	wr_header(out, sr->nblocks, RTCP_SR, total);
-	wr32(out + 4, sr->ssrc);
-	wr32(out + 8, (uint32_t)(sr->ntp >> 32));
-	wr32(out + 12, (uint32_t)sr->ntp);
-	wr32(out + 16, sr->rtp_ts);
-	wr32(out + 20, sr->packet_count);
-	wr32(out + 24, sr->octet_count);
+	proto_wr32(out + 4, sr->ssrc);
+	proto_wr32(out + 8, (uint32_t)(sr->ntp >> 32));
+	proto_wr32(out + 12, (uint32_t)sr->ntp);
+	proto_wr32(out + 16, sr->rtp_ts);
+	proto_wr32(out + 20, sr->packet_count);
+	proto_wr32(out + 24, sr->octet_count);
 	for (int i = 0; i < sr->nblocks; i++)
 		build_block(&sr->blocks[i], out + 28 + i * RTCP_BLOCK_LEN);
 	return (int)total;
@@ -191,7 +176,7 @@ rtcp_rr_build(const struct rtcp_rr *rr, uint8_t *out, size_t outlen)
 	if (total > outlen)
 		return PROTO_ETOOBIG;
 	wr_header(out, rr->nblocks, RTCP_RR, total);
-	wr32(out + 4, rr->ssrc);
+	proto_wr32(out + 4, rr->ssrc);
 	for (int i = 0; i < rr->nblocks; i++)
 		build_block(&rr->blocks[i], out + 8 + i * RTCP_BLOCK_LEN);
 	return (int)total;
@@ -210,7 +195,7 @@ rtcp_sdes_cname_build(uint32_t ssrc, const char *cname, uint8_t *out, size_t out
 		return PROTO_ETOOBIG;
 	memset(out, 0, total);
 	wr_header(out, 1, RTCP_SDES, total);
-	wr32(out + 4, ssrc);
+	proto_wr32(out + 4, ssrc);
 	out[8] = 1;	/* CNAME */
 	out[9] = (uint8_t)n;
 	memcpy(out + 10, cname, n);
@@ -227,7 +212,7 @@ rtcp_bye_parse(const struct rtcp_pkt *pkt, struct rtcp_bye *bye)
 		return PROTO_EBADMSG;
 	bye->nssrc = pkt->count;
 	for (int i = 0; i < pkt->count; i++)
-		bye->ssrc[i] = rd32(pkt->data + 4 + i * 4);
+		bye->ssrc[i] = proto_rd32(pkt->data + 4 + i * 4);
 	if (pkt->len > off) {
 		size_t rlen = pkt->data[off];
 
@@ -253,7 +238,7 @@ rtcp_bye_build(const uint32_t *ssrc, int nssrc, const char *reason, uint8_t *out
 	memset(out, 0, total);
 	wr_header(out, nssrc, RTCP_BYE, total);
 	for (int i = 0; i < nssrc; i++)
-		wr32(out + 4 + i * 4, ssrc[i]);
+		proto_wr32(out + 4 + i * 4, ssrc[i]);
 	if (reason) {
 		out[off] = (uint8_t)rlen;
 		memcpy(out + off + 1, reason, rlen);

@@ -8,38 +8,10 @@
 
 #include <string.h>
 
-static uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
 static void
 parse_onvif(const uint8_t *d, struct rtp_onvif_ext *o)
 {
-	o->ntp = (uint64_t)rd32(d) << 32 | rd32(d + 4);
+	o->ntp = (uint64_t)proto_rd32(d) << 32 | proto_rd32(d + 4);
 	o->clean_point = d[8] & 0x80;
 	o->end = d[8] & 0x40;
 	o->discontinuity = d[8] & 0x20;
@@ -55,8 +27,8 @@ parse_extension(const uint8_t *pkt, size_t len, size_t off, struct rtp_hdr *h)
 
 	if (len - off < 4)
 		return PROTO_EBADMSG;
-	h->ext_profile = rd16(pkt + off);
-	words = rd16(pkt + off + 2);
+	h->ext_profile = proto_rd16(pkt + off);
+	words = proto_rd16(pkt + off + 2);
 	off += 4;
 	if (words * 4 > len - off)
 		return PROTO_EBADMSG;
@@ -89,13 +61,13 @@ rtp_parse(const uint8_t *pkt, size_t len, struct rtp_hdr *h)
 	h->cc = pkt[0] & 0x0f;
 	h->marker = pkt[1] & 0x80;
 	h->pt = pkt[1] & 0x7f;
-	h->seq = rd16(pkt + 2);
-	h->ts = rd32(pkt + 4);
-	h->ssrc = rd32(pkt + 8);
+	h->seq = proto_rd16(pkt + 2);
+	h->ts = proto_rd32(pkt + 4);
+	h->ssrc = proto_rd32(pkt + 8);
 	if (len - off < (size_t)h->cc * 4)
 		return PROTO_EBADMSG;
 	for (int i = 0; i < h->cc; i++, off += 4)
-		h->csrc[i] = rd32(pkt + off);
+		h->csrc[i] = proto_rd32(pkt + off);
 	if (h->extension) {
 		if ((rc = parse_extension(pkt, len, off, h)) < 0)
 			return rc;
@@ -128,10 +100,10 @@ rtp_hdr_size(const struct rtp_hdr *h)
 static void
 build_onvif(const struct rtp_onvif_ext *o, uint8_t *p)
 {
-	wr16(p, RTP_EXT_ONVIF);
-	wr16(p + 2, RTP_ONVIF_EXT_WORDS);
-	wr32(p + 4, (uint32_t)(o->ntp >> 32));
-	wr32(p + 8, (uint32_t)o->ntp);
+	proto_wr16(p, RTP_EXT_ONVIF);
+	proto_wr16(p + 2, RTP_ONVIF_EXT_WORDS);
+	proto_wr32(p + 4, (uint32_t)(o->ntp >> 32));
+	proto_wr32(p + 8, (uint32_t)o->ntp);
 	p[12] = (uint8_t)((o->clean_point ? 0x80 : 0) | (o->end ? 0x40 : 0) |
 	    (o->discontinuity ? 0x20 : 0) | (o->terminal ? 0x10 : 0));
 	p[13] = o->cseq;
@@ -154,16 +126,16 @@ rtp_build(const struct rtp_hdr *h, uint8_t *out, size_t outlen)
 		return PROTO_ETOOBIG;
 	out[0] = (uint8_t)(RTP_VERSION << 6 | (ext ? 0x10 : 0) | h->cc);
 	out[1] = (uint8_t)((h->marker ? 0x80 : 0) | h->pt);
-	wr16(out + 2, h->seq);
-	wr32(out + 4, h->ts);
-	wr32(out + 8, h->ssrc);
+	proto_wr16(out + 2, h->seq);
+	proto_wr32(out + 4, h->ts);
+	proto_wr32(out + 8, h->ssrc);
 	for (int i = 0; i < h->cc; i++, off += 4)
-		wr32(out + off, h->csrc[i]);
+		proto_wr32(out + off, h->csrc[i]);
 	if (h->has_onvif) {
 		build_onvif(&h->onvif, out + off);
 	} else if (h->extension) {
-		wr16(out + off, h->ext_profile);
-		wr16(out + off + 2, (uint16_t)(h->ext_len / 4));
+		proto_wr16(out + off, h->ext_profile);
+		proto_wr16(out + off + 2, (uint16_t)(h->ext_len / 4));
 		if (h->ext_len > 0)
 			memcpy(out + off + 4, h->ext_data, h->ext_len);
 	}

@@ -19,46 +19,6 @@ mkstr(const char *p, size_t n)
 	return (struct proto_str){ p, n };
 }
 
-static bool
-is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static struct proto_str
-trim(struct proto_str s)
-{
-	while (s.len > 0 && is_blank(s.p[0]))
-		s.p++, s.len--;
-	while (s.len > 0 && is_blank(s.p[s.len - 1]))
-		s.len--;
-	return s;
-}
-
-static bool
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool
-is_alnum(char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
-hexval(char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Only printable ASCII and tabs: no NUL, no CR/LF, no 8-bit bytes. */
 static bool
 all_printable(const char *p, size_t n)
@@ -78,25 +38,6 @@ has_prefix_ci(struct proto_str s, const char *lit)
 	size_t n = strlen(lit);
 
 	return s.len >= n && strncasecmp(s.p, lit, n) == 0;
-}
-
-/* Decimal digits only, 1..max_digits of them, value <= max. */
-static bool
-parse_uint(struct proto_str s, size_t max_digits, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (s.len == 0 || s.len > max_digits)
-		return false;
-	for (size_t i = 0; i < s.len; i++) {
-		if (!is_digit(s.p[i]))
-			return false;
-		v = v * 10 + (uint64_t)(s.p[i] - '0');
-	}
-	if (v > max)
-		return false;
-	*out = v;
-	return true;
 }
 
 /* Splits a list at |sep| outside double quotes; items come out trimmed. */
@@ -127,7 +68,7 @@ split_next(struct splitter *sp, char sep, struct proto_str *item)
 		else if (*q == sep && !quoted)
 			break;
 	}
-	*item = trim(mkstr(sp->p, (size_t)(q - sp->p)));
+	*item = proto_str_trim(mkstr(sp->p, (size_t)(q - sp->p)));
 	if (q == sp->end)
 		sp->done = true;
 	else
@@ -148,8 +89,8 @@ split_param(struct proto_str item, struct proto_str *name, struct proto_str *val
 		*value = mkstr(item.p + item.len, 0);
 		return;
 	}
-	*name = trim(mkstr(item.p, (size_t)(eq - item.p)));
-	*value = trim(mkstr(eq + 1, (size_t)(item.p + item.len - eq - 1)));
+	*name = proto_str_trim(mkstr(item.p, (size_t)(eq - item.p)));
+	*value = proto_str_trim(mkstr(eq + 1, (size_t)(item.p + item.len - eq - 1)));
 }
 
 /* Strips one pair of surrounding double quotes; an unbalanced quote fails. */
@@ -174,7 +115,7 @@ is_token(struct proto_str s)
 	if (s.len == 0)
 		return false;
 	for (size_t i = 0; i < s.len; i++)
-		if (!is_alnum(s.p[i]) && strchr("!#$%&'*+-.^_`|~", s.p[i]) == NULL)
+		if (!proto_is_alnum(s.p[i]) && strchr("!#$%&'*+-.^_`|~", s.p[i]) == NULL)
 			return false;
 	return true;
 }
@@ -229,15 +170,15 @@ parse_pair(struct proto_str v, unsigned lo, unsigned hi, struct rtsp_pair *out)
 	const char *dash = memchr(v.p, '-', v.len);
 	uint64_t a, b;
 
-	if (!parse_uint(trim(mkstr(v.p, dash ? (size_t)(dash - v.p) : v.len)), 5, hi, &a))
+	if (!proto_parse_uint(proto_str_trim(mkstr(v.p, dash ? (size_t)(dash - v.p) : v.len)), 5, hi, &a))
 		return PROTO_EBADMSG;
 	if (a < lo || a >= hi)
 		return PROTO_EBADMSG;	/* port 0, or no room for the RTCP one */
 	b = a + 1;
 	if (dash != NULL) {
-		struct proto_str bs = trim(mkstr(dash + 1, (size_t)(v.p + v.len - dash - 1)));
+		struct proto_str bs = proto_str_trim(mkstr(dash + 1, (size_t)(v.p + v.len - dash - 1)));
 
-		if (!parse_uint(bs, 5, hi, &b) || b != a + 1)
+		if (!proto_parse_uint(bs, 5, hi, &b) || b != a + 1)
 			return PROTO_EBADMSG;
 	}
 	out->rtp = (uint16_t)a;
@@ -251,7 +192,7 @@ copy_addr(struct proto_str v, char *out)
 	if (!unquote(&v) || v.len == 0 || v.len >= RTSP_ADDR_MAX)
 		return PROTO_EBADMSG;
 	for (size_t i = 0; i < v.len; i++)
-		if (!is_alnum(v.p[i]) && strchr(".:-_[]%", v.p[i]) == NULL)
+		if (!proto_is_alnum(v.p[i]) && strchr(".:-_[]%", v.p[i]) == NULL)
 			return PROTO_EBADMSG;
 	memcpy(out, v.p, v.len);
 	out[v.len] = '\0';
@@ -266,7 +207,7 @@ parse_ssrc(struct proto_str v, uint32_t *out)
 	if (v.len == 0 || v.len > 8)
 		return PROTO_EBADMSG;
 	for (size_t i = 0; i < v.len; i++) {
-		int h = hexval(v.p[i]);
+		int h = proto_hexval(v.p[i]);
 
 		if (h < 0)
 			return PROTO_EBADMSG;
@@ -320,7 +261,7 @@ tp_apply(enum tp_param p, struct proto_str v, struct rtsp_transport *t)
 		t->has_port = true;
 		return parse_pair(v, 1, 65535, &t->port);
 	case TP_TTL:
-		if (!parse_uint(v, 3, 255, &n))
+		if (!proto_parse_uint(v, 3, 255, &n))
 			return PROTO_EBADMSG;
 		t->has_ttl = true;
 		t->ttl = (uint8_t)n;
@@ -342,7 +283,7 @@ static int
 parse_profile(struct proto_str s, enum rtsp_lower *lower)
 {
 	for (size_t i = 0; i < s.len; i++)
-		if (!is_alnum(s.p[i]) && s.p[i] != '/' && s.p[i] != '-' && s.p[i] != '.')
+		if (!proto_is_alnum(s.p[i]) && s.p[i] != '/' && s.p[i] != '-' && s.p[i] != '.')
 			return PROTO_EBADMSG;
 	if (s.len == 0 || memchr(s.p, '/', s.len) == NULL)
 		return PROTO_EBADMSG;
@@ -483,7 +424,7 @@ rtsp_transport_format(const struct rtsp_transport *t, char *out, size_t outlen)
 static bool
 is_session_char(char c)
 {
-	return is_alnum(c) || strchr("$-_.+", c) != NULL;
+	return proto_is_alnum(c) || strchr("$-_.+", c) != NULL;
 }
 
 int
@@ -517,7 +458,7 @@ rtsp_session_parse(const char *value, size_t len, struct rtsp_session *out)
 			return PROTO_EBADMSG;
 		if (!proto_str_ieq(name, "timeout"))
 			continue;
-		if (out->has_timeout || !parse_uint(v, 6, RTSP_SESSION_TIMEOUT_MAX, &n) || n == 0)
+		if (out->has_timeout || !proto_parse_uint(v, 6, RTSP_SESSION_TIMEOUT_MAX, &n) || n == 0)
 			return PROTO_EBADMSG;
 		out->timeout = (unsigned)n;
 		out->has_timeout = true;
@@ -637,7 +578,7 @@ parse_fraction(struct proto_str s, int64_t *us)
 	if (s.len > 9)
 		return false;
 	for (i = 0; i < s.len; i++)
-		if (!is_digit(s.p[i]))
+		if (!proto_is_digit(s.p[i]))
 			return false;
 	for (i = 0; i < 6; i++)
 		v = v * 10 + (i < s.len ? s.p[i] - '0' : 0);
@@ -669,7 +610,7 @@ parse_npt_time(struct proto_str s, int64_t *us)
 		return false;
 	c1 = memchr(ip.p, ':', ip.len);
 	if (c1 == NULL) {
-		if (!parse_uint(ip, 12, (uint64_t)RTSP_NPT_SECONDS_MAX, &sec))
+		if (!proto_parse_uint(ip, 12, (uint64_t)RTSP_NPT_SECONDS_MAX, &sec))
 			return false;
 		*us = (int64_t)sec * US_PER_SEC + frac;
 		return true;
@@ -680,8 +621,8 @@ parse_npt_time(struct proto_str s, int64_t *us)
 	hh = mkstr(ip.p, (size_t)(c1 - ip.p));
 	mm = mkstr(c1 + 1, (size_t)(c2 - c1 - 1));
 	ss = mkstr(c2 + 1, (size_t)(ip.p + ip.len - c2 - 1));
-	if (!parse_uint(hh, 7, (uint64_t)RTSP_NPT_SECONDS_MAX / 3600, &h) || mm.len != 2 ||
-	    ss.len != 2 || !parse_uint(mm, 2, 59, &m) || !parse_uint(ss, 2, 59, &sec))
+	if (!proto_parse_uint(hh, 7, (uint64_t)RTSP_NPT_SECONDS_MAX / 3600, &h) || mm.len != 2 ||
+	    ss.len != 2 || !proto_parse_uint(mm, 2, 59, &m) || !proto_parse_uint(ss, 2, 59, &sec))
 		return false;
 	*us = ((int64_t)h * 3600 + (int64_t)m * 60 + (int64_t)sec) * US_PER_SEC + frac;
 	return true;
@@ -707,7 +648,7 @@ parse_clock_time(struct proto_str s, int64_t *us)
 	if (s.len < 16 || s.p[8] != 'T' || s.p[s.len - 1] != 'Z')
 		return false;
 	for (int i = 0; i < 15; i++)
-		if (i != 8 && !is_digit(s.p[i]))
+		if (i != 8 && !proto_is_digit(s.p[i]))
 			return false;
 	if (s.len == 17 || (s.len > 17 && (s.p[15] != '.' ||
 	    !parse_fraction(mkstr(s.p + 16, s.len - 17), &frac))))
@@ -731,8 +672,8 @@ parse_range_times(struct proto_str spec, struct rtsp_range *r)
 
 	if (dash == NULL)
 		return PROTO_EBADMSG;
-	a = trim(mkstr(spec.p, (size_t)(dash - spec.p)));
-	b = trim(mkstr(dash + 1, (size_t)(spec.p + spec.len - dash - 1)));
+	a = proto_str_trim(mkstr(spec.p, (size_t)(dash - spec.p)));
+	b = proto_str_trim(mkstr(dash + 1, (size_t)(spec.p + spec.len - dash - 1)));
 	if (npt && proto_str_ieq(a, "now")) {
 		r->start_now = true;
 	} else if (a.len > 0) {
@@ -869,7 +810,7 @@ static size_t
 rtpinfo_url_end(struct proto_str e)
 {
 	for (size_t i = 0; i < e.len; i++) {
-		struct proto_str rest = trim(mkstr(e.p + i + 1, e.len - i - 1));
+		struct proto_str rest = proto_str_trim(mkstr(e.p + i + 1, e.len - i - 1));
 
 		if (e.p[i] == ';' && (has_prefix_ci(rest, "seq=") || has_prefix_ci(rest, "rtptime=")))
 			return i;
@@ -882,7 +823,7 @@ static size_t
 rtpinfo_entry_end(struct proto_str s)
 {
 	for (size_t i = 0; i < s.len; i++)
-		if (s.p[i] == ',' && has_prefix_ci(trim(mkstr(s.p + i + 1, s.len - i - 1)), "url="))
+		if (s.p[i] == ',' && has_prefix_ci(proto_str_trim(mkstr(s.p + i + 1, s.len - i - 1)), "url="))
 			return i;
 	return s.len;
 }
@@ -901,7 +842,7 @@ rtpinfo_parse_entry(struct proto_str e, struct rtsp_rtpinfo_entry *out)
 		return PROTO_EBADMSG;
 	e = mkstr(e.p + 4, e.len - 4);
 	uend = rtpinfo_url_end(e);
-	url = trim(mkstr(e.p, uend));
+	url = proto_str_trim(mkstr(e.p, uend));
 	if (!unquote(&url) || url.len == 0)
 		return PROTO_EBADMSG;
 	out->url = url;
@@ -910,12 +851,12 @@ rtpinfo_parse_entry(struct proto_str e, struct rtsp_rtpinfo_entry *out)
 	while (split_next(&sp, ';', &item)) {
 		split_param(item, &name, &v, &has_value);
 		if (proto_str_ieq(name, "seq")) {
-			if (out->has_seq || !parse_uint(v, 5, 65535, &n))
+			if (out->has_seq || !proto_parse_uint(v, 5, 65535, &n))
 				return PROTO_EBADMSG;
 			out->has_seq = true;
 			out->seq = (uint16_t)n;
 		} else if (proto_str_ieq(name, "rtptime")) {
-			if (out->has_rtptime || !parse_uint(v, 10, UINT32_MAX, &n))
+			if (out->has_rtptime || !proto_parse_uint(v, 10, UINT32_MAX, &n))
 				return PROTO_EBADMSG;
 			out->has_rtptime = true;
 			out->rtptime = (uint32_t)n;
@@ -928,7 +869,7 @@ int
 rtsp_rtpinfo_parse(const char *value, size_t len, struct rtsp_rtpinfo_entry *out, int max,
     int *n)
 {
-	struct proto_str s = trim(mkstr(value, len));
+	struct proto_str s = proto_str_trim(mkstr(value, len));
 	int rc;
 
 	*n = 0;
@@ -941,10 +882,10 @@ rtsp_rtpinfo_parse(const char *value, size_t len, struct rtsp_rtpinfo_entry *out
 
 		if (*n >= max)
 			return PROTO_ETOOBIG;
-		if ((rc = rtpinfo_parse_entry(trim(mkstr(s.p, end)), &out[*n])) < 0)
+		if ((rc = rtpinfo_parse_entry(proto_str_trim(mkstr(s.p, end)), &out[*n])) < 0)
 			return rc;
 		(*n)++;
-		s = trim(mkstr(s.p + end, s.len - end));
+		s = proto_str_trim(mkstr(s.p + end, s.len - end));
 		if (s.len > 0) {	/* skip the ',' */
 			s.p++;
 			s.len--;
@@ -1052,7 +993,7 @@ rtsp_cseq_parse(const char *value, size_t len, uint32_t *out)
 {
 	uint64_t v;
 
-	if (!parse_uint(mkstr(value, len), RTSP_CSEQ_DIGITS_MAX, UINT32_MAX, &v))
+	if (!proto_parse_uint(mkstr(value, len), RTSP_CSEQ_DIGITS_MAX, UINT32_MAX, &v))
 		return len > RTSP_CSEQ_DIGITS_MAX ? PROTO_ETOOBIG : PROTO_EBADMSG;
 	*out = (uint32_t)v;
 	return 0;
@@ -1085,7 +1026,7 @@ url_port(struct proto_str p, struct rtsp_url *u)
 {
 	uint64_t v;
 
-	if (!parse_uint(p, 5, 65535, &v) || v == 0)
+	if (!proto_parse_uint(p, 5, 65535, &v) || v == 0)
 		return PROTO_EBADMSG;
 	u->has_port = true;
 	u->port = (uint16_t)v;
@@ -1100,7 +1041,7 @@ host_chars_ok(struct proto_str h, bool v6)
 	for (size_t i = 0; i < h.len; i++) {
 		char c = h.p[i];
 
-		if (v6 ? hexval(c) < 0 && c != ':' && c != '.' : !is_alnum(c) && !strchr("-._~", c))
+		if (v6 ? proto_hexval(c) < 0 && c != ':' && c != '.' : !proto_is_alnum(c) && !strchr("-._~", c))
 			return false;
 	}
 	return true;
@@ -1175,7 +1116,7 @@ url_control_segment(struct proto_str seg, struct rtsp_url *u)
 	} else {
 		return 0;
 	}
-	if (!parse_uint(num, 3, RTSP_TRACK_MAX, &v))
+	if (!proto_parse_uint(num, 3, RTSP_TRACK_MAX, &v))
 		return PROTO_EBADMSG;
 	u->track = (unsigned)v;
 	return 1;

@@ -27,58 +27,6 @@ mkstr(const char *p, size_t n)
 	return (struct proto_str){ p, n };
 }
 
-static struct proto_str
-trim(struct proto_str s)
-{
-	while (s.len > 0 && (s.p[0] == ' ' || s.p[0] == '\t'))
-		s.p++, s.len--;
-	while (s.len > 0 && (s.p[s.len - 1] == ' ' || s.p[s.len - 1] == '\t'))
-		s.len--;
-	return s;
-}
-
-static bool
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool
-is_alnum(char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static int
-hexval(char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool
-parse_uint(struct proto_str s, size_t max_digits, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (s.len == 0 || s.len > max_digits)
-		return false;
-	for (size_t i = 0; i < s.len; i++) {
-		if (!is_digit(s.p[i]))
-			return false;
-		v = v * 10 + (uint64_t)(s.p[i] - '0');
-	}
-	if (v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 /* Next blank-separated word of *s, or false at the end. */
 static bool
 next_word(struct proto_str *s, struct proto_str *w)
@@ -109,18 +57,6 @@ cut_slash(struct proto_str *s)
 
 /* --- lines ------------------------------------------------------------- */
 
-static bool
-line_is_clean(struct proto_str l)
-{
-	for (size_t i = 0; i < l.len; i++) {
-		unsigned char c = (unsigned char)l.p[i];
-
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return false;
-	}
-	return true;
-}
-
 /* "c=IN IP4 224.2.1.1/127[/3]" */
 static int
 parse_conn(struct proto_str v, struct sdp_conn *c)
@@ -140,17 +76,17 @@ parse_conn(struct proto_str v, struct sdp_conn *c)
 	c->naddr = 1;
 	c->addr = cut_slash(&addr);
 	for (size_t i = 0; i < c->addr.len; i++)
-		if (!is_alnum(c->addr.p[i]) && !strchr(".:-_", c->addr.p[i]))
+		if (!proto_is_alnum(c->addr.p[i]) && !strchr(".:-_", c->addr.p[i]))
 			return PROTO_EBADMSG;
 	if (c->addr.len == 0)
 		return PROTO_EBADMSG;
 	if (addr.len > 0 && !c->ip6) {
-		if (!parse_uint(cut_slash(&addr), 3, 255, &n))
+		if (!proto_parse_uint(cut_slash(&addr), 3, 255, &n))
 			return PROTO_EBADMSG;
 		c->ttl = (int)n;
 	}
 	if (addr.len > 0) {
-		if (!parse_uint(cut_slash(&addr), 5, 65535, &n) || n == 0 || addr.len > 0)
+		if (!proto_parse_uint(cut_slash(&addr), 5, 65535, &n) || n == 0 || addr.len > 0)
 			return PROTO_EBADMSG;
 		c->naddr = (unsigned)n;
 	}
@@ -167,11 +103,11 @@ parse_media_line(struct proto_str v, struct sdp_media *m)
 	m->nports = 1;
 	if (!next_word(&v, &m->type) || !next_word(&v, &port) || !next_word(&v, &m->proto))
 		return PROTO_EBADMSG;
-	if (!parse_uint(cut_slash(&port), 5, 65535, &n))
+	if (!proto_parse_uint(cut_slash(&port), 5, 65535, &n))
 		return PROTO_EBADMSG;
 	m->port = (uint16_t)n;
 	if (port.len > 0) {
-		if (!parse_uint(port, 5, 65535, &n) || n == 0)
+		if (!proto_parse_uint(port, 5, 65535, &n) || n == 0)
 			return PROTO_EBADMSG;
 		m->nports = (uint16_t)n;
 	}
@@ -181,7 +117,7 @@ parse_media_line(struct proto_str v, struct sdp_media *m)
 			continue;	/* formats of other protocols are not payload types */
 		if (m->nfmts >= SDP_MAX_FMTS)
 			return PROTO_ETOOBIG;
-		if (!parse_uint(w, 3, 127, &n))
+		if (!proto_parse_uint(w, 3, 127, &n))
 			return PROTO_EBADMSG;
 		m->fmts[m->nfmts++] = (int)n;
 	}
@@ -191,7 +127,7 @@ parse_media_line(struct proto_str v, struct sdp_media *m)
 static bool
 is_encoding_char(char c)
 {
-	return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '+';
+	return proto_is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '+';
 }
 
 /* "96 H264/90000[/2]" */
@@ -204,7 +140,7 @@ parse_rtpmap(struct proto_str v, struct sdp_media *m)
 
 	if (!next_word(&v, &pt) || !next_word(&v, &rest) || next_word(&v, &enc))
 		return PROTO_EBADMSG;
-	if (!parse_uint(pt, 3, 127, &n))
+	if (!proto_parse_uint(pt, 3, 127, &n))
 		return PROTO_EBADMSG;
 	if (sdp_media_rtpmap(m, (int)n) != NULL)
 		return PROTO_EBADMSG;
@@ -218,11 +154,11 @@ parse_rtpmap(struct proto_str v, struct sdp_media *m)
 	for (size_t i = 0; i < r->encoding.len; i++)
 		if (!is_encoding_char(r->encoding.p[i]))
 			return PROTO_EBADMSG;
-	if (!parse_uint(cut_slash(&rest), 10, UINT32_MAX, &n) || n == 0)
+	if (!proto_parse_uint(cut_slash(&rest), 10, UINT32_MAX, &n) || n == 0)
 		return PROTO_EBADMSG;
 	r->clock_rate = (uint32_t)n;
 	if (rest.len > 0) {
-		if (!parse_uint(rest, 3, 255, &n) || n == 0)
+		if (!proto_parse_uint(rest, 3, 255, &n) || n == 0)
 			return PROTO_EBADMSG;
 		r->channels = (unsigned)n;
 	}
@@ -239,14 +175,14 @@ parse_fmtp(struct proto_str v, struct sdp_media *m)
 	uint64_t n;
 
 	pt = mkstr(v.p, sp ? (size_t)(sp - v.p) : v.len);
-	if (!parse_uint(pt, 3, 127, &n))
+	if (!proto_parse_uint(pt, 3, 127, &n))
 		return PROTO_EBADMSG;
 	if (sdp_media_fmtp(m, (int)n, &dummy))
 		return PROTO_EBADMSG;
 	if (m->nfmtp >= SDP_MAX_FMTS)
 		return PROTO_ETOOBIG;
 	m->fmtp[m->nfmtp].pt = (int)n;
-	m->fmtp[m->nfmtp].params = trim(sp ? mkstr(sp + 1, (size_t)(v.p + v.len - sp - 1))
+	m->fmtp[m->nfmtp].params = proto_str_trim(sp ? mkstr(sp + 1, (size_t)(v.p + v.len - sp - 1))
 	    : mkstr(v.p + v.len, 0));
 	m->nfmtp++;
 	return 0;
@@ -261,7 +197,7 @@ parse_framerate(struct proto_str v, uint32_t *milli)
 	uint64_t n, frac = 0;
 	size_t i;
 
-	if (!parse_uint(ip, 4, 9999, &n))
+	if (!proto_parse_uint(ip, 4, 9999, &n))
 		return PROTO_EBADMSG;
 	if (dot != NULL) {
 		size_t flen = (size_t)(v.p + v.len - dot - 1);
@@ -269,7 +205,7 @@ parse_framerate(struct proto_str v, uint32_t *milli)
 		if (flen == 0 || flen > 9)
 			return PROTO_EBADMSG;
 		for (i = 0; i < flen; i++)
-			if (!is_digit(dot[1 + i]))
+			if (!proto_is_digit(dot[1 + i]))
 				return PROTO_EBADMSG;
 		for (i = 0; i < 3; i++)
 			frac = frac * 10 + (i < flen ? (uint64_t)(dot[1 + i] - '0') : 0);
@@ -353,7 +289,7 @@ parse_attr_line(struct proto_str v, enum sdp_level level, struct sdp *s)
 	}
 	a.name = mkstr(v.p, colon ? (size_t)(colon - v.p) : v.len);
 	a.has_value = colon != NULL;
-	a.value = colon ? trim(mkstr(colon + 1, (size_t)(v.p + v.len - colon - 1)))
+	a.value = colon ? proto_str_trim(mkstr(colon + 1, (size_t)(v.p + v.len - colon - 1)))
 	    : mkstr(v.p + v.len, 0);
 	if (a.name.len == 0)
 		return PROTO_EBADMSG;
@@ -414,7 +350,7 @@ sdp_parse(const char *buf, size_t len, size_t max_size, struct sdp *out)
 			return PROTO_ETOOBIG;
 		if (l.len == 0 && level != SDP_LEVEL_START)
 			continue;	/* a trailing blank line */
-		if (l.len < 2 || l.p[1] != '=' || l.p[0] < 'a' || l.p[0] > 'z' || !line_is_clean(l))
+		if (l.len < 2 || l.p[1] != '=' || l.p[0] < 'a' || l.p[0] > 'z' || !proto_line_is_clean(l))
 			return PROTO_EBADMSG;
 		if (level == SDP_LEVEL_START) {
 			if (l.p[0] != 'v')
@@ -467,15 +403,15 @@ sdp_fmtp_get(struct proto_str params, const char *key, struct proto_str *value)
 
 	while (p < end) {
 		const char *semi = memchr(p, ';', (size_t)(end - p));
-		struct proto_str item = trim(mkstr(p, (size_t)((semi ? semi : end) - p)));
+		struct proto_str item = proto_str_trim(mkstr(p, (size_t)((semi ? semi : end) - p)));
 		const char *eq = memchr(item.p, '=', item.len);
 
 		p = semi ? semi + 1 : end;
-		if (eq == NULL || !proto_str_ieq(trim(mkstr(item.p, (size_t)(eq - item.p))), key))
+		if (eq == NULL || !proto_str_ieq(proto_str_trim(mkstr(item.p, (size_t)(eq - item.p))), key))
 			continue;
 		if (found++)
 			return PROTO_EBADMSG;
-		*value = trim(mkstr(eq + 1, (size_t)(item.p + item.len - eq - 1)));
+		*value = proto_str_trim(mkstr(eq + 1, (size_t)(item.p + item.len - eq - 1)));
 	}
 	return found;
 }
@@ -620,7 +556,7 @@ h264_sprop(struct proto_str v, struct sdp_h264 *out)
 
 	while (v.len > 0) {
 		const char *comma = memchr(v.p, ',', v.len);
-		struct proto_str item = trim(mkstr(v.p, comma ? (size_t)(comma - v.p) : v.len));
+		struct proto_str item = proto_str_trim(mkstr(v.p, comma ? (size_t)(comma - v.p) : v.len));
 
 		v = comma ? mkstr(comma + 1, (size_t)(v.p + v.len - comma - 1)) : mkstr(v.p, 0);
 		if ((rc = decode_ps(item, ps, &len)) < 0)
@@ -647,7 +583,7 @@ sdp_h264_fmtp_parse(struct proto_str params, struct sdp_h264 *out)
 	if ((rc = sdp_fmtp_get(params, "packetization-mode", &v)) < 0)
 		return rc;
 	if (rc == 1) {
-		if (!parse_uint(v, 1, 2, &n))
+		if (!proto_parse_uint(v, 1, 2, &n))
 			return PROTO_EBADMSG;
 		out->packetization_mode = (int)n;
 	}
@@ -659,7 +595,7 @@ sdp_h264_fmtp_parse(struct proto_str params, struct sdp_h264 *out)
 		if (v.len != 6)
 			return PROTO_EBADMSG;
 		for (int i = 0; i < 6; i++)
-			if ((d[i] = hexval(v.p[i])) < 0)
+			if ((d[i] = proto_hexval(v.p[i])) < 0)
 				return PROTO_EBADMSG;
 		out->has_profile_level_id = true;
 		out->profile_idc = (uint8_t)(d[0] << 4 | d[1]);
@@ -703,7 +639,7 @@ h265_sprop(struct proto_str params, const char *key, uint8_t *out, size_t *len)
 	if ((rc = sdp_fmtp_get(params, key, &v)) <= 0)
 		return rc;
 	comma = memchr(v.p, ',', v.len);
-	return decode_ps(trim(mkstr(v.p, comma ? (size_t)(comma - v.p) : v.len)), out, len);
+	return decode_ps(proto_str_trim(mkstr(v.p, comma ? (size_t)(comma - v.p) : v.len)), out, len);
 }
 
 int
@@ -721,7 +657,7 @@ sdp_h265_fmtp_parse(struct proto_str params, struct sdp_h265 *out)
 	if ((rc = sdp_fmtp_get(params, "sprop-max-don-diff", &v)) < 0)
 		return rc;
 	if (rc == 1) {
-		if (!parse_uint(v, 5, 32767, &n))
+		if (!proto_parse_uint(v, 5, 32767, &n))
 			return PROTO_EBADMSG;
 		out->max_don_diff = (unsigned)n;
 	}
@@ -905,7 +841,7 @@ fmtp_bits(struct proto_str params, const char *key, int *out)
 
 	if ((rc = sdp_fmtp_get(params, key, &v)) <= 0)
 		return rc;
-	if (!parse_uint(v, 2, 16, &n))
+	if (!proto_parse_uint(v, 2, 16, &n))
 		return PROTO_EBADMSG;
 	*out = (int)n;
 	return 0;
@@ -919,7 +855,7 @@ aac_config(struct proto_str v, struct sdp_aac *out)
 	if (v.len > 2 * SDP_AAC_CONFIG_MAX)
 		return PROTO_ETOOBIG;
 	for (size_t i = 0; i < v.len; i += 2) {
-		int hi = hexval(v.p[i]), lo = hexval(v.p[i + 1]);
+		int hi = proto_hexval(v.p[i]), lo = proto_hexval(v.p[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return PROTO_EBADMSG;

@@ -103,6 +103,28 @@ for n in $READERS; do
 	done
 done
 
+# Many sources: SOURCES cameras (each its own ffmpeg adapter reading a 2 Mbit/s
+# 720p clip), two readers each.
+if [ "${SOURCES:-100}" != 0 ]; then
+	clip2=${CLIP2:-/tmp/vssgate-bench-720p25-2M.ts}
+	[ -f "$clip2" ] || ffmpeg -v error -f lavfi -i testsrc2=size=1280x720:rate=25 -t 30 -c:v libx264 -preset veryfast \
+		-b:v 2M -maxrate 2M -bufsize 2M -g 50 -pix_fmt yuv420p -bsf:v h264_mp4toannexb -f mpegts "$clip2"
+	first=$(psql -qAt -h "$dir" -U bench bench -c "INSERT INTO cameras (name, source_uri, adapter, always_on)
+		SELECT 'multi-' || i, 'file:$clip2', 'ffmpeg', true FROM generate_series(1, ${SOURCES:-100}) i
+		RETURNING id" | sort -n | head -1)
+	ids=$(psql -qAt -h "$dir" -U bench bench -c "SELECT string_agg(id::text, ',') FROM cameras WHERE name LIKE 'multi-%'")
+	grant=$(api POST /api/v1/grants "{\"authority_id\":$auth,\"levels\":[\"1V\"],\"scope\":\"cameras\",\"camera_ids\":[$ids],\"duration_s\":7200,\"reason\":\"benchmark\"}")
+	user=$(echo "$grant" | json 'd["credentials"]["username"]')
+	pass=$(echo "$grant" | json 'd["credentials"]["password"]')
+	sleep 5
+	n=$((2 * ${SOURCES:-100}))
+	echo "--- ${SOURCES:-100} sources x 2 readers at 2 Mbit/s (TCP), ${DURATION}s"
+	taskset -c 1 "$LOAD" -u "rtsp://127.0.0.1:$rtsp/cameras/$first" -C "$first:${SOURCES:-100}" -U "$user" -P "$pass" \
+		-n "$n" -d "$DURATION" -p "$gwpid" -r 5
+	psql -qAt -h "$dir" -U bench bench -c "DELETE FROM cameras WHERE name LIKE 'multi-%'" >/dev/null
+	sleep 2
+fi
+
 # Latency the gateway adds, per packet: a live camera (gst-rtsp-server, 1080p
 # x264) read directly and through the gateway by the same process and clock.
 if [ "${LATENCY:-1}" != 0 ]; then

@@ -4,6 +4,11 @@
  *
  *   rtsp_load -u rtsp://127.0.0.1:8554/cameras/1 -U user -P pass -n 800 -d 30
  *             [-t tcp|http|ws] [-p GATEWAY_PID] [-r RAMP_MS] [-D DIRECT_URL]
+ *             [-C FIRST:COUNT]
+ *
+ * With -C, the URL's last path segment is replaced, reader by reader, by
+ * the camera ids FIRST, FIRST+1, ... FIRST+COUNT-1, FIRST, ... (many
+ * sources, a few readers each).
  *
  * Transports: tcp (RTSP with interleaved RTP), http (the RTSP-over-HTTP
  * tunnel: a GET carrying responses and media, a POST carrying base64
@@ -66,6 +71,7 @@ enum rstate {
 };
 
 struct reader {
+	char path[1100];		/* this reader's request path */
 	int fd;
 	int post_fd;			/* http: the tunnel's request side */
 	enum rstate state;
@@ -94,6 +100,7 @@ struct reader {
 static const char *opt_url, *opt_user = "", *opt_pass = "", *opt_direct, *opt_transport = "tcp";
 static int opt_n = 100, opt_duration = 20, opt_ramp_ms = 2, opt_pid;
 static enum wire opt_wire = W_TCP;
+static long opt_cam_first, opt_cam_count;
 static uint64_t cookie_seq;
 static char host[256], path[1024];
 static int port;
@@ -228,10 +235,10 @@ send_handshake(struct reader *r)
 
 	if (opt_wire == W_HTTP) {
 		snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nx-sessioncookie: load%llu\r\n"
-		    "Accept: application/x-rtsp-tunnelled\r\n\r\n", path, (unsigned long long)++cookie_seq);
+		    "Accept: application/x-rtsp-tunnelled\r\n\r\n", r->path, (unsigned long long)++cookie_seq);
 		write_fd(r, r->fd, req, strlen(req));
 		snprintf(req, sizeof(req), "POST %s HTTP/1.0\r\nx-sessioncookie: load%llu\r\n"
-		    "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n", path,
+		    "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n", r->path,
 		    (unsigned long long)cookie_seq);
 		write_fd(r, r->post_fd, req, strlen(req));
 	} else {
@@ -276,7 +283,7 @@ url_of(const struct reader *r)
 
 	if (r->direct)
 		return opt_direct;
-	if ((size_t)snprintf(u, sizeof(u), "rtsp://%s:%d%s", host, port, path) >= sizeof(u))
+	if ((size_t)snprintf(u, sizeof(u), "rtsp://%s:%d%s", host, port, r->path) >= sizeof(u))
 		die("URL too long");
 	return u;
 }
@@ -639,6 +646,14 @@ start_reader(struct reader *r, bool direct)
 
 	memset(r, 0, sizeof(*r));
 	r->direct = direct;
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	if (opt_cam_count > 0) {
+		char *slash = strrchr(r->path, '/');
+
+		if (slash)
+			snprintf(slash + 1, sizeof(r->path) - (size_t)(slash + 1 - r->path), "%ld",
+			    opt_cam_first + (nreaders % opt_cam_count));
+	}
 	r->video_channel = -1;
 	r->buf = malloc(RBUF);
 	if (direct) {
@@ -756,7 +771,8 @@ report(double cpu0, double cpu1, double secs, long rss0, long rss1, long rss_idl
 	printf("readers: %d\nplaying_at_end: %d\npackets: %llu\nlost_packets: %llu\n", opt_n, playing,
 	    (unsigned long long)packets, (unsigned long long)lost);
 	printf("rate_avg_mbps: %.3f\nrate_min_mbps: %.3f\n", sum_rate / opt_n / 1e6, min_rate / 1e6);
-	printf("slowest_reader_behind_ms: %.1f\n", behind_ms);
+	if (opt_cam_count == 0)	/* readers of different cameras do not share a clock */
+		printf("slowest_reader_behind_ms: %.1f\n", behind_ms);
 	printf("first_packet_ms_p50: %.1f\nfirst_packet_ms_p99: %.1f\n", percentile(first, (size_t)nf, 0.5),
 	    percentile(first, (size_t)nf, 0.99));
 	printf("first_keyframe_ms_p50: %.1f\nfirst_keyframe_ms_p99: %.1f\n", percentile(key, (size_t)nk, 0.5),
@@ -817,7 +833,7 @@ main(int argc, char **argv)
 	struct rlimit rl = { 65536, 65536 };
 	int c;
 
-	while ((c = getopt(argc, argv, "u:U:P:n:d:t:p:r:D:")) != -1) {
+	while ((c = getopt(argc, argv, "u:U:P:n:d:t:p:r:D:C:")) != -1) {
 		switch (c) {
 		case 'u': opt_url = optarg; break;
 		case 'U': opt_user = optarg; break;
@@ -828,6 +844,10 @@ main(int argc, char **argv)
 		case 'p': opt_pid = atoi(optarg); break;
 		case 'r': opt_ramp_ms = atoi(optarg); break;
 		case 'D': opt_direct = optarg; break;
+		case 'C':
+			if (sscanf(optarg, "%ld:%ld", &opt_cam_first, &opt_cam_count) != 2 || opt_cam_count <= 0)
+				die("-C takes FIRST:COUNT");
+			break;
 		default: die("usage: rtsp_load -u URL -U USER -P PASS [-n N] [-d SECONDS] [-p PID] [-D DIRECT_URL]");
 		}
 	}

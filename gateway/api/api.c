@@ -255,15 +255,6 @@ api_audit(const struct api_call *call, const char *action, const char *outcome, 
 
 /* --- query strings ----------------------------------------------------------------- */
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Decode a form-encoded value of |len| bytes; false if malformed, NUL or too long. */
 static bool
 form_decode(const char *in, size_t len, char *out, size_t outlen)
@@ -277,7 +268,7 @@ form_decode(const char *in, size_t len, char *out, size_t outlen)
 		if (ch == '+') {
 			ch = ' ';
 		} else if (ch == '%') {
-			if (i + 2 >= len || (hi = hexval(in[i + 1])) < 0 || (lo = hexval(in[i + 2])) < 0)
+			if (i + 2 >= len || (hi = proto_hexval(in[i + 1])) < 0 || (lo = proto_hexval(in[i + 2])) < 0)
 				return false;
 			ch = (char)(hi << 4 | lo);
 			i += 2;

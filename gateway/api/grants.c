@@ -201,6 +201,7 @@ static void
 reply_created(struct api_call *call, struct create_state *cs, const char *grant_text)
 {
 	json_t *grant = json_loads(grant_text, 0, NULL), *creds, *doc;
+	char *text;
 	int ncams;
 	int64_t *cams;
 
@@ -218,7 +219,16 @@ reply_created(struct api_call *call, struct create_state *cs, const char *grant_
 		json_object_set_new(doc, "notes", json_pack("[s]", "active_until was capped to "
 		    "[api] max_emergency_duration"));
 	free(cams);
-	api_reply(call, 201, doc);
+	/*
+	 * The credentials must work the moment the client reads them: answer
+	 * once this node's policy model has the grant (loads are shared by all
+	 * the grants created meanwhile).
+	 */
+	text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	api_reply_after_grant_sync(call, 201, text,
+	    (int64_t)json_integer_value(json_object_get(grant, "id")));
+	free(text);
+	json_decref(doc);
 }
 
 static void

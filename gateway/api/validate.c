@@ -204,15 +204,6 @@ valid_multicast_group(const char *s)
 	return false;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* %-decode |len| bytes; NULL if malformed or a NUL appears. */
 static char *
 pct_decode(const char *in, size_t len)
@@ -227,7 +218,7 @@ pct_decode(const char *in, size_t len)
 			out[o++] = in[i];
 			continue;
 		}
-		if (i + 2 >= len || (hi = hexval(in[i + 1])) < 0 || (lo = hexval(in[i + 2])) < 0 ||
+		if (i + 2 >= len || (hi = proto_hexval(in[i + 1])) < 0 || (lo = proto_hexval(in[i + 2])) < 0 ||
 		    (hi == 0 && lo == 0)) {
 			free(out);
 			return NULL;

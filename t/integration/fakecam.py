@@ -12,6 +12,7 @@ Mounts (each a shared media, encoded once for all clients):
   /pcmu      H.264 + G.711 mu-law 8 kHz
   /aac44     H.264 + AAC 44.1 kHz stereo from FFmpeg's encoder (5-byte config)
   /big       H.264 1920x1080 25 fps at about 4 Mbit/s, keyframe every 2 s (benchmarks)
+  /meta      H.264 + ONVIF metadata (vnd.onvif.metadata, one tt:MetadataStream a second)
   /secure/h264  as /h264, behind Digest authentication when --user is given
 Prints "ready" on stdout once listening.
 """
@@ -56,6 +57,40 @@ MOUNTS = {
 }
 
 
+# An ONVIF metadata track: RTP packets made here and pushed through an appsrc
+# that stands in for the payloader (gst-rtsp-server takes any "pay1").
+META = (" appsrc name=pay1 is-live=true format=time do-timestamp=true "
+        "caps=\"application/x-rtp,media=application,clock-rate=90000,encoding-name=VND.ONVIF.METADATA,payload=107\"")
+META_DOC = ('<?xml version="1.0" encoding="UTF-8"?><tt:MetadataStream xmlns:tt="http://www.onvif.org/ver10/schema">'
+            '<tt:VideoAnalytics><tt:Frame UtcTime="{t}"><tt:Object ObjectId="{n}"/></tt:Frame></tt:VideoAnalytics>'
+            '</tt:MetadataStream>')
+
+
+def feed_metadata(src):
+    """Push one metadata document a second into |src|, split over two RTP packets."""
+    state = {"seq": 0, "n": 0}
+
+    def push():
+        import struct
+        import time as _t
+        doc = META_DOC.format(t=_t.strftime("%Y-%m-%dT%H:%M:%SZ", _t.gmtime()), n=state["n"]).encode()
+        state["n"] += 1
+        ts = int(_t.monotonic() * 90000) & 0xffffffff
+        half = len(doc) // 2
+        for i, part in enumerate((doc[:half], doc[half:])):
+            hdr = struct.pack("!BBHII", 0x80, (0x80 if i == 1 else 0) | 107, state["seq"] & 0xffff, ts, 0x4d455441)
+            state["seq"] += 1
+            src.emit("push-buffer", Gst.Buffer.new_wrapped(hdr + part))
+        return True
+    GLib.timeout_add(1000, push)
+
+
+def on_media_configure(factory, media):
+    src = media.get_element().get_by_name_recurse_up("pay1")
+    if src is not None:
+        feed_metadata(src)
+
+
 ROLE_OPEN = "media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
 
 
@@ -89,6 +124,9 @@ def main():
     public_roles = ("anonymous",) if args.user else ()
     for path, launch in MOUNTS.items():
         mounts.add_factory(path, factory(launch, public_roles))
+    meta = factory(video() + META, public_roles)
+    meta.connect("media-configure", on_media_configure)
+    mounts.add_factory("/meta", meta)
     secure = factory(video(), ("viewer",) if args.user else ())
     if args.user:
         # Anonymous users may see the mount but not play it: they get a 401 challenge.

@@ -101,3 +101,14 @@ def test_revocation_reaches_another_node(api, pg, tmp_path):
         assert elapsed_ms < 1000
     finally:
         node_b.stop()
+
+
+def test_issued_credentials_work_at_once(api, fakecam):
+    """The answer of a grant creation comes once the gateway honours its credentials."""
+    auth = make_authority(api)
+    cam = make_camera(api, "now", source_uri=fakecam.url("/h264"))["id"]
+    for _ in range(5):
+        answer = make_grant(api, auth["id"], [cam])
+        r = subprocess.run(["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name",
+                            "-of", "csv=p=0", reader_url(answer, cam)], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and r.stdout.strip() == "h264", r.stderr

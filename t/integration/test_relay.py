@@ -747,11 +747,85 @@ def test_file_source_loops_and_changes_resolution(gateway_factory, tmp_path):
     gw = gateway_factory()
     cid = add_camera(gw, "file", f"file:{clip}", adapter="ffmpeg")
     _, user, password = add_grant(gw, [cid])
-    r = subprocess.run(["ffmpeg", "-nostdin", "-v", "info", "-rtsp_transport", "tcp", "-i",
-                        rtsp_url(gw, cid, user, password), "-t", "6", "-f", "framemd5", "-"],
+    r = subprocess.run(["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-read_intervals", "%+6",
+                        "-select_streams", "v", "-show_entries", "frame=width,height", "-of", "csv=p=0",
+                        rtsp_url(gw, cid, user, password)],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=40)
     assert r.returncode == 0, r.stderr
-    frames = [line for line in r.stdout.splitlines() if line and not line.startswith("#")]
+    frames = [line for line in r.stdout.splitlines() if line.strip()]
     assert len(frames) > 100, "frames kept coming across the loops"
-    sizes = set(re.findall(r"(\d+)x(\d+)", r.stderr))
+    assert {"320,240", "640,360"} <= set(frames), "both sizes decoded: the new SPS went through"
     assert gw.get("/healthz")[0] == 200
+
+
+def test_tunnel_post_before_get(relay):
+    """Clients open both tunnel connections at once: a POST read first waits for its GET."""
+    port = relay.http_port
+    post = socket.create_connection(("127.0.0.1", port), timeout=5)
+    post.sendall(f"POST /cameras/{relay.cam} HTTP/1.0\r\nx-sessioncookie: early1\r\n"
+                 "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n".encode())
+    post.sendall(base64.b64encode(b"OPTIONS * RTSP/1.0\r\nCSeq: 7\r\n\r\n"))
+    time.sleep(0.3)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as get:
+        get.sendall(f"GET /cameras/{relay.cam} HTTP/1.0\r\nx-sessioncookie: early1\r\n"
+                    "Accept: application/x-rtsp-tunnelled\r\n\r\n".encode())
+        data = b""
+        while b"CSeq: 7" not in data:
+            chunk = get.recv(4096)
+            assert chunk, data
+            data += chunk
+    assert data.startswith(b"HTTP/1.0 200 OK") and b"RTSP/1.0 200 OK" in data
+    post.close()
+
+
+def read_interleaved(sock, seconds):
+    """(channel, RTP packet) frames read from an RTSP connection for |seconds|."""
+    out, buf, end = [], b"", time.monotonic() + seconds
+    sock.settimeout(0.5)
+    while time.monotonic() < end:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not chunk:
+            break
+        buf += chunk
+        while len(buf) >= 4 and buf[0] == 0x24 and len(buf) >= 4 + int.from_bytes(buf[2:4], "big"):
+            n = int.from_bytes(buf[2:4], "big")
+            out.append((buf[1], buf[4:4 + n]))
+            buf = buf[4 + n:]
+        if buf and buf[0] != 0x24 and b"\r\n\r\n" in buf:
+            buf = buf[buf.index(b"\r\n\r\n") + 4:]
+    return out
+
+
+def test_onvif_metadata_passes_through_for_1m_only(gateway_factory, fakecam):
+    gw = gateway_factory()
+    cid = add_camera(gw, "meta", fakecam.url("/meta"))
+    _, u1v, p1v = add_grant(gw, [cid], levels=("1V",))
+    _, u1m, p1m = add_grant(gw, [cid], levels=("1V", "1M"), authority="Control room 2")
+    uri = f"rtsp://127.0.0.1:{gw.rtsp_port}/cameras/{cid}"
+
+    c = RtspClient(gw.rtsp_port, u1v, p1v)
+    status, _, sdp = c.request("DESCRIBE", uri)
+    assert status == 200 and b"m=video" in sdp and b"vnd.onvif.metadata" not in sdp.lower()
+
+    c = RtspClient(gw.rtsp_port, u1m, p1m)
+    status, _, sdp = c.request("DESCRIBE", uri)
+    assert status == 200 and b"m=application" in sdp and b"vnd.onvif.metadata" in sdp.lower()
+    track = re.findall(rb"m=application.*?a=control:trackID=(\d+)", sdp, re.S)[0].decode()
+    status, _, _ = c.request("SETUP", f"{uri}/trackID={track}", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+    assert status == 200
+    status, _, _ = c.request("PLAY", uri)
+    assert status == 200
+    docs, cur = [], b""
+    for ch, pkt in read_interleaved(c.sock, 3.5):
+        if ch != 0:
+            continue
+        cur += pkt[12 + 4 * (pkt[0] & 15):]
+        if pkt[1] & 0x80:           # the marker closes a document
+            docs.append(cur)
+            cur = b""
+    assert len(docs) >= 2, docs
+    for d in docs:
+        assert d.startswith(b"<?xml") and d.endswith(b"</tt:MetadataStream>"), d
