@@ -500,7 +500,9 @@ def test_camera_status_events(gateway_factory):
                            len(m.findall(".//tt:ActiveConnections", NS)) == 1)
             assert m.find(".//tt:SimpleItem[@Name='Profile']", NS).get("Value") == f"cam{c}"
             assert m.find(".//tt:Message", NS).get("PropertyOperation") == "Changed"
-            gw.wait_log(rf"cam={c}: source online", timeout=20)	# only a signal that was there can be lost
+            # Only a signal that was there can be lost, and the status is polled (every 200 ms here).
+            gw.wait_log(rf"cam={c}: source online", timeout=20)
+            time.sleep(1)
             cam.stop()
             m = pull_until(s, addr, lambda m: m.find("wsnt:Topic", NS).text == "tns1:VideoSource/SignalLoss")
             assert m.find(".//tt:SimpleItem[@Name='VideoSource']", NS).get("Value") == f"vs{c}"
