@@ -504,9 +504,10 @@ def test_camera_status_events(gateway_factory):
             gw.wait_log(rf"cam={c}: source online", timeout=20)
             time.sleep(1)
             cam.stop()
-            m = pull_until(s, addr, lambda m: m.find("wsnt:Topic", NS).text == "tns1:VideoSource/SignalLoss")
+            # (A State=false may come first: the poll saw the source come online.)
+            m = pull_until(s, addr, lambda m: m.find("wsnt:Topic", NS).text == "tns1:VideoSource/SignalLoss" and
+                           m.find(".//tt:SimpleItem[@Name='State']", NS).get("Value") == "true")
             assert m.find(".//tt:SimpleItem[@Name='VideoSource']", NS).get("Value") == f"vs{c}"
-            assert m.find(".//tt:SimpleItem[@Name='State']", NS).get("Value") == "true"
         finally:
             player.kill()
             player.wait()
