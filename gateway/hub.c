@@ -253,14 +253,15 @@ update_map(struct track_state *t, const struct adapter_frame *in, uint32_t hub_t
 	}
 }
 
-uint32_t
-hub_source_rtp_at(const struct hub_source *s, int track, int64_t wall_us)
+bool
+hub_source_rtp_at(const struct hub_source *s, int track, int64_t wall_us, uint32_t *ts)
 {
 	const struct track_state *t = &s->tracks[track];
 
 	if (!t->have_map)
-		return t->last_hub_ts;
-	return t->map_ts + (uint32_t)((wall_us - t->map_wall_us) * t->desc.clock_rate / 1000000);
+		return false;
+	*ts = t->map_ts + (uint32_t)((wall_us - t->map_wall_us) * t->desc.clock_rate / 1000000);
+	return true;
 }
 
 /* --- the GOP cache ------------------------------------------------------------------ */

@@ -108,8 +108,12 @@ int hub_source_keyframe_unit(struct hub_source *src, int track, struct hub_frame
     bool *complete);
 /* Ask the adapter for a keyframe (SetSynchronizationPoint). */
 void hub_source_request_keyframe(struct hub_source *src);
-/* RTCP SR mapping: the hub timestamp at wall time |wall_us| for |track|. */
-uint32_t hub_source_rtp_at(const struct hub_source *src, int track, int64_t wall_us);
+/*
+ * RTCP SR mapping: the hub timestamp at wall time |wall_us| for |track|.
+ * false while the track has no frame yet: an SR then would name a
+ * timestamp the stream never uses, and players would sync to it.
+ */
+bool hub_source_rtp_at(const struct hub_source *src, int track, int64_t wall_us, uint32_t *ts);
 
 /*
  * A reader of the tracks in |track_mask|, with a queue of at most

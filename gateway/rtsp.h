@@ -134,6 +134,7 @@ struct rtsp_media_session {
 	bool udp;			/* media over UDP (unicast) */
 	int64_t last_seen_us;		/* keep-alive */
 	int64_t last_sr_us;
+	unsigned sr_sent_mask;		/* tracks with an SR since PLAY */
 	int64_t started_us;
 	bool ending;
 	TAILQ_ENTRY(rtsp_media_session) link;

@@ -148,6 +148,7 @@ rtsp_session_play(struct rtsp_media_session *s, struct hub_play_info *info)
 	}
 	s->state = RS_PLAYING;
 	s->last_sr_us = 0;
+	s->sr_sent_mask = 0;
 	rtsp_session_touch(s);
 	(void)why;
 	return 0;
@@ -232,9 +233,11 @@ send_sender_report(struct rtsp_media_session *s, int track, int64_t now_wall)
 	struct rtcp_sr sr = { 0 };
 	int n, m;
 
+	if (!hub_source_rtp_at(s->src, track, now_wall, &sr.rtp_ts))
+		return;
+	s->sr_sent_mask |= 1u << track;
 	sr.ssrc = hub_source_ssrc(s->src, track);
 	sr.ntp = rtcp_ntp_from_unix_us(now_wall);
-	sr.rtp_ts = hub_source_rtp_at(s->src, track, now_wall);
 	hub_reader_track_counts(s->reader, track, &sr.packet_count, &sr.octet_count);
 	n = rtcp_sr_build(&sr, pkt, sizeof(pkt));
 	m = n > 0 ? rtcp_sdes_cname_build(sr.ssrc, "vssgate", pkt + n, sizeof(pkt) - (size_t)n) : -1;
@@ -247,16 +250,24 @@ send_sender_report(struct rtsp_media_session *s, int track, int64_t now_wall)
 		hub_reader_queue_control(s->reader, track, pkt, (size_t)n);
 }
 
+/*
+ * Every RTSP_SR_INTERVAL_US, and for each track as soon as its timeline is
+ * known: players put the tracks in sync from the first SR of each.
+ */
 static void
 maybe_send_reports(struct rtsp_media_session *s, int64_t now)
 {
 	int64_t wall = gw_wall_us();
+	bool due = now - s->last_sr_us >= RTSP_SR_INTERVAL_US;
 
-	if (s->state != RS_PLAYING || s->reader == NULL || now - s->last_sr_us < RTSP_SR_INTERVAL_US)
+	if (s->state != RS_PLAYING || s->reader == NULL)
 		return;
-	s->last_sr_us = now;
+	if (!due && (s->track_mask & ~s->sr_sent_mask) == 0)
+		return;
+	if (due)
+		s->last_sr_us = now;
 	for (int t = 0; t < hub_source_ntracks(s->src); t++)
-		if (s->track_mask & (1u << t))
+		if ((s->track_mask & (1u << t)) && (due || !(s->sr_sent_mask & (1u << t))))
 			send_sender_report(s, t, wall);
 }
 

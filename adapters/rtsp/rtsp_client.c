@@ -98,7 +98,7 @@ struct rc_track {
 	/* RTCP */
 	uint32_t ssrc;			/* the source's, from RTP */
 	bool have_sr;
-	int64_t sr_wall_us;
+	int64_t sr_src_us;		/* the last SR's time on the source's clock */
 	uint32_t sr_rtp;
 	uint32_t sr_ntp_mid;		/* middle 32 bits of the last SR, for RR LSR */
 	int64_t sr_arrival_us;
@@ -136,6 +136,13 @@ struct rc {
 	int ntracks;
 	int setup_index;
 	uint32_t rr_ssrc;
+	/*
+	 * Our wall clock minus the source's SR clock, one for all tracks: a
+	 * camera's clock may be hours off, and tracks timed against different
+	 * clocks would come out of sync at the players.
+	 */
+	bool have_clock;
+	int64_t clock_offset_us;
 };
 
 static struct evdns_base *dns_base;
@@ -148,6 +155,15 @@ mono_us(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -477,11 +493,12 @@ unit_append(struct rc_track *t, const uint8_t *p, size_t len)
 }
 
 static int64_t
-capture_time(const struct rc_track *t, uint32_t ts)
+capture_time(const struct rc *rc, const struct rc_track *t, uint32_t ts)
 {
-	if (!t->have_sr || t->desc.clock_rate <= 0)
+	if (!t->have_sr || !rc->have_clock || t->desc.clock_rate <= 0)
 		return 0;
-	return t->sr_wall_us + (int64_t)(int32_t)(ts - t->sr_rtp) * 1000000 / t->desc.clock_rate;
+	return t->sr_src_us + rc->clock_offset_us +
+	    (int64_t)(int32_t)(ts - t->sr_rtp) * 1000000 / t->desc.clock_rate;
 }
 
 /*
@@ -514,7 +531,7 @@ unit_emit(struct rc *rc, int index, bool partial)
 	f.npayloads = n;
 	f.payloads = iov;
 	f.discontinuity = t->discont;
-	f.capture_wall_us = capture_time(t, t->unit_ts);
+	f.capture_wall_us = capture_time(rc, t, t->unit_ts);
 	t->discont = false;
 	if (partial) {
 		t->sent_head = true;
@@ -593,6 +610,25 @@ on_rtp(struct rc *rc, int index, const uint8_t *pkt, size_t len)
 		unit_emit(rc, index, false);
 }
 
+/*
+ * An SR is sent at the time it names, so its arrival gives the source
+ * clock's offset from ours. Keep that offset while it stays within a
+ * second (network delay must not jitter the timeline); take a new one when
+ * the source's clock was stepped.
+ */
+#define RC_CLOCK_STEP_US 1000000
+
+static void
+sync_clock(struct rc *rc, int64_t src_us)
+{
+	int64_t offset = wall_us() - src_us;
+
+	if (rc->have_clock && llabs(offset - rc->clock_offset_us) <= RC_CLOCK_STEP_US)
+		return;
+	rc->have_clock = true;
+	rc->clock_offset_us = offset;
+}
+
 static void
 on_rtcp(struct rc *rc, int index, const uint8_t *pkt, size_t len)
 {
@@ -607,7 +643,8 @@ on_rtcp(struct rc *rc, int index, const uint8_t *pkt, size_t len)
 		if (p.type != RTCP_SR || rtcp_sr_parse(&p, &sr) < 0 || (t->ssrc != 0 && sr.ssrc != t->ssrc))
 			continue;
 		t->have_sr = true;
-		t->sr_wall_us = rtcp_ntp_to_unix_us(sr.ntp);
+		t->sr_src_us = rtcp_ntp_to_unix_us(sr.ntp);
+		sync_clock(rc, t->sr_src_us);
 		t->sr_rtp = sr.rtp_ts;
 		t->sr_ntp_mid = rtcp_ntp_short(sr.ntp);
 		t->sr_arrival_us = mono_us();

@@ -799,6 +799,36 @@ def read_interleaved(sock, seconds):
     return out
 
 
+def test_sender_reports_name_timestamps_of_the_stream(relay):
+    """Players sync tracks from the first SR of each: on a source that has just
+    started, an SR must not come before its track's timeline is known, and every
+    SR must map a wall time close to ours onto timestamps near the packets'."""
+    c = RtspClient(relay.rtsp_port, relay.user, relay.password)
+    uri = f"rtsp://127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam}"
+    assert c.request("DESCRIBE", uri)[0] == 200
+    for track in (0, 1):
+        t = f"RTP/AVP/TCP;unicast;interleaved={2 * track}-{2 * track + 1}"
+        assert c.request("SETUP", f"{uri}/trackID={track}", [f"Transport: {t}"])[0] == 200
+    assert c.request("PLAY", uri)[0] == 200
+    rate = {0: 90000, 2: 16000}
+    last_ts, srs = {}, []
+    for ch, pkt in read_interleaved(c.sock, 6):
+        if ch % 2 == 0:
+            last_ts[ch] = int.from_bytes(pkt[4:8], "big")
+            for sr in [x for x in srs if x[0] == ch and x[2] is None]:
+                sr[2] = last_ts[ch]
+        elif pkt[1] == 200:
+            ntp = int.from_bytes(pkt[8:16], "big") / 2**32 - 2208988800
+            srs.append([ch - 1, int.from_bytes(pkt[16:20], "big"), last_ts.get(ch - 1), ntp])
+    c.close()
+    assert {sr[0] for sr in srs} == {0, 2}, srs
+    for ch, sr_ts, near_ts, ntp in srs:
+        assert abs(ntp - time.time()) < 10, (ntp, time.time())
+        assert near_ts is not None
+        skew = ((sr_ts - near_ts + 2**31) % 2**32 - 2**31) / rate[ch]
+        assert abs(skew) < 2, (ch, sr_ts, near_ts, skew)
+
+
 def test_onvif_metadata_passes_through_for_1m_only(gateway_factory, fakecam):
     gw = gateway_factory()
     cid = add_camera(gw, "meta", fakecam.url("/meta"))
