@@ -145,6 +145,9 @@ rtsp_reply(struct rtsp_conn *rc, const struct rtsp_request *req, int status,
 	n = evbuffer_get_length(b);
 	rtsp_send(rc, evbuffer_pullup(b, (ssize_t)n), n);
 	evbuffer_free(b);
+	/* Method and status only: a request URL may carry credentials. */
+	if (req != NULL && req->method[0] != '\0')
+		olog_debug(rc->conn, "%s -> %d", req->method, status);
 }
 
 /* A request that cannot be understood: answer, log once, close. */

@@ -70,16 +70,37 @@ def test_ffmpeg_decodes_over_the_http_tunnel(relay):
     assert frames >= 25 * DECODE_SECONDS - 10
 
 
+def gst_decode(url, user, password, protocols=None, buffers=40):
+    """Decode |buffers| H.264 frames with GStreamer's rtspsrc; returns (frames, error or None).
+
+    rtspsrc 1.22 races with itself when the pipeline pauses at EOS: the
+    state-change thread flushes the connection while its own task thread
+    is reading the reply to PAUSE, and reports a "Received end-of-file"
+    that never crossed the wire (the gateway does not even see the PAUSE).
+    That one error after the last frame is the client's, not ours."""
+    pipeline = (f"rtspsrc location={url} user-id={user} user-pw={password} "
+                f"{'protocols=' + protocols if protocols else ''} latency=0 "
+                "! rtph264depay ! h264parse ! avdec_h264 "
+                f"! fakesink num-buffers={buffers} sync=false silent=false")
+    r = subprocess.run(["gst-launch-1.0", "-v", *pipeline.split()], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=40)
+    frames = len(re.findall(r"last-message = chain", r.stdout))
+    where = re.findall(r"^Additional debug info:\n\S+: (\w+) \(\)", r.stderr, re.M)
+    pause_race = (frames >= buffers and "gst_rtspsrc_pause" in where and
+                  set(where) <= {"gst_rtspsrc_pause", "gst_rtspsrc_try_send"} and
+                  r.stderr.count("Received end-of-file") == len(where))
+    if r.returncode == 0 or pause_race:
+        return frames, None
+    return frames, r.stderr[-3000:]
+
+
 @pytest.mark.parametrize("protocols,scheme", [("tcp", "rtsp"), ("udp", "rtsp"), ("http", "rtsph")])
 def test_gstreamer_rtspsrc_decodes(relay, protocols, scheme):
     port = relay.http_port if scheme == "rtsph" else relay.rtsp_port
     url = f"{scheme}://127.0.0.1:{port}/cameras/{relay.cam}"
-    pipeline = (f"rtspsrc location={url} user-id={relay.user} user-pw={relay.password} "
-                f"{'protocols=' + protocols if scheme == 'rtsp' else ''} latency=0 "
-                "! rtph264depay ! h264parse ! avdec_h264 ! fakesink num-buffers=40 sync=false")
-    r = subprocess.run(["gst-launch-1.0", "-q", *pipeline.split()], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=40)
-    assert r.returncode == 0, r.stderr + r.stdout
+    frames, error = gst_decode(url, relay.user, relay.password, protocols if scheme == "rtsp" else None)
+    assert error is None, error + "\ngateway log:\n" + relay.log()[-4000:]
+    assert frames == 40, f"{frames} frames decoded"
 
 
 # --- authentication and authorisation -----------------------------------------------------
