@@ -172,6 +172,9 @@ void rtsp_sessions_shutdown(void);
 /* Wake every UDP session with media queued (the shared socket can take more). */
 void rtsp_sessions_udp_resume(void);
 
+/* rtsp_methods.c */
+enum gw_action rtsp_track_action(const struct adapter_track *t);
+
 /* rtsp_out.c */
 int rtsp_out_init(void) GW_MUSTCHECK;
 void rtsp_out_shutdown(void);
@@ -181,9 +184,6 @@ extern const struct hub_reader_ops rtsp_udp_reader_ops;
 int rtsp_udp_server_port(void);		/* 0 when UDP is off */
 void rtsp_udp_wake(struct hub_reader *r);
 void rtsp_udp_send_rtcp(struct rtsp_media_session *s, int track, const void *pkt, size_t len);
-struct rtsp_mcast *rtsp_mcast_join(struct rtsp_media_session *s, const char **why);
-void rtsp_mcast_leave(struct rtsp_mcast *m);
-const char *rtsp_mcast_group(const struct rtsp_mcast *m, int *port, int *ttl);
 
 /* rtsp_tunnel.c */
 bool rtsp_http_takeover(struct gw_conn *c, const struct msg *m);

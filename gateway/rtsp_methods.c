@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "crypto.h"
 #include "log.h"
+#include "media.h"
 #include "model.h"
 #include "rtsp.h"
 #include "session.h"
@@ -77,8 +78,8 @@ parse_target(const struct rtsp_request *req, int64_t *camera_id, int *track)
 	return id > 0 ? 0 : 404;
 }
 
-static enum gw_action
-action_for(const struct adapter_track *t)
+enum gw_action
+rtsp_track_action(const struct adapter_track *t)
 {
 	switch (t->media) {
 	case ADAPTER_AUDIO:
@@ -300,7 +301,7 @@ allowed_tracks(const struct gw_principal *p, int64_t camera_id, struct hub_sourc
 	unsigned mask = 0;
 
 	for (int i = 0; i < hub_source_ntracks(src); i++)
-		if (decide(p, camera_id, action_for(hub_source_track(src, i))).allow)
+		if (decide(p, camera_id, rtsp_track_action(hub_source_track(src, i))).allow)
 			mask |= 1u << i;
 	return mask;
 }
@@ -459,7 +460,7 @@ setup_track(struct rtsp_conn *rc, struct rtsp_media_session *s, int track, struc
 		ts->kind = RT_MULTICAST;
 		snprintf(t->destination, sizeof(t->destination), "%s", cam->multicast_group);
 		t->has_port = true;
-		t->port.rtp = (uint16_t)(cam->multicast_port + 2 * track);
+		t->port.rtp = (uint16_t)(cam->multicast_port + 2 * media_mcast_slot(s->src, track));
 		t->port.rtcp = (uint16_t)(t->port.rtp + 1);
 		t->has_ttl = true;
 		t->ttl = (uint8_t)gw.cfg->rtsp_multicast_ttl;
@@ -489,7 +490,7 @@ setup_with_source(struct rtsp_conn *rc, struct rtsp_request *req, struct hub_sou
 		reply(rc, req, track < 0 ? 459 : 404, NULL);
 		return;
 	}
-	d = decide(p, camera_id, action_for(hub_source_track(src, track)));
+	d = decide(p, camera_id, rtsp_track_action(hub_source_track(src, track)));
 	if (!d.allow) {
 		audit_denied(rc, req, p, camera_id, policy_reason_str(d.reason));
 		reply(rc, req, 403, NULL);
@@ -571,7 +572,7 @@ session_still_allowed(struct rtsp_conn *rc, struct rtsp_request *req, struct rts
 
 		if (!(s->track_mask & (1u << i)))
 			continue;
-		d = decide(p, s->camera_id, action_for(hub_source_track(s->src, i)));
+		d = decide(p, s->camera_id, rtsp_track_action(hub_source_track(s->src, i)));
 		if (!d.allow) {
 			audit_denied(rc, req, p, s->camera_id, policy_reason_str(d.reason));
 			return false;

@@ -11,13 +11,14 @@
  * sendmmsg over the packets each reader has queued. If the kernel buffer is
  * full the packets stay queued and the socket's write event resumes them.
  *
- * Multicast: one sender per camera group, fed by one hub reader; sessions
- * that chose multicast share it.
+ * Multicast: one sender per camera group, fed by one hub reader; RTSP
+ * sessions that chose multicast and ONVIF StartMulticastStreaming share it.
  */
 #include "gw.h"
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "media.h"
 #include "model.h"
 #include "rtsp.h"
 #include "session.h"
@@ -408,14 +409,66 @@ static const struct hub_reader_ops mcast_reader_ops = {
 	.gone = mcast_gone,
 };
 
-struct rtsp_mcast *
-rtsp_mcast_join(struct rtsp_media_session *s, const char **why)
+int
+media_mcast_slot(struct hub_source *src, int track)
 {
-	const struct model_camera *cam = model_camera(gw.model, s->camera_id);
+	const struct adapter_track *t = hub_source_track(src, track);
+
+	/* The first track of each kind has the slot ONVIF configurations name. */
+	for (int i = 0; i < track; i++)
+		if (hub_source_track(src, i)->media == t->media)
+			return 3 + track;
+	return t->media == ADAPTER_VIDEO ? 0 : t->media == ADAPTER_AUDIO ? 1 : 2;
+}
+
+/*
+ * A group carries every track of the camera to whoever joins it on the
+ * network, so only a principal that may receive every track may start it
+ * or share it; others stream unicast.
+ */
+bool
+media_mcast_allowed(const struct gw_principal *p, int64_t camera_id, struct hub_source *src)
+{
+	for (int i = 0; i < hub_source_ntracks(src); i++) {
+		struct policy_request req = { .action = rtsp_track_action(hub_source_track(src, i)),
+		    .now_us = gw_wall_us() };
+
+		if (!model_authorize(p, camera_id, &req).allow)
+			return false;
+	}
+	return true;
+}
+
+/* The group's destinations, track by track: port + 2 * slot (RTP) and the next port (RTCP). */
+static bool
+set_destinations(struct rtsp_mcast *m, struct hub_source *src)
+{
+	for (int t = 0; t < hub_source_ntracks(src); t++)
+		for (int k = 0; k < 2; k++) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&m->addrs[t][k];
+
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons((uint16_t)(m->port + 2 * media_mcast_slot(src, t) + k));
+			if (inet_pton(AF_INET, m->group, &sin->sin_addr) != 1)
+				return false;
+			m->dest.to[t][k] = &m->addrs[t][k];
+		}
+	return true;
+}
+
+struct rtsp_mcast *
+media_mcast_join(const struct gw_principal *p, int64_t camera_id, struct hub_source *src,
+    const char **why)
+{
+	const struct model_camera *cam = model_camera(gw.model, camera_id);
 	struct rtsp_mcast *m;
 
+	if (!media_mcast_allowed(p, camera_id, src)) {
+		*why = "a multicast group carries every track of the camera; the grant does not cover them all";
+		return NULL;
+	}
 	TAILQ_FOREACH(m, &mcasts, link)
-		if (m->camera_id == s->camera_id && m->reader) {
+		if (m->camera_id == camera_id && m->reader) {
 			m->refs++;
 			return m;
 		}
@@ -428,27 +481,17 @@ rtsp_mcast_join(struct rtsp_media_session *s, const char **why)
 		return NULL;
 	}
 	m = gw_xcalloc(1, sizeof(*m));
-	m->camera_id = s->camera_id;
+	m->camera_id = camera_id;
 	snprintf(m->group, sizeof(m->group), "%s", cam->multicast_group);
 	m->port = cam->multicast_port;
 	m->ttl = gw.cfg->rtsp_multicast_ttl;
-	/* Track t goes to port + 2t (RTP) and port + 2t + 1 (RTCP). */
-	for (int t = 0; t < HUB_MAX_TRACKS; t++)
-		for (int k = 0; k < 2; k++) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&m->addrs[t][k];
-
-			sin->sin_family = AF_INET;
-			sin->sin_port = htons((uint16_t)(m->port + 2 * t + k));
-			if (inet_pton(AF_INET, m->group, &sin->sin_addr) != 1) {
-				free(m);
-				*why = "the camera's multicast group is not an IPv4 address";
-				return NULL;
-			}
-			m->dest.to[t][k] = &m->addrs[t][k];
-		}
+	if (!set_destinations(m, src)) {
+		free(m);
+		*why = "the camera's multicast group is not an IPv4 address";
+		return NULL;
+	}
 	m->refs = 1;
-	m->reader = hub_reader_new(s->src, (1u << hub_source_ntracks(s->src)) - 1, 0,
-	    &mcast_reader_ops, m);
+	m->reader = hub_reader_new(src, (1u << hub_source_ntracks(src)) - 1, 0, &mcast_reader_ops, m);
 	setsockopt(mcast_fd, IPPROTO_IP, IP_MULTICAST_TTL, &m->ttl, sizeof(m->ttl));
 	hub_reader_play(m->reader, NULL);
 	TAILQ_INSERT_TAIL(&mcasts, m, link);
@@ -457,7 +500,7 @@ rtsp_mcast_join(struct rtsp_media_session *s, const char **why)
 }
 
 void
-rtsp_mcast_leave(struct rtsp_mcast *m)
+media_mcast_leave(struct rtsp_mcast *m)
 {
 	if (--m->refs > 0)
 		return;
@@ -465,14 +508,6 @@ rtsp_mcast_leave(struct rtsp_mcast *m)
 	hub_reader_free(m->reader);
 	TAILQ_REMOVE(&mcasts, m, link);
 	free(m);
-}
-
-const char *
-rtsp_mcast_group(const struct rtsp_mcast *m, int *port, int *ttl)
-{
-	*port = m->port;
-	*ttl = m->ttl;
-	return m->group;
 }
 
 /* --- set-up ------------------------------------------------------------------------------------ */

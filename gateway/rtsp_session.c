@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
+#include "media.h"
 #include "rtsp.h"
 #include "session.h"
 #include "../proto/rtcp.h"
@@ -137,8 +138,12 @@ rtsp_session_play(struct rtsp_media_session *s, struct hub_play_info *info)
 		s->gs = session_open(&s->principal, s->camera_id, session_action(s), "rtsp",
 		    transport_name(s), s->peer_str, &registry_ops, s);
 	if (s->tracks[0].kind == RT_MULTICAST || s->mcast) {
-		if (s->mcast == NULL && (s->mcast = rtsp_mcast_join(s, &why)) == NULL)
+		if (s->mcast == NULL &&
+		    (s->mcast = media_mcast_join(&s->principal, s->camera_id, s->src, &why)) == NULL) {
+			log_info("%s cam=%lld: no multicast: %s", s->gs ? s->gs->ident : "rtsp",
+			    (long long)s->camera_id, why);
 			return -1;
+		}
 		memset(info, 0, sizeof(*info));
 	} else {
 		if (s->reader == NULL)
@@ -150,7 +155,6 @@ rtsp_session_play(struct rtsp_media_session *s, struct hub_play_info *info)
 	s->last_sr_us = 0;
 	s->sr_sent_mask = 0;
 	rtsp_session_touch(s);
-	(void)why;
 	return 0;
 }
 
@@ -167,7 +171,7 @@ rtsp_session_end(struct rtsp_media_session *s, const char *reason)
 	hub_reader_free(s->reader);
 	s->reader = NULL;
 	if (s->mcast)
-		rtsp_mcast_leave(s->mcast);
+		media_mcast_leave(s->mcast);
 	if (s->rc && s->rc->session == s)
 		s->rc->session = NULL;
 	TAILQ_REMOVE(&all_sessions, s, link);

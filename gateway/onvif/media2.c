@@ -1,8 +1,8 @@
 /*
  * media2.c - the Media2 service (tr2), the IEC 62676-2-31 list: profiles,
  * configurations and their options, encoder instances, stream and snapshot
- * URIs, multicast, synchronisation points. OSDs, masks and video source
- * modes are in media2_osd.c.
+ * URIs, synchronisation points. OSDs, masks and video source modes are in
+ * media2_osd.c, Start/StopMulticastStreaming in multicast.c.
  *
  * Every answer is cut to the principal's view: profiles and configurations
  * of cameras its grant covers, and only the kinds its levels permit. The
@@ -311,6 +311,7 @@ delete_profile_cont(struct onvif_req *r, struct onvif_view *v, struct authority_
 	if (sp == NULL)
 		return;
 	r->data = gw_xstrdup(sp->token);
+	onvif_mcast_profile_deleted(r->principal.authority_id, sp->token);
 	onvif_store_profile_delete(r->principal.authority_id, sp->token, profile_written, r);
 }
 
@@ -637,7 +638,7 @@ get_encoder_instances(struct onvif_req *r)
 	onvif_with_view(r, get_encoder_instances_cont);
 }
 
-/* --- URIs, multicast, synchronisation ---------------------------------------------------- */
+/* --- URIs and synchronisation ---------------------------------------------------- */
 
 /* The profile named by ProfileToken with a camera and configurations, or a fault. */
 const struct view_cam *
@@ -736,40 +737,6 @@ get_snapshot_uri(struct onvif_req *r)
 	onvif_with_view(r, get_snapshot_uri_cont);
 }
 
-/* Non-RTSP multicast (AutoStartMulticast) is not offered: multicast starts with RTSP SETUP. */
-static void
-start_multicast_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *st)
-{
-	struct onvif_profile p;
-
-	if (m2_stream_profile(r, v, st, &p) == NULL)
-		return;
-	onvif_fault_not_supported(r, "multicast starts with an RTSP SETUP on this gateway");
-}
-
-static void
-stop_multicast_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *st)
-{
-	struct onvif_profile p;
-
-	if (m2_stream_profile(r, v, st, &p) == NULL)
-		return;
-	m2_empty_reply(r, r->path_svc == SVC_MEDIA1 || strcmp(r->msg.op_ns, NS_TRT) == 0 ?
-	    "trt:StopMulticastStreamingResponse" : "tr2:StopMulticastStreamingResponse");
-}
-
-static void
-start_multicast(struct onvif_req *r)
-{
-	onvif_with_view(r, start_multicast_cont);
-}
-
-static void
-stop_multicast(struct onvif_req *r)
-{
-	onvif_with_view(r, stop_multicast_cont);
-}
-
 static void
 keyframe_ready(void *arg, struct hub_source *src, const char *error)
 {
@@ -810,18 +777,6 @@ m2_set_sync_point(struct onvif_req *r)
 	onvif_with_view(r, set_sync_point_cont);
 }
 
-void
-m2_start_multicast(struct onvif_req *r)
-{
-	start_multicast(r);
-}
-
-void
-m2_stop_multicast(struct onvif_req *r)
-{
-	stop_multicast(r);
-}
-
 static const struct onvif_op ops[] = {
 	{ "GetServiceCapabilities", get_service_capabilities, OP_PRE_AUTH },
 	{ "GetProfiles", get_profiles, 0 },
@@ -854,8 +809,8 @@ static const struct onvif_op ops[] = {
 	{ "GetVideoEncoderInstances", get_encoder_instances, 0 },
 	{ "GetStreamUri", get_stream_uri, 0 },
 	{ "GetSnapshotUri", get_snapshot_uri, 0 },
-	{ "StartMulticastStreaming", start_multicast, 0 },
-	{ "StopMulticastStreaming", stop_multicast, 0 },
+	{ "StartMulticastStreaming", m2_start_multicast, 0 },
+	{ "StopMulticastStreaming", m2_stop_multicast, 0 },
 	{ "SetSynchronizationPoint", m2_set_sync_point, 0 },
 	{ "GetVideoSourceModes", m2_get_video_source_modes, 0 },
 	{ "SetVideoSourceMode", m2_set_video_source_mode, 0 },

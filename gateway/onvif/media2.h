@@ -19,8 +19,12 @@ void m2_sync_point(int64_t camera_id);
 
 /* Operations shared with the Media v1 facade. */
 void m2_set_sync_point(struct onvif_req *r);
+
+/* multicast.c */
 void m2_start_multicast(struct onvif_req *r);
 void m2_stop_multicast(struct onvif_req *r);
+void onvif_mcast_profile_deleted(int64_t authority_id, const char *token);
+void onvif_mcast_shutdown(void);	/* end every started multicast and its session */
 
 /* media2_osd.c */
 void m2_get_video_source_modes(struct onvif_req *r);

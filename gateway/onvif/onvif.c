@@ -16,6 +16,7 @@
 #include "gateway/log.h"
 #include "gateway/loop.h"
 #include "onvif.h"
+#include "media2.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -549,6 +550,7 @@ onvif_stop(void)
 		return;
 	onvif_discovery_shutdown();
 	onvif_events_shutdown();
+	onvif_mcast_shutdown();
 	onvif_snapshot_stop();
 }
 

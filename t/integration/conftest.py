@@ -321,6 +321,14 @@ def seal(gw, secret):
     return r.stdout.strip()
 
 
+def ensure_loopback_multicast():
+    """Route 239.0.0.0/8 over loopback, so that multicast stays on this machine."""
+    if os.geteuid() != 0:
+        pytest.skip("multicast on loopback needs root to set the MULTICAST flag and a route")
+    subprocess.run(["ip", "link", "set", "lo", "multicast", "on"], check=True)
+    subprocess.run(["ip", "route", "replace", "239.0.0.0/8", "dev", "lo"], check=True)
+
+
 def add_camera(gw, name, uri, adapter="rtsp", username=None, password=None, **cols):
     """Insert a camera; returns its id."""
     names = ["name", "source_uri", "adapter"] + list(cols)

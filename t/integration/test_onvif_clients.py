@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from conftest import add_camera, add_grant, free_port, wait_until
-from onvif_soap import (HERE, Reply, Soap, envelope, get_with_digest, node_client, request, require_node_modules,
-                        tds, tr2, username_token)
+from conftest import add_camera, add_grant, ensure_loopback_multicast, free_port, wait_until
+from onvif_soap import (HERE, Reply, Soap, _digest, envelope, get_with_digest, node_client, request,
+                        require_node_modules, tds, tr2, trt, username_token)
 
 
 def udp_pair():
@@ -202,3 +202,135 @@ def test_services_over_tls_and_basic_only_there(onvif_site):
     assert r.status == 200 and f'token="cam{gw.cam}"' in r.text, r
     r = Soap(gw.http_port).post("/onvif/media2_service", envelope(tr2("GetProfiles"), text))
     assert r.status == 400 and r.is_fault("ter:NotAuthorized"), r
+
+
+# --- StartMulticastStreaming: RTP to the group without an RTSP session ----------------------
+
+def rtsp_describe(gw, user, password):
+    """The camera's SDP, asked for with Digest on one connection."""
+    url = f"rtsp://127.0.0.1:{gw.rtsp_port}/cameras/{gw.cam}"
+    with socket.create_connection(("127.0.0.1", gw.rtsp_port), timeout=10) as s:
+        def ask(cseq, auth=""):
+            s.sendall(f"DESCRIBE {url} RTSP/1.0\r\nCSeq: {cseq}\r\nAccept: application/sdp\r\n{auth}\r\n".encode())
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += s.recv(4096)
+            head, body = data.split(b"\r\n\r\n", 1)
+            length = int((re.search(rb"Content-Length: (\d+)", head) or [0, b"0"])[1])
+            while len(body) < length:
+                body += s.recv(4096)
+            return head.decode(), body.decode()
+        head, _ = ask(1)
+        challenge = re.search(r"WWW-Authenticate: (Digest [^\r]*)", head).group(1)
+        head, body = ask(2, f"Authorization: {_digest('DESCRIBE', url, user, password, challenge)}\r\n")
+        assert head.startswith("RTSP/1.0 200"), head
+        return body
+
+
+def multicast_sdp(sdp, group, port):
+    """The video section of |sdp| re-addressed to the group, as a receiver without RTSP needs it."""
+    video = sdp[sdp.index("m=video"):]
+    video = video[:video.index("\nm=")] if "\nm=" in video else video
+    pt = re.search(r"m=video \d+ RTP/AVP (\d+)", video).group(1)
+    attrs = [line for line in video.splitlines() if line.startswith(("a=rtpmap:", "a=fmtp:"))]
+    return "\n".join(["v=0", "o=- 0 0 IN IP4 127.0.0.1", "s=vssgate multicast", f"c=IN IP4 {group}/4", "t=0 0",
+                      f"m=video {port} RTP/AVP {pt}", *attrs, ""])
+
+
+def group_socket(group, port):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    u.bind((group, port))
+    u.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + socket.inet_aton("127.0.0.1"))
+    u.settimeout(3)
+    return u
+
+
+def rtp_arrives(u, quiet_for=None):
+    """True if an RTP packet arrives; with |quiet_for|, drain first and report whether any came after."""
+    try:
+        if quiet_for is None:
+            return u.recv(2048)[0] >> 6 == 2
+        u.settimeout(0.2)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            u.recv(2048)	# packets sent before the stop
+        return True
+    except socket.timeout:
+        if quiet_for is None:
+            return False
+        u.settimeout(quiet_for)
+        try:
+            u.recv(2048)
+            return True
+        except socket.timeout:
+            return False
+
+
+def test_start_multicast_streaming_without_rtsp(onvif_site, tmp_path):
+    ensure_loopback_multicast()
+    gw = onvif_site
+    group = "239.255.42.7"
+    s = Soap(gw.http_port, gw.user, gw.password)
+    # The DESCRIBE starts the source; from then on the configurations know its audio too.
+    described = rtsp_describe(gw, gw.user, gw.password)
+    # Where the configurations say each kind goes: video at the camera's port, audio 2 above.
+    r = s.media2(tr2("GetVideoEncoderConfigurations"))
+    vport = int(r.find(".//tt:Multicast/tt:Port").text)
+    r = s.media2(tr2("GetAudioEncoderConfigurations"))
+    aport = int(r.find(".//tt:Multicast/tt:Port").text)
+    assert r.find(".//tt:Multicast/tt:Address/tt:IPv4Address").text == group and aport == vport + 2
+    audio = group_socket(group, aport)
+    sdp = tmp_path / "group.sdp"
+    sdp.write_text(multicast_sdp(described, group, vport))
+
+    r = s.media2(tr2("StartMulticastStreaming", f"<ProfileToken>cam{gw.cam}</ProfileToken>"))
+    assert r.status == 200 and r.find(".//tr2:StartMulticastStreamingResponse") is not None, r
+    # FFmpeg, given only the group's SDP, decodes the video; the audio arrives where its configuration says.
+    play = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-protocol_whitelist", "file,udp,rtp", "-i", str(sdp),
+                           "-t", "3", "-map", "0:v", "-f", "null", "-", "-progress", "pipe:1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=40)
+    frames = [int(m) for m in re.findall(r"^frame=(\d+)", play.stdout, re.M)]
+    assert play.returncode == 0 and frames and frames[-1] > 40, play.stderr
+    assert rtp_arrives(audio)
+    # Starting again changes nothing; another authority's Stop of the same token does not touch ours.
+    assert s.media2(tr2("StartMulticastStreaming", f"<ProfileToken>cam{gw.cam}</ProfileToken>")).status == 200
+    _, user_b, password_b = add_grant(gw, [gw.cam], levels=("1V",), authority="Police B")
+    r = Soap(gw.http_port, user_b, password_b).media2(
+        tr2("StopMulticastStreaming", f"<ProfileToken>cam{gw.cam}</ProfileToken>"))
+    assert r.status == 200, r
+    assert rtp_arrives(audio)
+    assert gw.count_log(rf"multicast of cam={gw.cam} started") == 1
+    # Our Stop, through the Media v1 facade, stops the group.
+    r = s.media1(trt("StopMulticastStreaming", f"<ProfileToken>cam{gw.cam}</ProfileToken>"))
+    assert r.status == 200 and r.find(".//trt:StopMulticastStreamingResponse") is not None, r
+    gw.wait_log(rf"multicast of cam={gw.cam} stopped")
+    assert not rtp_arrives(audio, quiet_for=1.0)
+    # Started again, it ends with the grant: revoked, the group falls silent within a second.
+    assert s.media2(tr2("StartMulticastStreaming", f"<ProfileToken>cam{gw.cam}</ProfileToken>")).status == 200
+    assert rtp_arrives(audio)
+    gw.sql(f"UPDATE grants SET revoked_at = now(), revoke_reason = 'test' WHERE id = {gw.grant}")
+    gw.wait_log(rf"multicast of cam={gw.cam} stopped", count=2, timeout=2)
+    assert not rtp_arrives(audio, quiet_for=1.0)
+    wait_until(lambda: gw.sql("SELECT count(*) FROM sessions WHERE transport = 'multicast' AND protocol = 'onvif'"
+                              " AND end_reason = 'grant revoked'")[0][0] == "1", 5, what="the session's end")
+    audio.close()
+
+
+def test_start_multicast_streaming_refusals(onvif_site, gateway_factory):
+    gw = onvif_site
+    s = Soap(gw.http_port, gw.user, gw.password)
+    r = s.media2(tr2("StartMulticastStreaming", "<ProfileToken>nosuchprofile</ProfileToken>"))
+    assert r.status == 400 and r.is_fault("env:Sender", "ter:InvalidArgVal", "ter:NoProfile"), r
+    # A camera without a group.
+    other = add_camera(gw, "no-group", gw.sql(f"SELECT source_uri FROM cameras WHERE id = {gw.cam}")[0][0])
+    _, user, password = add_grant(gw, [other], levels=("1V",), authority="Police C")
+    r = Soap(gw.http_port, user, password).media2(
+        tr2("StartMulticastStreaming", f"<ProfileToken>cam{other}</ProfileToken>"))
+    assert r.status == 500 and r.is_fault("env:Receiver", "ter:Action", "ter:IncompleteConfiguration"), r
+    # Metadata only (level 3): the group would carry video, so it is not started for it.
+    _, user, password = add_grant(gw, [gw.cam], levels=("3",), authority="Regulator")
+    r = Soap(gw.http_port, user, password).media2(
+        tr2("StartMulticastStreaming", f"<ProfileToken>cam{gw.cam}_meta</ProfileToken>"))
+    assert r.status == 400 and r.is_fault("env:Sender", "ter:NotAuthorized"), r
+    assert gw.count_log(rf"multicast of cam={gw.cam} started") == 0

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from conftest import (CAM_PASSWORD, CAM_USER, add_camera, add_grant, free_port, rtsp_url, seal,
-                      wait_until)
+from conftest import (CAM_PASSWORD, CAM_USER, add_camera, add_grant, ensure_loopback_multicast, free_port,
+                      rtsp_url, seal, wait_until)
 
 DECODE_SECONDS = 3
 
@@ -650,13 +650,6 @@ def test_basic_auth_only_over_tls(tls_relay):
     status, hdrs, _ = rtsp_exchange(gw.rtsp_port, [f"DESCRIBE {uri} RTSP/1.0", "CSeq: 1",
                                                    f"Authorization: Basic {basic}"])
     assert status == 401
-
-
-def ensure_loopback_multicast():
-    if os.geteuid() != 0:
-        pytest.skip("multicast on loopback needs root to set the MULTICAST flag and a route")
-    subprocess.run(["ip", "link", "set", "lo", "multicast", "on"], check=True)
-    subprocess.run(["ip", "route", "replace", "239.0.0.0/8", "dev", "lo"], check=True)
 
 
 def test_multicast(gateway_factory, fakecam):
