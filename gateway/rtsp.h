@@ -85,7 +85,9 @@ struct rtsp_conn {
 	int64_t nonce_created_us;
 	bool auth_failure_logged;
 	/* WIRE_WEBSOCKET */
-	struct wslay_event_context *ws;
+	struct wslay_event_context *ws;	/* only while WebSocket input is being parsed */
+	size_t ws_feed;			/* bytes of whole frames in conn->in that wslay may read */
+	bool ws_fragmented;		/* a fragmented message is open: wslay holds part of it */
 	uint64_t ws_left;		/* payload bytes left in the binary frame being written */
 	uint8_t ws_hdr[10];
 	uint8_t ws_hdr_len, ws_hdr_sent;

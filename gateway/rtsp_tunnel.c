@@ -20,6 +20,7 @@
 #include "log.h"
 #include "loop.h"
 #include "rtsp.h"
+#include "../proto/wsframe.h"
 
 #include <event2/buffer.h>
 #include <netinet/in.h>
@@ -328,20 +329,21 @@ start_tunnel_post(struct gw_conn *c, const struct msg *m, const char *cookie)
 
 /* --- WebSocket ------------------------------------------------------------------------------- */
 
+/* wslay reads only whole frames, so that it is never left holding half of one. */
 static ssize_t
 ws_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
 {
 	struct rtsp_conn *rc = user;
-	int n = evbuffer_remove(rc->conn->in, buf, len);
+	int n = rc->ws_feed == 0 ? 0 : evbuffer_remove(rc->conn->in, buf, GW_MIN(len, rc->ws_feed));
 
 	if (n <= 0) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 		return -1;
 	}
+	rc->ws_feed -= (size_t)n;
 	return n;
 }
 
-/* wslay's own frames (pong, close) go with the control bytes, at a frame boundary. */
 static ssize_t
 ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user)
 {
@@ -369,12 +371,73 @@ static const struct wslay_event_callbacks ws_callbacks = {
 	.on_msg_recv_callback = ws_on_message,
 };
 
+/*
+ * The whole frames that have arrived, and whether a fragmented message is
+ * open after them. Returns false on a frame that breaks the protocol or the
+ * size limit.
+ */
+static bool
+ws_count_frames(struct rtsp_conn *rc)
+{
+	struct evbuffer *in = rc->conn->in;
+	size_t avail = evbuffer_get_length(in), at = 0;
+	const uint8_t *p = evbuffer_pullup(in, (ssize_t)avail);
+	struct ws_frame_span s;
+	int r = 0;
+
+	while (at < avail && (r = ws_frame_span(p + at, avail - at, WS_MAX_MESSAGE, &s)) == 0) {
+		if (s.opcode < 8)	/* control frames may come between fragments */
+			rc->ws_fragmented = !s.fin;
+		at += s.len;
+	}
+	rc->ws_feed = at;
+	return at == avail || r == PROTO_AGAIN;
+}
+
+/*
+ * A wslay context is about 8 KiB (its frame input buffer among it), more
+ * than the rest of a reader. RTSP clients speak on the WebSocket only to
+ * set up and keep alive, so the context lives only while input is parsed
+ * and is freed once nothing is half-read or waiting to be sent.
+ */
+static bool
+ws_wake(struct rtsp_conn *rc)
+{
+	if (rc->ws != NULL)
+		return true;
+	if (wslay_event_context_server_init(&rc->ws, &ws_callbacks, rc) != 0)
+		return false;
+	wslay_event_config_set_max_recv_msg_length(rc->ws, WS_MAX_MESSAGE);
+	return true;
+}
+
+static void
+ws_sleep_if_idle(struct rtsp_conn *rc)
+{
+	if (rc->ws == NULL || rc->ws_feed > 0 || rc->ws_fragmented || wslay_event_want_write(rc->ws) ||
+	    !wslay_event_want_read(rc->ws))
+		return;
+	wslay_event_context_free(rc->ws);
+	rc->ws = NULL;
+}
+
 static void
 ws_on_read(struct gw_conn *c)
 {
 	struct rtsp_conn *rc = c->proto_data;
 
 	GW_CHECK(rc, RTSP_CONN_MAGIC);
+	if (!ws_count_frames(rc)) {
+		olog_info(c, "WebSocket frame too large or malformed; closing");
+		conn_close(c, "WebSocket protocol error");
+		return;
+	}
+	if (rc->ws_feed == 0)
+		return;		/* the rest of a frame is still on its way */
+	if (!ws_wake(rc)) {
+		conn_close(c, "out of memory");
+		return;
+	}
 	if (wslay_event_recv(rc->ws) != 0) {
 		olog_info(c, "WebSocket protocol error; closing");
 		conn_close(c, "WebSocket protocol error");
@@ -383,8 +446,11 @@ ws_on_read(struct gw_conn *c)
 	rtsp_conn_process(rc);
 	wslay_event_send(rc->ws);
 	rtsp_write(rc);
-	if (!wslay_event_want_read(rc->ws) && !wslay_event_want_write(rc->ws))
+	if (!wslay_event_want_read(rc->ws) && !wslay_event_want_write(rc->ws)) {
 		conn_close_after_flush(c, "WebSocket closed");
+		return;
+	}
+	ws_sleep_if_idle(rc);
 }
 
 static void
@@ -394,7 +460,8 @@ ws_on_close(struct gw_conn *c)
 
 	if (rc == NULL)
 		return;
-	wslay_event_context_free(rc->ws);
+	if (rc->ws != NULL)
+		wslay_event_context_free(rc->ws);
 	rtsp_conn_free(rc);
 	c->proto_data = NULL;
 }
@@ -457,12 +524,6 @@ start_websocket(struct gw_conn *c, const struct msg *m)
 	    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
 	    accept, proto);
 	rc = rtsp_conn_new(c, WIRE_WEBSOCKET);
-	if (wslay_event_context_server_init(&rc->ws, &ws_callbacks, rc) != 0) {
-		rtsp_conn_free(rc);
-		conn_close(c, "out of memory");
-		return true;
-	}
-	wslay_event_config_set_max_recv_msg_length(rc->ws, WS_MAX_MESSAGE);
 	conn_set_proto(c, &ws_proto, rc);
 	c->deadline_us = gw_mono_us() + gw.cfg->idle_timeout_ms * 1000;
 	if (evbuffer_get_length(c->in) > 0)

@@ -13,8 +13,8 @@
 # ffmpeg adapter inside the gateway, paced to real time and passed through:
 # no encoder competes for the two cores, and the demuxing is counted in the
 # gateway's CPU. The added latency compares, per packet, the arrival on a
-# direct reader of the same source to the arrival through the gateway; for
-# that a gst-rtsp-server camera serves the same file (DIRECT=1, default on).
+# direct reader of a live camera to the arrival through the gateway
+# (LATENCY=1, default on; SOURCES=0 skips the many-sources run).
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 VSSGATED=${VSSGATED:-$top/_build/release/vssgated}
@@ -72,9 +72,19 @@ secret_key_file = $dir/key
 CONF
 ulimit -n 65536 2>/dev/null || true
 echo "bench password 0123" | "$VSSGATED" -c "$dir/vssgate.conf" --add-admin bench >"$dir/add-admin.log" 2>&1 || { cat "$dir/add-admin.log"; exit 1; }
-taskset -c 0 "$VSSGATED" -c "$dir/vssgate.conf" > "$dir/vssgated.log" 2>&1 &
-gwpid=$!
-for i in $(seq 1 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.1; done
+start_gateway() {
+	taskset -c 0 "$VSSGATED" -c "$dir/vssgate.conf" >> "$dir/vssgated.log" 2>&1 &
+	gwpid=$!
+	for i in $(seq 1 100); do curl -sf "http://127.0.0.1:$http/healthz" >/dev/null && break; sleep 0.1; done
+}
+# Each measured run gets a fresh process: memory freed by the previous run
+# would otherwise be reused and hide the new readers' share.
+restart_gateway() {
+	kill -TERM "$gwpid" && wait "$gwpid" 2>/dev/null || true
+	start_gateway
+	sleep 3	# the always-on source starts and fills its GOP cache
+}
+start_gateway
 
 token=$(curl -sf -H 'Content-Type: application/json' -d '{"username":"bench","password":"bench password 0123"}' \
 	"http://127.0.0.1:$http/api/v1/auth/login" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
@@ -98,6 +108,7 @@ for n in $READERS; do
 		u=$url
 		[ "$t" = tcp ] || u="rtsp://127.0.0.1:$http/cameras/$cam"
 		echo "--- $n readers over $t, ${DURATION}s"
+		restart_gateway
 		taskset -c 1 "$LOAD" -u "$u" -U "$user" -P "$pass" -n "$n" -d "$DURATION" -p "$gwpid" -r 2 -t "$t"
 		sleep 2
 	done
@@ -116,7 +127,8 @@ if [ "${SOURCES:-100}" != 0 ]; then
 	grant=$(api POST /api/v1/grants "{\"authority_id\":$auth,\"levels\":[\"1V\"],\"scope\":\"cameras\",\"camera_ids\":[$ids],\"duration_s\":7200,\"reason\":\"benchmark\"}")
 	user=$(echo "$grant" | json 'd["credentials"]["username"]')
 	pass=$(echo "$grant" | json 'd["credentials"]["password"]')
-	sleep 5
+	restart_gateway
+	sleep 2
 	n=$((2 * ${SOURCES:-100}))
 	echo "--- ${SOURCES:-100} sources x 2 readers at 2 Mbit/s (TCP), ${DURATION}s"
 	taskset -c 1 "$LOAD" -u "rtsp://127.0.0.1:$rtsp/cameras/$first" -C "$first:${SOURCES:-100}" -U "$user" -P "$pass" \
@@ -127,6 +139,7 @@ fi
 
 # Latency the gateway adds, per packet: a live camera (gst-rtsp-server, 1080p
 # x264) read directly and through the gateway by the same process and clock.
+# Its encoder shares the two cores with the gateway and the load client.
 if [ "${LATENCY:-1}" != 0 ]; then
 	camport=$(free_port)
 	/usr/bin/python3 "$top/t/integration/fakecam.py" "$camport" > "$dir/fakecam.log" 2>&1 &

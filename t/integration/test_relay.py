@@ -465,6 +465,30 @@ def test_websocket_stream_decodes(relay, protocol):
     c.ws.close()
 
 
+def test_websocket_input_in_fragments_and_pieces(relay):
+    """The gateway keeps no WebSocket parser state between requests; what a client may
+    legally split still arrives whole: a fragmented message with a ping between its
+    fragments, and a frame cut across TCP segments."""
+    import websocket
+    c = WsRtsp(relay)
+    request = b"OPTIONS * RTSP/1.0\r\nCSeq: %d\r\n\r\n"
+    c.ws.send_frame(websocket.ABNF(0, 0, 0, 0, websocket.ABNF.OPCODE_BINARY, 1, (request % 1)[:10]))
+    c.ws.ping(b"between")
+    c.ws.send_frame(websocket.ABNF(1, 0, 0, 0, websocket.ABNF.OPCODE_CONT, 1, (request % 1)[10:]))
+    op, data = c.ws.recv_data(control_frame=True)
+    while op != 2:	# the pong first
+        assert op == websocket.ABNF.OPCODE_PONG and data == b"between"
+        op, data = c.ws.recv_data(control_frame=True)
+    assert data.startswith(b"RTSP/1.0 200 OK") and b"CSeq: 1\r\n" in data
+    raw = websocket.ABNF(1, 0, 0, 0, websocket.ABNF.OPCODE_BINARY, 1, request % 2).format()
+    for piece in (raw[:1], raw[1:7], raw[7:]):
+        c.ws.sock.sendall(piece)
+        time.sleep(0.1)
+    op, data = c.ws.recv_data()
+    assert data.startswith(b"RTSP/1.0 200 OK") and b"CSeq: 2\r\n" in data
+    c.ws.close()
+
+
 # --- the source goes away and comes back -------------------------------------------------
 
 def test_readers_resume_when_the_source_returns(gateway_factory):
