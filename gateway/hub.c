@@ -895,6 +895,18 @@ hub_reader_play(struct hub_reader *r, struct hub_play_info *info)
 }
 
 void
+hub_reader_play_live(struct hub_reader *r)
+{
+	struct hub_source *s = r->src;
+
+	GW_CHECK(r, READER_MAGIC);
+	r->playing = true;
+	r->waiting_keyframe = s->video_track >= 0 && (r->track_mask & (1u << s->video_track));
+	if (r->waiting_keyframe)
+		hub_source_request_keyframe(s);
+}
+
+void
 hub_reader_pause(struct hub_reader *r)
 {
 	r->playing = false;

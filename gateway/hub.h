@@ -124,6 +124,11 @@ struct hub_reader *hub_reader_new(struct hub_source *src, unsigned track_mask,
     size_t byte_budget, const struct hub_reader_ops *ops, void *owner);
 /* Start: queue the cached GOP (from the last keyframe) and then live frames. */
 void hub_reader_play(struct hub_reader *r, struct hub_play_info *info);
+/*
+ * Start at the next keyframe, without the cached GOP: for a multicast
+ * group, whose receivers would lose a burst of the past rather than use it.
+ */
+void hub_reader_play_live(struct hub_reader *r);
 void hub_reader_pause(struct hub_reader *r);
 void hub_reader_free(struct hub_reader *r);
 void *hub_reader_owner(const struct hub_reader *r);

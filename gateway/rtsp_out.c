@@ -386,7 +386,11 @@ bind_udp(int port)
 
 /* --- multicast ---------------------------------------------------------------------------- */
 
-/* Multicast is best effort: what the kernel will not take now is dropped. */
+/*
+ * Multicast is best effort: what the kernel will not take now is dropped.
+ * A group starts at the next keyframe, not with the GOP cache: a burst of
+ * the past would overflow its receivers' socket buffers.
+ */
 static void
 mcast_wake(struct hub_reader *r)
 {
@@ -493,7 +497,7 @@ media_mcast_join(const struct gw_principal *p, int64_t camera_id, struct hub_sou
 	m->refs = 1;
 	m->reader = hub_reader_new(src, (1u << hub_source_ntracks(src)) - 1, 0, &mcast_reader_ops, m);
 	setsockopt(mcast_fd, IPPROTO_IP, IP_MULTICAST_TTL, &m->ttl, sizeof(m->ttl));
-	hub_reader_play(m->reader, NULL);
+	hub_reader_play_live(m->reader);
 	TAILQ_INSERT_TAIL(&mcasts, m, link);
 	log_info("multicast of cam=%lld started on %s:%d", (long long)m->camera_id, m->group, m->port);
 	return m;
