@@ -6,6 +6,7 @@ temporary directory, as the postgres user when we are root), the vssgated
 binary from the build tree ($VSSGATED), and real clients in the tests.
 """
 import os
+import random
 import re
 import secrets
 import shutil
@@ -29,32 +30,55 @@ WRAPPER = os.environ.get("VSSGATED_WRAPPER", "").split()
 SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error: ")
 
 
-def free_port(kind=socket.SOCK_STREAM):
-    """A port that was free a moment ago (bind to 0, read it, close)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
-def free_udp_pair():
-    """An even UDP port whose successor is free too (RTP and RTCP)."""
-    for _ in range(50):
-        a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+_handed_out = set()
+
+
+def _pick(kind, count):
+    """|count| consecutive free ports, the first even when count > 1. They are taken
+    below the kernel's ephemeral range, so that no outgoing connection of this
+    machine (libpq, ffmpeg, the load of a neighbour test) can take one between
+    the check here and the daemon's bind."""
+    high = _ephemeral_low() - count
+    for _ in range(500):
+        port = random.randrange(10000, high)
+        if count > 1:
+            port &= ~1
+        ports = range(port, port + count)
+        if any(p in _handed_out for p in ports):
+            continue
+        socks = []
         try:
-            a.bind(("127.0.0.1", 0))
-            port = a.getsockname()[1] & ~1
-            a.close()
-            a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            a.bind(("0.0.0.0", port))
-            b.bind(("0.0.0.0", port + 1))
-            return port
+            for p in ports:
+                s = socket.socket(socket.AF_INET, kind)
+                socks.append(s)
+                s.bind(("0.0.0.0", p))
         except OSError:
             continue
         finally:
-            a.close()
-            b.close()
-    raise RuntimeError("no free UDP port pair")
+            for s in socks:
+                s.close()
+        _handed_out.update(ports)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port that is free now and that no outgoing connection will take."""
+    return _pick(kind, 1)
+
+
+def free_udp_pair(count=2):
+    """An even UDP port with the next |count| - 1 free too (RTP and RTCP; a multicast
+    group's slots for video, audio and metadata need 6)."""
+    return _pick(socket.SOCK_DGRAM, count)
 
 
 def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):

@@ -15,13 +15,9 @@ import time
 
 import pytest
 
-from conftest import add_camera, add_grant, ensure_loopback_multicast, free_port, wait_until
+from conftest import add_camera, add_grant, ensure_loopback_multicast, free_port, free_udp_pair, wait_until
 from onvif_soap import (HERE, Reply, Soap, _digest, envelope, get_with_digest, node_client, request,
                         require_node_modules, tds, tr2, trt, username_token)
-
-
-def udp_pair():
-    return free_port(socket.SOCK_DGRAM) & ~1
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,7 +38,7 @@ def onvif_site(gateway_factory, fakecam, tmp_path):
                           "tls": {"cert_file": str(cert), "key_file": str(key)}})
     gw.tls_port = tls_port
     gw.cam = add_camera(gw, "quai-1", fakecam.url("/h264aac"), multicast_group="239.255.42.7",
-                        multicast_port=udp_pair())
+                        multicast_port=free_udp_pair(6))
     gw.grant, gw.user, gw.password = add_grant(gw, [gw.cam], levels=("1V", "1M"))
     gw.opts = {"hostname": "127.0.0.1", "port": gw.http_port, "username": gw.user, "password": gw.password}
     return gw

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import (CAM_PASSWORD, CAM_USER, add_camera, add_grant, ensure_loopback_multicast, free_port,
-                      rtsp_url, seal, wait_until)
+                      free_udp_pair, rtsp_url, seal, wait_until)
 
 DECODE_SECONDS = 3
 
@@ -679,7 +679,7 @@ def test_basic_auth_only_over_tls(tls_relay):
 def test_multicast(gateway_factory, fakecam):
     ensure_loopback_multicast()
     gw = gateway_factory()
-    group_port = free_udp_pair_range()
+    group_port = free_udp_pair(6)
     cid = add_camera(gw, "mcast", fakecam.url("/h264"), multicast_group="239.255.77.1", multicast_port=group_port)
     _, user, password = add_grant(gw, [cid])
     url = rtsp_url(gw, cid, user, password)
@@ -691,12 +691,6 @@ def test_multicast(gateway_factory, fakecam):
         frames = [int(m) for m in re.findall(r"^frame=(\d+)", out, re.M)]
         assert r.returncode == 0 and frames and frames[-1] > 40, err
     assert gw.count_log(r"multicast of cam=\d+ started") == 1, "one sender for all readers"
-
-
-def free_udp_pair_range():
-    """An even port with port+1..port+3 free (two tracks at most here)."""
-    from conftest import free_udp_pair
-    return free_udp_pair()
 
 
 def test_tunnel_header_abuse_is_refused(relay):
