@@ -627,7 +627,8 @@ def test_source_sending_garbage_is_contained(gateway_factory):
                                rtsp_url(gw, cid, user, password)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     conn, _ = junk.accept()
     conn.recv(4096)
-    conn.sendall(os.urandom(3000) + b"\r\n\r\n")
+    # Not starting with "$", which would make it an interleaved frame to wait for.
+    conn.sendall(b"\x00" + os.urandom(3000) + b"\r\n\r\n")
     gw.wait_log(r"cam=\d+: source unavailable: the source sent something that is not RTSP")
     reader.wait(timeout=20)
     assert gw.get("/healthz")[0] == 200
