@@ -43,29 +43,19 @@ nal_ok(uint8_t h)
 	return (h & 0x80) == 0 && (h & 0x1f) >= 1 && (h & 0x1f) <= 23;
 }
 
+static bool
+nal_valid(const uint8_t *nal)
+{
+	return nal_ok(nal[0]);
+}
+
 /* STAP-A: (16-bit size, NAL unit)+ after the STAP-A header byte. */
 static int
 h264_stap_a(struct depay *d, const uint8_t *p, size_t len)
 {
-	size_t off = 1;
-	int rc;
-
 	if (len < 4)
 		return PROTO_EBADMSG;
-	while (off < len) {
-		size_t n;
-
-		if (len - off < 2)
-			return PROTO_EBADMSG;
-		n = (size_t)(p[off] << 8 | p[off + 1]);
-		off += 2;
-		if (n == 0 || n > len - off || !nal_ok(p[off]))
-			return PROTO_EBADMSG;
-		if ((rc = depay_nal_whole(d, NULL, 0, p + off, n, h264_inspect)) < 0)
-			return rc;
-		off += n;
-	}
-	return 0;
+	return depay_nal_aggregate(d, p, len, 1, 1, nal_valid, h264_inspect);
 }
 
 /* FU-A: indicator (F, NRI, 28), header (S, E, R, type), fragment. */

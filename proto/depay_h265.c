@@ -50,25 +50,9 @@ hdr_ok(const uint8_t *h)
 static int
 h265_ap(struct depay *d, const uint8_t *p, size_t len)
 {
-	size_t off = 2;
-	int rc;
-
 	if (len < 5)
 		return PROTO_EBADMSG;
-	while (off < len) {
-		size_t n;
-
-		if (len - off < 2)
-			return PROTO_EBADMSG;
-		n = (size_t)(p[off] << 8 | p[off + 1]);
-		off += 2;
-		if (n < 2 || n > len - off || !hdr_ok(p + off))
-			return PROTO_EBADMSG;
-		if ((rc = depay_nal_whole(d, NULL, 0, p + off, n, h265_inspect)) < 0)
-			return rc;
-		off += n;
-	}
-	return 0;
+	return depay_nal_aggregate(d, p, len, 2, 2, hdr_ok, h265_inspect);
 }
 
 /* FU: payload header (type 49), FU header (S, E, type), fragment. */

@@ -42,6 +42,12 @@ int depay_nal_begin(struct depay *d, uint32_t ts, bool marker);
 /* A whole NAL unit: start code, |hdr| (its rebuilt header, or NULL) and |body|. */
 int depay_nal_whole(struct depay *d, const uint8_t *hdr, size_t hdr_len, const uint8_t *body,
     size_t body_len, depay_nal_inspect_fn inspect);
+/*
+ * An aggregation packet (H.264 STAP-A, H.265 AP): (16-bit size, NAL unit)+
+ * from |off| to the end; each NAL at least |min_nal| bytes and |valid|.
+ */
+int depay_nal_aggregate(struct depay *d, const uint8_t *p, size_t len, size_t off, size_t min_nal,
+    bool (*valid)(const uint8_t *nal), depay_nal_inspect_fn inspect);
 /* A fragment: |start| opens a NAL with header |hdr|, |end| closes it. */
 int depay_nal_fragment(struct depay *d, bool start, bool end, const uint8_t *hdr, size_t hdr_len,
     const uint8_t *body, size_t body_len, depay_nal_inspect_fn inspect);

@@ -48,6 +48,28 @@ depay_nal_whole(struct depay *d, const uint8_t *hdr, size_t hdr_len, const uint8
 }
 
 int
+depay_nal_aggregate(struct depay *d, const uint8_t *p, size_t len, size_t off, size_t min_nal,
+    bool (*valid)(const uint8_t *nal), depay_nal_inspect_fn inspect)
+{
+	int rc;
+
+	while (off < len) {
+		size_t n;
+
+		if (len - off < 2)
+			return PROTO_EBADMSG;
+		n = (size_t)(p[off] << 8 | p[off + 1]);
+		off += 2;
+		if (n < min_nal || n > len - off || !valid(p + off))
+			return PROTO_EBADMSG;
+		if ((rc = depay_nal_whole(d, NULL, 0, p + off, n, inspect)) < 0)
+			return rc;
+		off += n;
+	}
+	return 0;
+}
+
+int
 depay_nal_fragment(struct depay *d, bool start, bool end, const uint8_t *hdr, size_t hdr_len,
     const uint8_t *body, size_t body_len, depay_nal_inspect_fn inspect)
 {

@@ -312,19 +312,13 @@ get_stream_uri_cont(struct onvif_req *r, struct onvif_view *v, struct authority_
 	const struct view_cam *vc;
 	enum stream_proto proto;
 	char uri[512];
-	const char *why = "";
 
 	if (!stream_setup(r, &proto)) {
 		onvif_fault_arg(r, "ter:InvalidStreamSetup", "the stream setup is not supported");
 		return;
 	}
-	if ((vc = m2_stream_profile(r, v, st, &p)) == NULL)
+	if ((vc = m2_stream_profile(r, v, st, &p)) == NULL || !m2_stream_uri(r, vc, proto, uri, sizeof(uri)))
 		return;
-	if (!onvif_stream_uri(r, vc, proto, uri, sizeof(uri), &why)) {
-		onvif_fault_arg(r, proto == STREAM_RTSP_MULTICAST ? "ter:InvalidMulticastSettings" :
-		    "ter:InvalidStreamSetup", why);
-		return;
-	}
 	write_media_uri(r, "GetStreamUriResponse", uri);
 }
 
@@ -341,14 +335,8 @@ get_snapshot_uri_cont(struct onvif_req *r, struct onvif_view *v, struct authorit
 	const struct view_cam *vc = m2_stream_profile(r, v, st, &p);
 	char uri[512];
 
-	if (vc == NULL)
+	if (vc == NULL || !m2_snapshot_uri(r, vc, &p, uri, sizeof(uri)))
 		return;
-	if (!(p.cfgs & CFG_BIT(CFG_VIDEO_ENCODER)) || !(vc->caps & CAP_SNAPSHOT)) {
-		onvif_fault(r, 0, "env:Receiver", "ter:Action", "ter:IncompleteConfiguration",
-		    "the profile has no video to take a snapshot of");
-		return;
-	}
-	onvif_snapshot_uri(r, p.token, uri, sizeof(uri));
 	write_media_uri(r, "GetSnapshotUriResponse", uri);
 }
 

@@ -660,6 +660,32 @@ m2_stream_profile(struct onvif_req *r, const struct onvif_view *v, const struct 
 	return vc;
 }
 
+bool
+m2_stream_uri(struct onvif_req *r, const struct view_cam *vc, enum stream_proto proto, char *uri,
+    size_t len)
+{
+	const char *why = "";
+
+	if (onvif_stream_uri(r, vc, proto, uri, len, &why))
+		return true;
+	onvif_fault_arg(r, proto == STREAM_RTSP_MULTICAST ? "ter:InvalidMulticastSettings" :
+	    "ter:InvalidStreamSetup", why);
+	return false;
+}
+
+bool
+m2_snapshot_uri(struct onvif_req *r, const struct view_cam *vc, const struct onvif_profile *p, char *uri,
+    size_t len)
+{
+	if (!(p->cfgs & CFG_BIT(CFG_VIDEO_ENCODER)) || !(vc->caps & CAP_SNAPSHOT)) {
+		onvif_fault(r, 0, "env:Receiver", "ter:Action", "ter:IncompleteConfiguration",
+		    "the profile has no video to take a snapshot of");
+		return false;
+	}
+	onvif_snapshot_uri(r, p->token, uri, len);
+	return true;
+}
+
 static bool
 parse_protocol(const char *s, enum stream_proto *out)
 {
@@ -684,7 +710,6 @@ get_stream_uri_cont(struct onvif_req *r, struct onvif_view *v, struct authority_
 	const struct view_cam *vc = m2_stream_profile(r, v, st, &p);
 	char proto_name[32], uri[512];
 	enum stream_proto proto;
-	const char *why = "";
 
 	if (vc == NULL)
 		return;
@@ -693,11 +718,8 @@ get_stream_uri_cont(struct onvif_req *r, struct onvif_view *v, struct authority_
 		onvif_fault_arg(r, "ter:InvalidStreamSetup", "the protocol is not supported");
 		return;
 	}
-	if (!onvif_stream_uri(r, vc, proto, uri, sizeof(uri), &why)) {
-		onvif_fault_arg(r, proto == STREAM_RTSP_MULTICAST ? "ter:InvalidMulticastSettings" :
-		    "ter:InvalidStreamSetup", why);
+	if (!m2_stream_uri(r, vc, proto, uri, sizeof(uri)))
 		return;
-	}
 	xw_lit(&r->out, "<tr2:GetStreamUriResponse>");
 	xw_el(&r->out, "tr2:Uri", uri);
 	xw_lit(&r->out, "</tr2:GetStreamUriResponse>");
@@ -717,14 +739,8 @@ get_snapshot_uri_cont(struct onvif_req *r, struct onvif_view *v, struct authorit
 	const struct view_cam *vc = m2_stream_profile(r, v, st, &p);
 	char uri[512];
 
-	if (vc == NULL)
+	if (vc == NULL || !m2_snapshot_uri(r, vc, &p, uri, sizeof(uri)))
 		return;
-	if (!(p.cfgs & CFG_BIT(CFG_VIDEO_ENCODER)) || !(vc->caps & CAP_SNAPSHOT)) {
-		onvif_fault(r, 0, "env:Receiver", "ter:Action", "ter:IncompleteConfiguration",
-		    "the profile has no video to take a snapshot of");
-		return;
-	}
-	onvif_snapshot_uri(r, p.token, uri, sizeof(uri));
 	xw_lit(&r->out, "<tr2:GetSnapshotUriResponse>");
 	xw_el(&r->out, "tr2:Uri", uri);
 	xw_lit(&r->out, "</tr2:GetSnapshotUriResponse>");

@@ -16,6 +16,11 @@ bool m2_has_level2(const struct onvif_view *v);
 const struct view_cam *m2_stream_profile(struct onvif_req *r, const struct onvif_view *v,
     const struct authority_store *st, struct onvif_profile *p);
 void m2_sync_point(int64_t camera_id);
+/* The profile's stream or snapshot URI into |uri|; false after a fault. */
+bool m2_stream_uri(struct onvif_req *r, const struct view_cam *vc, enum stream_proto proto, char *uri,
+    size_t len);
+bool m2_snapshot_uri(struct onvif_req *r, const struct view_cam *vc, const struct onvif_profile *p, char *uri,
+    size_t len);
 
 /* Operations shared with the Media v1 facade. */
 void m2_set_sync_point(struct onvif_req *r);

@@ -11,7 +11,9 @@
  * start and end go to the audit log like any other viewing.
  *
  * States: MC_STARTING (the camera's source is being started; the SOAP
- * request is parked until it is known), MC_STREAMING.
+ * request is parked until it is known), MC_STREAMING, MC_FAILED (the
+ * start failed; answered and freed after the current loop pass, because
+ * the source may report at once, inside hub_get_source()).
  *
  * Ownership: this file owns every struct onvif_mcast; the registry session
  * is ended exactly once, in mcast_end().
@@ -20,6 +22,7 @@
 #include "gateway/http.h"
 #include "gateway/hub.h"
 #include "gateway/log.h"
+#include "gateway/loop.h"
 #include "gateway/media.h"
 #include "gateway/session.h"
 #include "onvif.h"
@@ -34,6 +37,7 @@
 enum mcast_state {
 	MC_STARTING,
 	MC_STREAMING,
+	MC_FAILED,
 };
 
 struct onvif_mcast {
@@ -47,6 +51,9 @@ struct onvif_mcast {
 	struct onvif_req *parked;	/* MC_STARTING: the Start request, answered when the source is known */
 	struct rtsp_mcast *group;	/* MC_STREAMING: one reference */
 	struct gw_session *session;
+	struct loop_deferred fail;	/* MC_FAILED */
+	bool not_permitted;		/* MC_FAILED: the grant does not cover every track */
+	char why[128];			/* MC_FAILED */
 	TAILQ_ENTRY(onvif_mcast) link;
 };
 
@@ -79,6 +86,7 @@ mcast_end(struct onvif_mcast *m, const char *reason, const char *fault)
 {
 	GW_CHECK(m, MCAST_MAGIC);
 	TAILQ_REMOVE(&mcasts, m, link);
+	loop_defer_cancel(&m->fail);
 	if (m->wait != NULL)
 		hub_wait_cancel(m->wait);
 	if (m->parked != NULL)
@@ -100,29 +108,45 @@ session_close(struct gw_session *s, const char *reason)
 static const struct session_ops mcast_session_ops = { .close = session_close };
 
 static void
+finish_failed(void *arg)
+{
+	struct onvif_mcast *m = arg;
+	struct onvif_req *r = m->parked;
+
+	GW_CHECK(m, MCAST_MAGIC);
+	olog_info(m->session, "multicast not started: %s", m->why);
+	if (m->not_permitted) {
+		m->parked = NULL;
+		onvif_fault_not_authorized(r, m->why);
+		mcast_end(m, "multicast not permitted", NULL);
+	} else {
+		mcast_end(m, "multicast not started", m->why);
+	}
+}
+
+static void
 source_ready(void *arg, struct hub_source *src, const char *error)
 {
 	struct onvif_mcast *m = arg;
 	struct onvif_req *r = m->parked;
-	const char *why = error;
+	const char *why = error ? error : "the camera's source is unavailable";
 
 	GW_CHECK(m, MCAST_MAGIC);
 	m->wait = NULL;
 	if (src != NULL && !media_mcast_allowed(&m->principal, m->camera_id, src)) {
+		m->not_permitted = true;
+		why = "the group would carry tracks this grant does not cover";
+	} else if (src != NULL && (m->group = media_mcast_join(&m->principal, m->camera_id, src, &why)) != NULL) {
+		m->state = MC_STREAMING;
 		m->parked = NULL;
-		onvif_fault_not_authorized(r, "the group would carry tracks this grant does not cover");
-		mcast_end(m, "multicast not permitted", NULL);
+		olog_info(m->session, "multicast started by profile %s", m->token);
+		m2_empty_reply(r, response_tag(r, true));
 		return;
 	}
-	if (src == NULL || (m->group = media_mcast_join(&m->principal, m->camera_id, src, &why)) == NULL) {
-		olog_info(m->session, "multicast not started: %s", why ? why : "no source");
-		mcast_end(m, "multicast not started", why ? why : "the camera's source is unavailable");
-		return;
-	}
-	m->state = MC_STREAMING;
-	m->parked = NULL;
-	olog_info(m->session, "multicast started by profile %s", m->token);
-	m2_empty_reply(r, response_tag(r, true));
+	/* Not here: this may run inside hub_get_source(), which start_cont() still returns from. */
+	m->state = MC_FAILED;
+	snprintf(m->why, sizeof(m->why), "%s", why);
+	loop_defer(&m->fail, finish_failed, m);
 }
 
 static void
@@ -140,7 +164,12 @@ start_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *st
 	}
 	if (m != NULL) {
 		onvif_fault(r, 0, "env:Receiver", "ter:Action", "ter:IncompleteConfiguration",
-		    "the multicast of this profile is starting");
+		    "the multicast of this profile is starting or has just failed");
+		return;
+	}
+	/* The session below is for live video: without it the registry would close it at once. */
+	if (!(vc->caps & CAP_VIDEO)) {
+		onvif_fault_not_authorized(r, "the group carries video, which this grant does not cover");
 		return;
 	}
 	if (vc->cam->multicast_group == NULL || vc->cam->multicast_port == 0) {
@@ -159,7 +188,7 @@ start_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *st
 	m->session = session_open(&r->principal, p.camera_id, ACT_LIVE_VIDEO, "onvif", "multicast",
 	    r->http->peer, &mcast_session_ops, m);
 	TAILQ_INSERT_TAIL(&mcasts, m, link);
-	/* May call source_ready at once, which may end |m|: touch nothing after. */
+	/* NULL when source_ready ran at once. */
 	m->wait = hub_get_source(p.camera_id, source_ready, m);
 }
 
