@@ -46,6 +46,8 @@
 #define RC_RESPONSE_TIMEOUT_US 10000000
 #define RC_NO_DATA_TIMEOUT_US 10000000
 #define RC_RR_INTERVAL_US 5000000
+#define RC_READ_CHUNK 65536		/* one recv() while playing (libevent's own is 4 KiB) */
+#define RC_READ_ROUNDS 4		/* at most this many of them a callback: others get a turn */
 #define RC_MAX_HEAD 16384
 #define RC_MAX_BODY 65536
 #define RC_MAX_AU (4 * 1024 * 1024)
@@ -888,12 +890,45 @@ read_one(struct rc *rc, struct evbuffer *in)
 	return rc->state != RC_FAILED;
 }
 
+/*
+ * libevent 2.1 reads at most 4 KiB a callback, and a 1080p frame is 20 to
+ * 100 KiB: the readers would be woken, one write each, for every 4 KiB.
+ * Take what the socket holds now, so that they are woken once for it. End of
+ * file and errors are left for the bufferevent's next read to report. The
+ * bufferevent keeps its input's tail frozen between its own reads; it is
+ * thawed here for ours, as the bufferevent does for its.
+ */
+static void
+read_rest(struct rc *rc, struct evbuffer *in)
+{
+	evutil_socket_t fd = bufferevent_getfd(rc->bev);
+
+	evbuffer_unfreeze(in, 0);
+	for (int i = 0; i < RC_READ_ROUNDS; i++) {
+		struct evbuffer_iovec v;
+		ssize_t n;
+
+		if (evbuffer_reserve_space(in, RC_READ_CHUNK, &v, 1) != 1)
+			break;
+		n = recv(fd, v.iov_base, RC_READ_CHUNK, MSG_DONTWAIT);	/* one extent of at least that */
+		if (n <= 0)
+			break;
+		v.iov_len = (size_t)n;
+		evbuffer_commit_space(in, &v, 1);
+		if (n < RC_READ_CHUNK)
+			break;
+	}
+	evbuffer_freeze(in, 0);
+}
+
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
 	struct rc *rc = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
+	if (rc->state == RC_PLAYING)
+		read_rest(rc, in);
 	while (rc->state != RC_FAILED && read_one(rc, in))
 		;
 	flush_partial_units(rc);
