@@ -22,6 +22,7 @@ gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gst
 gstreamer1.0-tools gstreamer1.0-rtsp
 clang libclang-rt-14-dev
 curl nghttp2-client wrk ca-certificates procps iproute2 perl
+chromium
 "
 
 missing=""
@@ -43,7 +44,8 @@ else
 	echo "install-deps.sh: all packages present"
 fi
 
-# The Node clients the integration tests drive (npm onvif), exactly as pinned by
-# t/integration/package-lock.json; node_modules stays out of git.
+# The Node clients the integration tests drive (npm onvif, media-stream-library,
+# and puppeteer-core, which drives the chromium package above headless), exactly
+# as pinned by t/integration/package-lock.json; node_modules stays out of git.
 top=$(cd "$(dirname "$0")/.." && pwd)
 (cd "$top/t/integration" && npm ci --no-audit --no-fund --loglevel=error)
