@@ -123,6 +123,8 @@ static const struct cfg_key cfg_keys[] = {
 	  "Most RTSP sessions one set of grant credentials may hold at once." },
 	{ "rtsp", "nonce_lifetime", CFG_DURATION, F(rtsp_nonce_lifetime_ms), "5m", 0, 1000, DAY_MS, NULL,
 	  "A Digest nonce older than this is answered with stale=true and a new one." },
+	{ "rtsp", "auth_failures_per_minute", CFG_INT, F(rtsp_auth_failures_per_minute), "20", 0, 1, 10000, NULL,
+	  "Failed logins (wrong password or unknown user) allowed per minute from one peer address; after that its requests with credentials get 503 and a Retry-After until the minute is over." },
 
 	{ "limits", "max_connections", CFG_INT, F(max_connections), "20000", 0, 1, 1000000, NULL,
 	  "Connections accepted at once, all listeners together; more are closed at accept." },

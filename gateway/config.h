@@ -65,6 +65,7 @@ struct gw_config {
 	int rtsp_multicast_ttl;
 	int rtsp_max_sessions_per_principal;
 	int64_t rtsp_nonce_lifetime_ms;
+	int rtsp_auth_failures_per_minute;
 
 	/* [limits] */
 	int max_connections;

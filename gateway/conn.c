@@ -260,6 +260,15 @@ conn_set_ident(struct gw_conn *c, const char *what)
 }
 
 bool
+conn_local_addr(const struct gw_conn *c, struct sockaddr_storage *out)
+{
+	socklen_t len = sizeof(*out);
+
+	memset(out, 0, sizeof(*out));
+	return getsockname(c->fd, (struct sockaddr *)out, &len) == 0;
+}
+
+bool
 conn_is_open(const struct gw_conn *c)
 {
 	return c->state != CONN_DEAD;
@@ -283,9 +292,11 @@ conn_reap(void *arg)
 		SSL_free(c->ssl);
 	}
 	event_free(c->ev_read);
-	event_free(c->ev_write);
+	if (c->ev_write)
+		event_free(c->ev_write);
 	evbuffer_free(c->in);
-	evbuffer_free(c->out);
+	if (c->out)
+		evbuffer_free(c->out);
 	close(c->fd);
 	c->magic = 0;
 	free(c);
@@ -300,7 +311,8 @@ conn_close(struct gw_conn *c, const char *reason)
 	if (c->close_reason == NULL)
 		c->close_reason = reason;
 	event_del(c->ev_read);
-	event_del(c->ev_write);
+	if (c->ev_write)
+		event_del(c->ev_write);
 	olog_debug(c, "closed: %s (received %llu bytes, sent %llu bytes)", c->close_reason,
 	    (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
 	loop_defer(&c->reap, conn_reap, c);
@@ -316,7 +328,7 @@ conn_close_after_flush(struct gw_conn *c, const char *reason)
 	event_del(c->ev_read);
 	/* A peer that never reads must not keep us forever. */
 	c->deadline_us = gw_mono_us() + gw.cfg->handshake_timeout_ms * 1000;
-	if (conn_flush(c) == 0 && evbuffer_get_length(c->out) == 0)
+	if (conn_flush(c) == 0 && conn_out_len(c) == 0)
 		conn_close(c, reason);
 }
 
@@ -357,6 +369,12 @@ conn_want_write(struct gw_conn *c)
 {
 	if (c->want_write || c->state == CONN_DEAD)
 		return;
+	/* Made on first need: many connections (a tunnel's POST side) never wait to write. */
+	if (c->ev_write == NULL &&
+	    (c->ev_write = event_new(gw.base, c->fd, EV_WRITE | EV_PERSIST, conn_write_cb, c)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
 	c->want_write = true;
 	event_add(c->ev_write, NULL);
 }
@@ -394,9 +412,9 @@ conn_flush(struct gw_conn *c)
 {
 	struct iovec iov[WRITE_IOV_MAX];
 	struct evbuffer_iovec vec[WRITE_IOV_MAX];
-	bool had_data = evbuffer_get_length(c->out) > 0;
+	bool had_data = conn_out_len(c) > 0;
 
-	while (evbuffer_get_length(c->out) > 0) {
+	while (conn_out_len(c) > 0) {
 		int n = evbuffer_peek(c->out, -1, NULL, vec, WRITE_IOV_MAX);
 		ssize_t w;
 
@@ -423,12 +441,28 @@ conn_flush(struct gw_conn *c)
 	return 0;
 }
 
+struct evbuffer *
+conn_out(struct gw_conn *c)
+{
+	if (c->out == NULL && (c->out = evbuffer_new()) == NULL) {
+		log_error("out of memory for an output buffer");	/* as gw_xmalloc() */
+		abort();
+	}
+	return c->out;
+}
+
+size_t
+conn_out_len(const struct gw_conn *c)
+{
+	return c->out ? evbuffer_get_length(c->out) : 0;
+}
+
 void
 conn_write(struct gw_conn *c, const void *data, size_t len)
 {
 	if (c->state == CONN_DEAD)
 		return;
-	evbuffer_add(c->out, data, len);
+	evbuffer_add(conn_out(c), data, len);
 	conn_want_write(c);
 }
 
@@ -440,7 +474,7 @@ conn_printf(struct gw_conn *c, const char *fmt, ...)
 	if (c->state == CONN_DEAD)
 		return;
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(c->out, fmt, ap);
+	evbuffer_add_vprintf(conn_out(c), fmt, ap);
 	va_end(ap);
 	conn_want_write(c);
 }
@@ -695,7 +729,6 @@ static struct gw_conn *
 conn_new(evutil_socket_t fd, const struct sockaddr *sa, int salen, bool tls)
 {
 	struct gw_conn *c = gw_xcalloc(1, sizeof(*c));
-	socklen_t llen = sizeof(c->local);
 	int one = 1;
 
 	c->magic = CONN_MAGIC;
@@ -704,14 +737,11 @@ conn_new(evutil_socket_t fd, const struct sockaddr *sa, int salen, bool tls)
 	c->tls = tls;
 	memcpy(&c->peer, sa, GW_MIN((size_t)salen, sizeof(c->peer)));
 	c->peer_len = (socklen_t)salen;
-	getsockname(fd, (struct sockaddr *)&c->local, &llen);
 	format_addr(&c->peer, c->peer_str, sizeof(c->peer_str));
 	conn_set_ident(c, tls ? "tls" : "new");
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->ev_read = event_new(gw.base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
-	c->ev_write = event_new(gw.base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c);
 	c->in = evbuffer_new();
-	c->out = evbuffer_new();
 	c->created_us = c->last_read_us = gw_mono_us();
 	c->deadline_us = c->created_us + gw.cfg->handshake_timeout_ms * 1000;
 	c->io = &plain_io;

@@ -72,17 +72,16 @@ struct gw_conn {
 	bool io_read_wants_write;	/* TLS: SSL_read needs the socket writable */
 	bool io_write_wants_read;	/* TLS: SSL_write needs the socket readable */
 	struct event *ev_read;
-	struct event *ev_write;
+	struct event *ev_write;		/* NULL until the first conn_want_write() */
 	const struct conn_io *io;
 	struct ssl_st *ssl;
 	struct evbuffer *in;		/* received, not yet consumed */
-	struct evbuffer *out;		/* control bytes waiting to be written */
+	struct evbuffer *out;		/* control bytes to write; NULL until conn_out() */
 	const struct conn_proto *proto;
 	void *proto_data;		/* owned by proto, freed in on_close */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	char peer_str[64];		/* "10.0.0.5:4410" or "[::1]:4410" */
-	struct sockaddr_storage local;
 	char ident[96];			/* log prefix: "C-12 rtsp 10.0.0.5:4410" */
 	int64_t created_us;
 	int64_t last_read_us;
@@ -110,6 +109,10 @@ void conn_register_proto(enum conn_kind kind, const struct conn_proto *proto);
  */
 void conn_set_proto(struct gw_conn *c, const struct conn_proto *proto, void *data);
 
+/* c->out, made on first use: a tunnel's POST side never writes. */
+struct evbuffer *conn_out(struct gw_conn *c);
+/* Bytes waiting in c->out. */
+size_t conn_out_len(const struct gw_conn *c);
 /* Queue bytes (copied) and make sure they get written. */
 void conn_write(struct gw_conn *c, const void *data, size_t len);
 void conn_printf(struct gw_conn *c, const char *fmt, ...) GW_PRINTF(2, 3);
@@ -132,5 +135,7 @@ void conn_close(struct gw_conn *c, const char *reason);
 void conn_set_ident(struct gw_conn *c, const char *what);
 
 bool conn_is_open(const struct gw_conn *c);
+/* The local address the connection came in on (getsockname: few need it, so it is not kept). */
+bool conn_local_addr(const struct gw_conn *c, struct sockaddr_storage *out);
 
 #endif

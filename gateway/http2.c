@@ -450,9 +450,9 @@ send_cb(nghttp2_session *session, const uint8_t *data, size_t length, int flags,
 {
 	struct h2_conn *h = user_data;
 
-	if (evbuffer_get_length(h->conn->out) >= H2_OUT_HIGH_WATER)
+	if (conn_out_len(h->conn) >= H2_OUT_HIGH_WATER)
 		return NGHTTP2_ERR_WOULDBLOCK;	/* resumed by on_drained */
-	evbuffer_add(h->conn->out, data, length);
+	evbuffer_add(conn_out(h->conn), data, length);
 	return (ssize_t)length;
 }
 
@@ -472,7 +472,7 @@ h2_send_now(struct h2_conn *h)
 		conn_close(c, "HTTP/2 send failed");
 		return;
 	}
-	if (evbuffer_get_length(c->out) > 0 && conn_flush(c) < 0)
+	if (conn_out_len(c) > 0 && conn_flush(c) < 0)
 		return;
 	if (!nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session))
 		conn_close_after_flush(c, h->goaway_sent ? "shutting down" : "HTTP/2 session ended");

@@ -75,7 +75,7 @@ struct rtsp_conn {
 	enum rtsp_wire wire;
 	struct gw_conn *conn;		/* responses and media go here */
 	struct gw_conn *post_conn;	/* WIRE_TUNNEL: requests come from here */
-	struct evbuffer *in;		/* request bytes to parse */
+	struct evbuffer *in;		/* request bytes to parse: TCP conn->in; else owned, NULL when empty */
 	struct msg_parser parser;
 	enum rtsp_req_state req_state;
 	struct rtsp_request *req;	/* while REQ_WAITING_SOURCE */
@@ -84,6 +84,7 @@ struct rtsp_conn {
 	char nonce[33];			/* Digest nonce of this connection */
 	int64_t nonce_created_us;
 	bool auth_failure_logged;
+	int auth_failures;		/* failed logins in a row (rtsp_methods.c cuts at a limit) */
 	/* WIRE_WEBSOCKET */
 	struct wslay_event_context *ws;	/* only while WebSocket input is being parsed */
 	size_t ws_feed;			/* bytes of whole frames in conn->in that wslay may read */
@@ -146,6 +147,8 @@ struct rtsp_media_session {
 /* rtsp_server.c */
 extern const struct conn_proto rtsp_tcp_proto;
 struct rtsp_conn *rtsp_conn_new(struct gw_conn *conn, enum rtsp_wire wire);
+/* rc->in, made if need be (the tunnel and WebSocket free it between requests). */
+struct evbuffer *rtsp_conn_input(struct rtsp_conn *rc);
 void rtsp_conn_free(struct rtsp_conn *rc);
 void rtsp_conn_process(struct rtsp_conn *rc);	/* parse and handle what is in rc->in */
 void rtsp_send(struct rtsp_conn *rc, const void *data, size_t len);	/* control bytes */
@@ -190,6 +193,9 @@ void rtsp_udp_send_rtcp(struct rtsp_media_session *s, int track, const void *pkt
 /* rtsp_tunnel.c */
 bool rtsp_http_takeover(struct gw_conn *c, const struct msg *m);
 void rtsp_tunnel_init(void);
+/* rtsp_methods.c: the failed-login counts per address. */
+void rtsp_auth_init(void);
+void rtsp_auth_shutdown(void);
 void rtsp_tunnel_unlink(struct rtsp_conn *rc);
 int rtsp_ws_frame_header(uint8_t hdr[10], uint64_t len);
 

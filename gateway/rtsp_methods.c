@@ -12,8 +12,10 @@
 #include "conn.h"
 #include "crypto.h"
 #include "log.h"
+#include "loop.h"
 #include "media.h"
 #include "model.h"
+#include "ratelimit.h"
 #include "rtsp.h"
 #include "session.h"
 #include "../proto/digest.h"
@@ -120,6 +122,54 @@ audit_denied(struct rtsp_conn *rc, const struct rtsp_request *req, const struct 
 
 /* --- authentication ------------------------------------------------------------------- */
 
+/*
+ * Failed logins in a row after which a connection is closed. A player that
+ * has the password answers the first challenge right; one that keeps failing
+ * on the same connection is guessing, or will not fix its password by itself.
+ */
+#define AUTH_FAILURES_PER_CONN 5
+#define AUTH_WINDOW_US (60 * 1000000LL)	/* the minute of [rtsp] auth_failures_per_minute */
+#define AUTH_MAX_ADDRESSES 100000	/* addresses counted at once; more fail closed */
+
+/* What an Authorization header shows. Only CRED_WRONG tried a password and failed. */
+enum cred_verdict {
+	CRED_OK,
+	CRED_WRONG,		/* wrong password, or unknown user */
+	CRED_STALE,		/* answers our challenge, whose nonce is too old */
+	CRED_NOT_OURS,		/* answers no challenge of this connection: nothing was tried */
+	CRED_OTHER_REQUEST,	/* right password, response made for another request */
+};
+
+/* Failed logins per peer address and minute; owned here, from rtsp_auth_init() to rtsp_auth_shutdown(). */
+static struct ratelimit *failures_by_address;
+
+static void
+auth_janitor(int64_t now_us)
+{
+	if (failures_by_address)
+		ratelimit_prune(failures_by_address, now_us);
+}
+
+void
+rtsp_auth_init(void)
+{
+	failures_by_address = ratelimit_new(AUTH_WINDOW_US, AUTH_MAX_ADDRESSES);
+	loop_janitor_add(auth_janitor);
+}
+
+void
+rtsp_auth_shutdown(void)
+{
+	ratelimit_free(failures_by_address);
+	failures_by_address = NULL;
+}
+
+static struct ratelimit *
+address_failures(void)
+{
+	return failures_by_address;
+}
+
 static void
 new_nonce(struct rtsp_conn *rc)
 {
@@ -134,9 +184,10 @@ new_nonce(struct rtsp_conn *rc)
 /*
  * One WWW-Authenticate per algorithm, SHA-256 first and MD5 last (FFmpeg
  * knows only MD5 and takes the last Digest challenge), Basic over TLS only.
+ * |closing|: the connection closes after this answer, and says so.
  */
 static void
-challenge(struct rtsp_conn *rc, struct rtsp_request *req, bool stale)
+challenge(struct rtsp_conn *rc, struct rtsp_request *req, bool stale, bool closing)
 {
 	static const enum digest_algo algos[] = { DIGEST_SHA256, DIGEST_MD5 };
 	char headers[1400], one[600];
@@ -151,7 +202,10 @@ challenge(struct rtsp_conn *rc, struct rtsp_request *req, bool stale)
 			used += (size_t)snprintf(headers + used, sizeof(headers) - used,
 			    "WWW-Authenticate: %s\r\n", one);
 	if (rc->conn->tls && digest_basic_challenge_format(gw.cfg->realm, one, sizeof(one)) > 0)
-		snprintf(headers + used, sizeof(headers) - used, "WWW-Authenticate: %s\r\n", one);
+		used += (size_t)snprintf(headers + used, sizeof(headers) - used,
+		    "WWW-Authenticate: %s\r\n", one);
+	if (closing)
+		snprintf(headers + used, sizeof(headers) - used, "Connection: close\r\n");
 	reply(rc, req, 401, headers);
 }
 
@@ -167,64 +221,177 @@ credential_password(const char *username, char *out, size_t outlen)
 	return true;
 }
 
+/* Basic over TLS, or Digest with an algorithm, the realm and the nonce we offered here. */
 static bool
+answers_our_challenge(const struct rtsp_conn *rc, const struct digest_credentials *cr)
+{
+	if (cr->scheme == DIGEST_SCHEME_BASIC)
+		return rc->conn->tls;
+	return (cr->algo == DIGEST_MD5 || cr->algo == DIGEST_SHA256) &&
+	    strcmp(cr->realm, gw.cfg->realm) == 0 && rc->nonce[0] != '\0' &&
+	    strcmp(cr->nonce, rc->nonce) == 0;
+}
+
+/*
+ * Whether a response that does not fit this request was made with the
+ * password for another one: media-stream-library sends each request with
+ * the Authorization of the previous one (its method, its uri) before it
+ * answers the new challenge. Only our nonce can be in it, so a match proves
+ * the client knows the password.
+ */
+static bool
+made_for_another_request(const struct rtsp_request *req, const struct digest_credentials *cr,
+    const char *ha1)
+{
+	static const char *const methods[] = { "OPTIONS", "DESCRIBE", "SETUP", "PLAY", "PAUSE",
+		"TEARDOWN", "GET_PARAMETER", "SET_PARAMETER" };
+	bool same_uri = strcmp(cr->uri, req->url) == 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
+		if (!(same_uri && strcmp(methods[i], req->method) == 0) &&
+		    digest_verify(cr, methods[i], ha1))
+			return true;
+	return false;
+}
+
+static enum cred_verdict
 check_credentials(struct rtsp_conn *rc, const struct rtsp_request *req,
-    const struct digest_credentials *cr, bool *stale)
+    const struct digest_credentials *cr)
 {
 	char password[CRYPTO_MAX_SECRET + CRYPTO_SEAL_OVERHEAD + 1], ha1[DIGEST_HEX_MAX + 1];
-	bool ok = false;
+	enum cred_verdict v = CRED_WRONG;
 
-	*stale = false;
+	password[0] = ha1[0] = '\0';
+	if (!answers_our_challenge(rc, cr)) {
+		v = CRED_NOT_OURS;
+		goto out;
+	}
 	if (!credential_password(cr->username, password, sizeof(password)))
 		goto out;
 	if (cr->scheme == DIGEST_SCHEME_BASIC) {
-		ok = rc->conn->tls && strlen(password) == strlen(cr->password) &&
-		    gw_streq_ct(password, cr->password, strlen(password));
+		if (strlen(password) == strlen(cr->password) &&
+		    gw_streq_ct(password, cr->password, strlen(password)))
+			v = CRED_OK;
 		goto out;
 	}
-	if ((cr->algo != DIGEST_MD5 && cr->algo != DIGEST_SHA256) || strcmp(cr->realm, gw.cfg->realm) != 0 ||
-	    rc->nonce[0] == '\0' || strcmp(cr->nonce, rc->nonce) != 0 || strcmp(cr->uri, req->url) != 0)
-		goto out;
 	if (gw_mono_us() - rc->nonce_created_us > gw.cfg->rtsp_nonce_lifetime_ms * 1000) {
-		*stale = true;
+		v = CRED_STALE;
 		goto out;
 	}
-	ok = digest_ha1(cr->algo, cr->username, cr->realm, password, ha1) == 0 &&
-	    digest_verify(cr, req->method, ha1);
+	if (digest_ha1(cr->algo, cr->username, cr->realm, password, ha1) != 0)
+		goto out;
+	if (strcmp(cr->uri, req->url) == 0 && digest_verify(cr, req->method, ha1))
+		v = CRED_OK;
+	else if (made_for_another_request(req, cr, ha1))
+		v = CRED_OTHER_REQUEST;
 out:
 	OPENSSL_cleanse(password, sizeof(password));
 	OPENSSL_cleanse(ha1, sizeof(ha1));
-	return ok;
+	return v;
 }
 
-/* Returns true with |p| filled; otherwise it has answered 401 (or 400). */
+/*
+ * An address that has used up its failed logins of the minute gets no more
+ * password checks until the minute is over: 503 with Retry-After, and the
+ * connection closes. One line in the log per address and minute.
+ */
+static bool
+address_may_try(struct rtsp_conn *rc, struct rtsp_request *req)
+{
+	char addr[64], headers[64];
+	int limit = gw.cfg->rtsp_auth_failures_per_minute, retry_s = 0;
+	int64_t now = gw_mono_us();
+
+	ratelimit_peer_address(rc->conn->peer_str, addr, sizeof(addr));
+	if (ratelimit_check(address_failures(), addr, limit, now, &retry_s))
+		return true;
+	if (ratelimit_first_refusal(address_failures(), addr, now))
+		olog_warn(rc->conn, "refusing RTSP logins from %s for %d s: %d failed in a minute (or more "
+		    "addresses are failing than can be counted)", addr, retry_s, limit);
+	snprintf(headers, sizeof(headers), "Retry-After: %d\r\nConnection: close\r\n", retry_s);
+	reply(rc, req, 503, headers);
+	rtsp_conn_close(rc, "too many failed logins from its address");
+	return false;
+}
+
+/* Once per connection: a client looping on a wrong password must not flood the log. */
+static void
+log_failure_once(struct rtsp_conn *rc, const char *username)
+{
+	if (!rc->auth_failure_logged)
+		olog_info(rc->conn, "authentication failed for user \"%.64s\"", username);
+	rc->auth_failure_logged = true;
+}
+
+/* A wrong password or an unknown user: count it, per address and in a row here. */
+static void
+refuse_wrong(struct rtsp_conn *rc, struct rtsp_request *req, const char *username)
+{
+	char addr[64];
+	int retry_s;
+	bool cut = ++rc->auth_failures >= AUTH_FAILURES_PER_CONN;
+
+	ratelimit_peer_address(rc->conn->peer_str, addr, sizeof(addr));
+	/* Over the budget or not, this one gets its 401: the next request is refused unchecked. */
+	(void)ratelimit_hit(address_failures(), addr, gw.cfg->rtsp_auth_failures_per_minute,
+	    gw_mono_us(), &retry_s);
+	log_failure_once(rc, username);
+	challenge(rc, req, false, cut);
+	if (!cut)
+		return;
+	olog_info(rc->conn, "%d failed logins in a row, the last as user \"%.64s\"; closing",
+	    rc->auth_failures, username);
+	rtsp_conn_close(rc, "too many failed logins");
+}
+
+static void
+refuse(struct rtsp_conn *rc, struct rtsp_request *req, const struct digest_credentials *cr,
+    enum cred_verdict v)
+{
+	switch (v) {
+	case CRED_WRONG:
+		refuse_wrong(rc, req, cr->username);
+		break;
+	case CRED_NOT_OURS:
+		log_failure_once(rc, cr->username);
+		challenge(rc, req, false, false);
+		break;
+	default:
+		/* Stale, or the password is known: a new challenge, nothing counted or logged. */
+		challenge(rc, req, v == CRED_STALE, false);
+		break;
+	}
+}
+
+/* Returns true with |p| filled; otherwise it has answered (401, 400 or 503). */
 static bool
 authenticate(struct rtsp_conn *rc, struct rtsp_request *req, struct gw_principal *p)
 {
 	struct digest_credentials cr;
+	enum cred_verdict v;
 	size_t len;
-	const char *v = header_value(req, "Authorization", &len);
-	bool stale = false;
+	const char *h = header_value(req, "Authorization", &len);
 
-	if (v == NULL) {
-		challenge(rc, req, false);
+	if (h == NULL) {
+		challenge(rc, req, false, false);
 		return false;
 	}
+	if (!address_may_try(rc, req))
+		return false;
 	if (msg_header_count(&req->msg, "Authorization") != 1 ||
-	    digest_parse_authorization(v, len, &cr) < 0) {
+	    digest_parse_authorization(h, len, &cr) < 0) {
 		reply(rc, req, 400, NULL);
 		return false;
 	}
-	if (!check_credentials(rc, req, &cr, &stale) || !model_principal(gw.model, cr.username, p)) {
-		if (!rc->auth_failure_logged && !stale)
-			olog_info(rc->conn, "authentication failed for user \"%.64s\"", cr.username);
-		rc->auth_failure_logged = rc->auth_failure_logged || !stale;
-		challenge(rc, req, stale);
-		OPENSSL_cleanse(&cr, sizeof(cr));
-		return false;
-	}
+	v = check_credentials(rc, req, &cr);
+	if (v == CRED_OK && !model_principal(gw.model, cr.username, p))
+		v = CRED_WRONG;		/* a credential without its grant: an unknown user */
+	if (v == CRED_OK)
+		rc->auth_failures = 0;
+	else
+		refuse(rc, req, &cr, v);
 	OPENSSL_cleanse(&cr, sizeof(cr));
-	return true;
+	return v == CRED_OK;
 }
 
 /* --- sessions of a request -------------------------------------------------------------- */

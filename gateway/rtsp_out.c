@@ -95,13 +95,13 @@ flush_control(struct rtsp_conn *rc)
 	struct gw_conn *c = rc->conn;
 	struct hub_reader *r = rc->session ? rc->session->reader : NULL;
 
-	if (evbuffer_get_length(c->out) == 0)
+	if (conn_out_len(c) == 0)
 		return true;
 	if (rc->ws_left > 0 || (r && !hub_reader_at_boundary(r)))
 		return true;	/* finish the media unit first */
 	if (conn_flush(c) < 0)
 		return false;
-	return evbuffer_get_length(c->out) == 0;
+	return conn_out_len(c) == 0;
 }
 
 /* Bytes from the media iovec, with a WebSocket frame header in front when one is due. */
@@ -184,7 +184,7 @@ rtsp_write(struct rtsp_conn *rc)
 		r = rc->session && rc->session->state == RS_PLAYING && !rc->session->udp &&
 		    !rc->session->mcast ? rc->session->reader : NULL;
 		if (r == NULL || !hub_reader_pending(r)) {
-			if (evbuffer_get_length(c->out) == 0)
+			if (conn_out_len(c) == 0)
 				break;
 			continue;
 		}

@@ -53,9 +53,24 @@ rtsp_conn_new(struct gw_conn *conn, enum rtsp_wire wire)
 	rc->magic = RTSP_CONN_MAGIC;
 	rc->wire = wire;
 	rc->conn = conn;
-	rc->in = wire == WIRE_TCP ? conn->in : evbuffer_new();
+	rc->in = wire == WIRE_TCP ? conn->in : NULL;
 	base64_dec_init(&rc->b64);
 	return rc;
+}
+
+/*
+ * Where decoded requests go (the tunnel's POST bodies, WebSocket messages).
+ * Made when a request comes and freed once it is parsed: a reader that
+ * plays keeps no input buffer.
+ */
+struct evbuffer *
+rtsp_conn_input(struct rtsp_conn *rc)
+{
+	if (rc->in == NULL && (rc->in = evbuffer_new()) == NULL) {
+		log_error("out of memory for an input buffer");	/* as gw_xmalloc() */
+		abort();
+	}
+	return rc->in;
 }
 
 static void
@@ -79,7 +94,7 @@ rtsp_conn_free(struct rtsp_conn *rc)
 		rtsp_session_detach(rc->session);
 	if (rc->wire == WIRE_TUNNEL)
 		rtsp_tunnel_unlink(rc);
-	if (rc->wire != WIRE_TCP)
+	if (rc->wire != WIRE_TCP && rc->in != NULL)
 		evbuffer_free(rc->in);
 	rc->magic = 0;
 	free(rc);
@@ -103,8 +118,8 @@ rtsp_send(struct rtsp_conn *rc, const void *data, size_t len)
 	if (!conn_is_open(c))
 		return;
 	if (rc->wire == WIRE_WEBSOCKET)
-		evbuffer_add(c->out, hdr, (size_t)rtsp_ws_frame_header(hdr, len));
-	evbuffer_add(c->out, data, len);
+		evbuffer_add(conn_out(c), hdr, (size_t)rtsp_ws_frame_header(hdr, len));
+	evbuffer_add(conn_out(c), data, len);
 	if (rc->session && rc->session->gs)
 		session_add_bytes(rc->session->gs, len);
 	rtsp_write(rc);
@@ -236,14 +251,15 @@ static bool
 process_one(struct rtsp_conn *rc)
 {
 	struct msg_limits lim = limits();
-	size_t len = evbuffer_get_length(rc->in), n = GW_MIN(len, lim.max_head + 4 + RTSP_MAX_BODY);
-	const char *p = (const char *)evbuffer_pullup(rc->in, (ssize_t)n);
+	size_t len = rc->in ? evbuffer_get_length(rc->in) : 0, n = GW_MIN(len, lim.max_head + 4 + RTSP_MAX_BODY);
+	const char *p;
 	struct rtsp_request *req;
 	struct msg m;
 	int rc_parse;
 
 	if (len == 0)
 		return false;
+	p = (const char *)evbuffer_pullup(rc->in, (ssize_t)n);
 	rc_parse = msg_parse(&rc->parser, p, n, &lim, true, &m);
 	if (rc_parse == PROTO_AGAIN)
 		return false;
@@ -297,10 +313,15 @@ rtsp_conn_process(struct rtsp_conn *rc)
 	while (rc->req_state == REQ_IDLE && conn_is_open(rc->conn) && rc->conn->state == CONN_ACTIVE &&
 	    process_one(rc))
 		;
+	if (rc->in == NULL)
+		return;	/* a nested call (a request finished at once) has freed it */
 	/* Keep what an impatient client queues bounded while a request waits. */
 	if (evbuffer_get_length(rc->in) > (size_t)(gw.cfg->max_header_bytes + RTSP_MAX_BODY) * 4) {
 		olog_info(rc->conn, "too much unprocessed input; closing");
 		rtsp_conn_close(rc, "input flood");
+	} else if (rc->wire != WIRE_TCP && evbuffer_get_length(rc->in) == 0) {
+		evbuffer_free(rc->in);
+		rc->in = NULL;
 	}
 }
 
@@ -378,6 +399,7 @@ rtsp_init(void)
 		return -1;
 	rtsp_sessions_init();
 	rtsp_tunnel_init();
+	rtsp_auth_init();
 	conn_register_proto(CONN_KIND_RTSP, &rtsp_tcp_proto);
 	http_register_takeover(rtsp_http_takeover);
 	return 0;
@@ -388,4 +410,5 @@ rtsp_shutdown(void)
 {
 	rtsp_sessions_shutdown();
 	rtsp_out_shutdown();
+	rtsp_auth_shutdown();
 }

@@ -131,7 +131,7 @@ post_on_read(struct gw_conn *c)
 			return;
 		}
 		evbuffer_drain(c->in, n);
-		evbuffer_add(rc->in, out, (size_t)d);
+		evbuffer_add(rtsp_conn_input(rc), out, (size_t)d);
 	}
 	rtsp_conn_process(rc);
 }
@@ -349,7 +349,7 @@ ws_send(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
 {
 	struct rtsp_conn *rc = user;
 
-	evbuffer_add(rc->conn->out, data, len);
+	evbuffer_add(conn_out(rc->conn), data, len);
 	return (ssize_t)len;
 }
 
@@ -360,7 +360,7 @@ ws_on_message(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_
 	struct rtsp_conn *rc = user;
 
 	if (arg->opcode == WSLAY_BINARY_FRAME || arg->opcode == WSLAY_TEXT_FRAME)
-		evbuffer_add(rc->in, arg->msg, arg->msg_length);
+		evbuffer_add(rtsp_conn_input(rc), arg->msg, arg->msg_length);
 	else if (arg->opcode == WSLAY_CONNECTION_CLOSE)
 		rtsp_conn_close(rc, "WebSocket closed by the client");
 }

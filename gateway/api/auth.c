@@ -20,6 +20,7 @@
 #include "../crypto.h"
 #include "../log.h"
 #include "../loop.h"
+#include "../ratelimit.h"
 #include "../worker.h"
 
 #include <event2/event.h>
@@ -32,7 +33,6 @@
 #define TOKEN_RANDOM 40			/* characters of crypto_random_token: ~232 bits */
 #define TOKEN_LEN (sizeof(TOKEN_PREFIX) - 1 + TOKEN_RANDOM)
 #define TOKEN_BUCKETS 4096
-#define RL_BUCKETS 1024
 #define RL_MAX_ENTRIES 100000
 #define RL_WINDOW_US (60 * 1000000LL)
 #define WORKER_QUEUE_MAX 64
@@ -67,21 +67,13 @@ struct local_change {
 	TAILQ_ENTRY(local_change) link;
 };
 
-struct rl_entry {
-	char key[80];
-	int64_t window_start_us;
-	int count;
-	struct rl_entry *next;
-};
-
 static struct auth_cache *cache;
 static TAILQ_HEAD(, local_change) changes = TAILQ_HEAD_INITIALIZER(changes);
 static uint64_t change_seq;
 static bool load_in_flight, load_again;
 static struct event *reload_ev;
 static int64_t last_load_us;
-static struct rl_entry *rl_table[RL_BUCKETS];
-static int rl_entries;
+static struct ratelimit *logins;		/* attempts per address and per user name */
 
 /* A valid scrypt string for unknown users, so that they cost the same time. */
 static const char dummy_hash[] = "scrypt$16384$8$1$00000000000000000000000000000000$"
@@ -367,86 +359,20 @@ on_auth_notify(const char *payload)
 	schedule_reload();
 }
 
-/* --- rate limit ------------------------------------------------------------------------- */
-
-static struct rl_entry **
-rl_slot(const char *key)
-{
-	uint32_t h = 2166136261u;
-	struct rl_entry **pp;
-
-	for (const char *p = key; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	for (pp = &rl_table[h % RL_BUCKETS]; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->key, key) == 0)
-			break;
-	return pp;
-}
-
-/* Count an attempt under |key|; false (and *retry_s) when over the limit. */
-static bool
-rl_allow(const char *key, int *retry_s)
-{
-	struct rl_entry **pp = rl_slot(key), *e = *pp;
-	int64_t now = gw_mono_us();
-
-	if (e == NULL) {
-		if (rl_entries >= RL_MAX_ENTRIES) {
-			*retry_s = 60;
-			return false;	/* fail closed under a flood of names */
-		}
-		e = *pp = gw_xcalloc(1, sizeof(*e));
-		snprintf(e->key, sizeof(e->key), "%s", key);
-		e->window_start_us = now;
-		rl_entries++;
-	}
-	if (now - e->window_start_us >= RL_WINDOW_US) {
-		e->window_start_us = now;
-		e->count = 0;
-	}
-	*retry_s = (int)((e->window_start_us + RL_WINDOW_US - now) / 1000000) + 1;
-	return ++e->count <= gw.cfg->login_attempts_per_minute;
-}
-
-static void
-rl_prune(int64_t now)
-{
-	for (int i = 0; i < RL_BUCKETS; i++)
-		for (struct rl_entry **pp = &rl_table[i]; *pp;) {
-			struct rl_entry *e = *pp;
-
-			if (now - e->window_start_us < RL_WINDOW_US) {
-				pp = &e->next;
-				continue;
-			}
-			*pp = e->next;
-			free(e);
-			rl_entries--;
-		}
-}
+/* --- janitor: login counts, periodic reload ------------------------------------------------ */
 
 static void
 auth_janitor(int64_t now)
 {
 	static int64_t last_prune;
 
-	if (now - last_prune >= 1000000) {
+	if (logins != NULL && now - last_prune >= 1000000) {
 		last_prune = now;
-		rl_prune(now);
+		ratelimit_prune(logins, now);
 	}
 	/* During an outage the cache stays as it is; the reconnection reloads it (once). */
 	if (cache != NULL && now - last_load_us >= RELOAD_EVERY_US && db_is_up())
 		auth_reload();
-}
-
-/* The address part of "1.2.3.4:5678" or "[::1]:5678". */
-static void
-peer_address(const char *peer, char *out, size_t outlen)
-{
-	const char *colon = strrchr(peer, ':');
-	size_t n = colon ? (size_t)(colon - peer) : strlen(peer);
-
-	snprintf(out, outlen, "%.*s", (int)n, peer);
 }
 
 /* --- login ---------------------------------------------------------------------------------- */
@@ -577,15 +503,16 @@ on_admin_row(struct api_call *call, PGresult *res)
 static bool
 login_rate_ok(struct api_call *call, const char *username)
 {
-	char key[80], addr[64], retry[16];
-	int r1 = 0, r2 = 0;
+	char key[RATELIMIT_KEY_MAX + 1], addr[64], retry[16];
+	int limit = gw.cfg->login_attempts_per_minute, r1 = 0, r2 = 0;
+	int64_t now = gw_mono_us();
 	bool ok;
 
-	peer_address(call->req->peer, addr, sizeof(addr));
+	ratelimit_peer_address(call->req->peer, addr, sizeof(addr));
 	snprintf(key, sizeof(key), "a:%s", addr);
-	ok = rl_allow(key, &r1);
+	ok = ratelimit_hit(logins, key, limit, now, &r1);
 	snprintf(key, sizeof(key), "u:%s", username);
-	ok = rl_allow(key, &r2) && ok;
+	ok = ratelimit_hit(logins, key, limit, now, &r2) && ok;
 	if (ok)
 		return true;
 	snprintf(retry, sizeof(retry), "%d", GW_MAX(r1, r2));
@@ -735,6 +662,7 @@ void
 auth_init(void)
 {
 	reload_ev = evtimer_new(gw.base, reload_cb, NULL);
+	logins = ratelimit_new(RL_WINDOW_US, RL_MAX_ENTRIES);
 	db_listen("vssgate_auth", on_auth_notify);
 	loop_janitor_add(auth_janitor);
 	api_register(routes, ARRAY_SIZE(routes));
@@ -749,14 +677,8 @@ auth_shutdown(void)
 		TAILQ_REMOVE(&changes, ch, link);
 		free(ch);
 	}
-	for (int i = 0; i < RL_BUCKETS; i++)
-		while (rl_table[i]) {
-			struct rl_entry *e = rl_table[i];
-
-			rl_table[i] = e->next;
-			free(e);
-		}
-	rl_entries = 0;
+	ratelimit_free(logins);
+	logins = NULL;
 	if (reload_ev)
 		event_free(reload_ev);
 	reload_ev = NULL;

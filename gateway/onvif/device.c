@@ -408,11 +408,13 @@ prefix_len(const struct sockaddr_in *mask)
 static void
 get_network_interfaces(struct onvif_req *r)
 {
-	const struct sockaddr_storage *local = &r->http->conn->local;
+	struct sockaddr_storage local_addr;
+	const struct sockaddr_storage *local = &local_addr;
 	struct ifaddrs *ifs = NULL, *i, *hit = NULL;
 	char name[IF_NAMESIZE + 1] = "lo", addr[INET_ADDRSTRLEN] = "127.0.0.1", mac[20] = "00:00:00:00:00:00";
 	int plen = 8;
 
+	conn_local_addr(r->http->conn, &local_addr);	/* zeroed (no family) if it fails */
 	if (getifaddrs(&ifs) == 0) {
 		for (i = ifs; i != NULL && hit == NULL; i = i->ifa_next)
 			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && local->ss_family == AF_INET &&

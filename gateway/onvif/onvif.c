@@ -91,7 +91,10 @@ host_chars_ok(const char *h, size_t n)
 static int
 local_port(const struct gw_conn *c)
 {
-	const struct sockaddr_storage *ss = &c->local;
+	struct sockaddr_storage local;
+	const struct sockaddr_storage *ss = &local;
+
+	conn_local_addr(c, &local);
 
 	if (ss->ss_family == AF_INET6)
 		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
@@ -102,7 +105,13 @@ static void
 local_host(const struct gw_conn *c, char *out, size_t outlen)
 {
 	char a[INET6_ADDRSTRLEN] = "127.0.0.1";
-	const struct sockaddr_storage *ss = &c->local;
+	struct sockaddr_storage local;
+	const struct sockaddr_storage *ss = &local;
+
+	if (!conn_local_addr(c, &local)) {
+		snprintf(out, outlen, "%s", a);
+		return;
+	}
 
 	if (ss->ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, a, sizeof(a));

@@ -8,11 +8,14 @@ What the library does that a reader of the gateway's log should know: it
 answers Digest challenges with its `auth` option only (user:password in the
 rtsp URI would go into the request line as is, so msl_pull.js and
 msl_page.html take them apart), and it sends each request with the
-Authorization of the previous one. The gateway refuses that (another method
-and URI; "authentication failed" is logged once per connection) and the
-library answers the new challenge: every request after DESCRIBE costs it one
-401. With a wrong password it retries without end, so the test of that case
-is bounded by a timeout."""
+Authorization of the previous one. The gateway refuses that with a new
+challenge (another method and URI), but counts no failure and logs none, the
+response being made with the password, and the library answers the new
+challenge: every request after DESCRIBE costs it one 401. With a wrong
+password it would retry without end; the gateway closes the WebSocket after
+five failures in a row, which the library does not report (it reports only a
+close with code 1001, and a closed TCP connection is 1006), so the test of
+that case is still bounded by a timeout."""
 import http.server
 import json
 import os
@@ -168,6 +171,9 @@ def test_browser_with_a_wrong_password_plays_nothing(page_server, site):
     assert not r["ok"] and r["reason"] == "timed out after 3 s", r
     assert (r["width"], r["frames"], r["msl"]["sdp"], r["msl"]["played"]) == (0, 0, None, False), r
     site.wait_log(rf'authentication failed for user "{site.user}"')
+    # The gateway cut the library's loop: one challenge, five wrong answers, then the close.
+    site.wait_log(rf'rtsp-ws 127\.0\.0\.1:\d+: 5 failed logins in a row, the last as user "{site.user}"; closing')
+    assert site.count_log(r"DESCRIBE -> 401") == 6, site.log()[-3000:]
     assert site.count_log(r"started for ") == 0
 
 

@@ -812,7 +812,9 @@ def test_tunnel_post_before_get(relay):
 
 
 def read_interleaved(sock, seconds):
-    """(channel, RTP packet) frames read from an RTSP connection for |seconds|."""
+    """(channel, RTP packet) frames read from an RTSP connection for |seconds|. A response, or
+    the part of a frame the reply to PLAY took with it, is skipped: on to the next "$",
+    channel, length and RTP version 2 that fit."""
     out, buf, end = [], b"", time.monotonic() + seconds
     sock.settimeout(0.5)
     while time.monotonic() < end:
@@ -823,12 +825,16 @@ def read_interleaved(sock, seconds):
         if not chunk:
             break
         buf += chunk
-        while len(buf) >= 4 and buf[0] == 0x24 and len(buf) >= 4 + int.from_bytes(buf[2:4], "big"):
+        while len(buf) >= 5:
             n = int.from_bytes(buf[2:4], "big")
+            if buf[0] != 0x24 or buf[1] > 7 or n < 12 or buf[4] >> 6 != 2:
+                nxt = buf.find(b"$", 1)
+                buf = buf[nxt:] if nxt > 0 else b""
+                continue
+            if len(buf) < 4 + n:
+                break
             out.append((buf[1], buf[4:4 + n]))
             buf = buf[4 + n:]
-        if buf and buf[0] != 0x24 and b"\r\n\r\n" in buf:
-            buf = buf[buf.index(b"\r\n\r\n") + 4:]
     return out
 
 
@@ -892,3 +898,222 @@ def test_onvif_metadata_passes_through_for_1m_only(gateway_factory, fakecam):
     assert len(docs) >= 2, docs
     for d in docs:
         assert d.startswith(b"<?xml") and d.endswith(b"</tt:MetadataStream>"), d
+
+
+# --- failed logins are limited ----------------------------------------------------------------
+
+CUT_AFTER = 5       # failed logins in a row on one connection: AUTH_FAILURES_PER_CONN in rtsp_methods.c
+
+
+def eof(sock, timeout=3):
+    """True when the gateway closes |sock| (end of file or reset) within |timeout| seconds."""
+    if sock.fileno() < 0:
+        return True     # python3-websocket closes its socket when it reads the end of file
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+        return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def md5_challenge(hdrs):
+    return next(c for c in hdrs["www-authenticate"] if "algorithm=MD5" in c)
+
+
+class RawWire:
+    """One RTSP connection over TCP (from |source|, an address of 127/8), the HTTP tunnel or
+    WebSocket, for requests whose Authorization the test writes; interleaved media is counted
+    and skipped. request() returns None once the gateway has closed the connection."""
+
+    def __init__(self, gw, wire="tcp", source=None):
+        import websocket
+        self.wire, self.buf, self.cseq, self.session, self.frames = wire, b"", 0, None, 0
+        self.errors = (OSError, websocket.WebSocketException)
+        if wire == "websocket":
+            self.ws = websocket.create_connection(f"ws://127.0.0.1:{gw.http_port}/rtsp-over-websocket",
+                                                  subprotocols=["rtsp.onvif.org"], timeout=10)
+            self.socks = [self.ws.sock]
+        elif wire == "tunnel":
+            cookie = base64.b16encode(os.urandom(8)).decode()
+            get = socket.create_connection(("127.0.0.1", gw.http_port), timeout=10)
+            get.sendall(f"GET /cameras/{gw.cam} HTTP/1.0\r\nx-sessioncookie: {cookie}\r\n"
+                        "Accept: application/x-rtsp-tunnelled\r\n\r\n".encode())
+            while b"\r\n\r\n" not in self.buf:
+                self.buf += get.recv(4096)
+            assert self.buf.startswith(b"HTTP/1.0 200 OK"), self.buf
+            self.buf = self.buf.partition(b"\r\n\r\n")[2]
+            post = socket.create_connection(("127.0.0.1", gw.http_port), timeout=10)
+            post.sendall(f"POST /cameras/{gw.cam} HTTP/1.0\r\nx-sessioncookie: {cookie}\r\n"
+                         "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n".encode())
+            self.socks = [get, post]
+        else:
+            self.socks = [socket.create_connection(("127.0.0.1", gw.rtsp_port), timeout=10,
+                                                   source_address=(source, 0) if source else None)]
+
+    def _send(self, data):
+        if self.wire == "websocket":
+            self.ws.send_binary(data)
+        else:
+            self.socks[-1].sendall(base64.b64encode(data) if self.wire == "tunnel" else data)
+
+    def _recv(self):
+        try:
+            return self.ws.recv_data()[1] if self.wire == "websocket" else self.socks[0].recv(65536)
+        except self.errors:
+            return b""
+
+    def _take_response(self):
+        """(status, headers, body) from the front of the buffer, or None if it is not all there."""
+        while self.buf[:1] == b"$" and len(self.buf) >= 4 + int.from_bytes(self.buf[2:4], "big"):
+            self.buf = self.buf[4 + int.from_bytes(self.buf[2:4], "big"):]
+            self.frames += 1
+        if self.buf[:1] == b"$" or b"\r\n\r\n" not in self.buf:
+            return None
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode(errors="replace").split("\r\n")
+        hdrs = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            hdrs.setdefault(k.strip().lower(), []).append(v.strip())
+        n = int(hdrs.get("content-length", ["0"])[0])
+        if len(rest) < n:
+            return None
+        self.buf = rest[n:]
+        if "session" in hdrs:
+            self.session = hdrs["session"][0].split(";")[0]
+        return int(lines[0].split()[1]), hdrs, rest[:n]
+
+    def request(self, method, uri, headers=(), auth=None):
+        self.cseq += 1
+        lines = [f"{method} {uri} RTSP/1.0", f"CSeq: {self.cseq}", *headers]
+        if self.session:
+            lines.append(f"Session: {self.session}")
+        if auth:
+            lines.append("Authorization: " + auth)
+        try:
+            self._send(("\r\n".join(lines) + "\r\n\r\n").encode())
+        except self.errors:
+            return None
+        while (r := self._take_response()) is None:
+            data = self._recv()
+            if not data:
+                return None
+            self.buf += data
+        return r
+
+    def gone(self):
+        """Every socket of the connection closed by the gateway."""
+        return all(eof(s) for s in self.socks)
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+
+
+@pytest.mark.parametrize("wire", ["tcp", "tunnel", "websocket"])
+def test_wrong_passwords_in_a_loop_are_cut_off(relay, wire):
+    """A client trying passwords on one connection gets five 401s, the last saying
+    Connection: close, then the connection (both halves of a tunnel) is closed; the log says
+    so once, naming the peer and the user, never the password."""
+    uri = f"rtsp://127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam}"
+    c = RawWire(relay, wire)
+    status, hdrs, _ = c.request("DESCRIBE", uri)
+    assert status == 401
+    chal = md5_challenge(hdrs)
+    answers = []
+    for _ in range(CUT_AFTER + 3):
+        r = c.request("DESCRIBE", uri, auth=digest_header("DESCRIBE", uri, relay.user, "not-the-password", chal))
+        if r is None:
+            break
+        answers.append(r)
+    assert [status for status, _, _ in answers] == [401] * CUT_AFTER
+    last = answers[-1][1]
+    assert last.get("connection") == ["close"] and md5_challenge(last)
+    assert c.gone(), "the gateway left the connection open"
+    c.close()
+    relay.wait_log(rf'127\.0\.0\.1:\d+.*: {CUT_AFTER} failed logins in a row, the last as user "{relay.user}"; closing')
+    assert relay.count_log(r"failed logins in a row") == 1
+    assert relay.count_log(r"authentication failed for user") == 1
+    assert "not-the-password" not in relay.log()
+    # Five failures are within the address's budget of the minute: the right password still works.
+    ok = RtspClient(relay.rtsp_port, relay.user, relay.password)
+    assert ok.request("DESCRIBE", uri)[0] == 200
+    ok.close()
+
+
+def test_an_address_over_its_budget_of_failed_logins_gets_503(gateway_factory, fakecam):
+    """[rtsp] auth_failures_per_minute = 3. After three wrong passwords from one address (here
+    127.0.0.2: all of 127/8 is loopback) its requests with credentials are not checked: 503 with
+    Retry-After, and the connection closes, the right password too; another address (ffprobe
+    from 127.0.0.1) is not affected. One warning per address and minute."""
+    gw = gateway_factory({"rtsp": {"auth_failures_per_minute": 3}})
+    gw.cam = add_camera(gw, "quai-1", fakecam.url("/h264"))
+    _, user, password = add_grant(gw, [gw.cam])
+    uri = f"rtsp://127.0.0.1:{gw.rtsp_port}/cameras/{gw.cam}"
+
+    def describe(c, pw, chal):
+        return c.request("DESCRIBE", uri, auth=digest_header("DESCRIBE", uri, user, pw, chal))
+
+    a = RawWire(gw, source="127.0.0.2")
+    chal = md5_challenge(a.request("DESCRIBE", uri)[1])
+    assert [describe(a, "not-the-password", chal)[0] for _ in range(2)] == [401, 401]
+    a.close()
+    b = RawWire(gw, source="127.0.0.2")
+    chal = md5_challenge(b.request("DESCRIBE", uri)[1])
+    assert describe(b, "not-the-password", chal)[0] == 401, "the third failure of the minute is still checked"
+    status, hdrs, _ = describe(b, password, chal)
+    assert status == 503 and 1 <= int(hdrs["retry-after"][0]) <= 60 and hdrs["connection"] == ["close"], hdrs
+    assert b.gone()
+    # A new connection from there is challenged as usual, and its right password refused unchecked.
+    c = RawWire(gw, source="127.0.0.2")
+    status, hdrs, _ = c.request("DESCRIBE", uri)
+    assert status == 401
+    status, hdrs, _ = describe(c, password, md5_challenge(hdrs))
+    assert status == 503 and 1 <= int(hdrs["retry-after"][0]) <= 60, hdrs
+    assert c.gone()
+    streams = ffprobe_streams(rtsp_url(gw, gw.cam, user, password))
+    assert any(s["codec_type"] == "video" for s in streams), streams
+    gw.wait_log(r"refusing RTSP logins from 127\.0\.0\.2 for \d+ s: 3 failed in a minute")
+    assert gw.count_log(r"refusing RTSP logins from") == 1, "one warning per address and minute"
+    assert gw.count_log(r"authentication failed for user") == 2, "once per connection that failed"
+    assert password not in gw.log() and "not-the-password" not in gw.log()
+
+
+def test_previous_requests_authorization_costs_a_401_not_a_failure(relay):
+    """What media-stream-library does: each request goes first with the Authorization of the
+    one before (another method and/or uri), gets a 401, then answers the new challenge. That
+    response proves the password: more of them than the cut-off allows cost nothing (no count,
+    no "authentication failed"), the session plays, the connection stays open."""
+    uri = f"rtsp://127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam}"
+    tcp = "Transport: RTP/AVP/TCP;unicast;interleaved={}-{}"
+    steps = [("DESCRIBE", uri, ["Accept: application/sdp"]),
+             ("SETUP", f"{uri}/trackID=0", [tcp.format(0, 1)]),
+             ("DESCRIBE", uri, []),                         # another method, another uri
+             ("SETUP", f"{uri}/trackID=1", [tcp.format(2, 3)]),
+             ("PLAY", uri, []),
+             ("DESCRIBE", uri, []),                         # another method, the same uri
+             ("TEARDOWN", uri, [])]
+    c = RawWire(relay)
+    status, hdrs, _ = c.request("DESCRIBE", uri)
+    assert status == 401
+    chal, prev = md5_challenge(hdrs), None
+    for method, target, extra in steps:
+        if prev:
+            status, hdrs, _ = c.request(method, target, extra, auth=prev)
+            assert status == 401 and "connection" not in hdrs, (method, target, status, hdrs)
+            chal = md5_challenge(hdrs)
+        prev = digest_header(method, target, relay.user, relay.password, chal)
+        status, _, _ = c.request(method, target, extra, auth=prev)
+        assert status == 200, (method, target, status)
+        if method == "PLAY":
+            time.sleep(0.5)
+    assert c.frames > 0, "nothing played"
+    c.session = None
+    assert c.request("OPTIONS", "*")[0] == 200, "the connection was closed"
+    c.close()
+    log = relay.log()
+    assert "authentication failed" not in log and "failed logins in a row" not in log, log[-3000:]
