@@ -102,6 +102,20 @@ void adapter_source_failed(struct adapter_source *src, const char *why);
 /* For log lines of the adapter: the camera's identity. */
 const char *adapter_source_ident(const struct adapter_source *src);
 
+/*
+ * A line in the gateway's log under |ident| (copy adapter_source_ident()
+ * at open: a worker thread must not reach the source). Safe from any
+ * thread. Warnings are for what an operator must hear of once (a track
+ * dropped), debug for the rest.
+ */
+enum adapter_log_level {
+	ADAPTER_LOG_DEBUG,
+	ADAPTER_LOG_WARN,
+};
+bool adapter_log_enabled(enum adapter_log_level level);
+void adapter_log(enum adapter_log_level level, const char *ident, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Registry (adapters/registry.c). adapters_init() once at start-up. */
 void adapters_init(void);
 const struct adapter_ops *adapter_lookup(const char *name);

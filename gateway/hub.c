@@ -23,6 +23,7 @@
 #include "model.h"
 
 #include <openssl/crypto.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ struct track_state {
 	uint32_t ts_offset;		/* hub timestamp = source timestamp + offset */
 	uint32_t last_src_ts;
 	uint32_t last_hub_ts;
+	uint32_t last_step;		/* source ticks between the last two frames (0: not yet) */
 	int64_t last_mono_us;
 	bool have_map;			/* hub timestamp <-> wall clock, for RTCP SR */
 	int64_t map_wall_us;
@@ -211,7 +213,9 @@ frame_build(struct track_state *t, int track, const struct adapter_frame *in, ui
 /*
  * Hub timestamps start at a random value and continue across source
  * restarts and jumps: after a discontinuity (or a jump of more than ten
- * seconds), the next frame lands where the clock says it should.
+ * seconds), the next frame lands where the clock says it should, and at
+ * least one frame's step after the last (a file that loops may deliver its
+ * first frame in the same instant as its last).
  */
 static uint32_t
 rebase_ts(struct track_state *t, const struct adapter_frame *in)
@@ -229,11 +233,13 @@ rebase_ts(struct track_state *t, const struct adapter_frame *in)
 		int32_t d = (int32_t)(in->rtp_ts - t->last_src_ts);
 
 		if (in->discontinuity || t->force_discont || d > max_jump || d < -max_jump) {
-			uint32_t expected = t->last_hub_ts +
-			    (uint32_t)((now - t->last_mono_us) * t->desc.clock_rate / 1000000);
+			uint32_t elapsed = (uint32_t)((now - t->last_mono_us) * t->desc.clock_rate / 1000000);
+			uint32_t step = t->last_step ? t->last_step : 1;
 
-			t->ts_offset = expected - in->rtp_ts;
+			t->ts_offset = t->last_hub_ts + (elapsed > step ? elapsed : step) - in->rtp_ts;
 			t->have_map = false;
+		} else if (d > 0) {
+			t->last_step = (uint32_t)d;
 		}
 	}
 	t->force_discont = false;
@@ -597,6 +603,32 @@ const char *
 adapter_source_ident(const struct adapter_source *h)
 {
 	return h->src->ident;
+}
+
+static enum log_level
+adapter_level(enum adapter_log_level level)
+{
+	return level == ADAPTER_LOG_WARN ? LOG_LVL_WARN : LOG_LVL_DEBUG;
+}
+
+bool
+adapter_log_enabled(enum adapter_log_level level)
+{
+	return log_enabled(adapter_level(level));
+}
+
+void
+adapter_log(enum adapter_log_level level, const char *ident, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (!log_enabled(adapter_level(level)))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_msg(adapter_level(level), ident, "%s", line);
 }
 
 /* Fingerprint of what makes a source: a change in the model restarts it. */

@@ -5,12 +5,14 @@
  *   other video         decode -> scale to yuv420p -> libx264 -> pay
  *   audio AAC           (strip ADTS headers) -> pay
  *   audio G.711 8 kHz   -> pay
+ *   other audio         ff_audio.c: decode -> resample -> AAC -> pay
  *
  * "pay" is proto/pay.h: Annex B access units become single-NAL or FU
  * payloads, AAC access units get their RFC 3640 AU header.
  */
 #include "vssgate_build.h"
 #include "adapters/ffmpeg/ff_codec.h"
+#include "adapters/ffmpeg/ff_audio.h"
 #include "proto/pay.h"
 #include "proto/sdp.h"
 
@@ -19,6 +21,7 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +50,8 @@ struct ff_track {
 	AVCodecContext *dec, *enc;
 	struct SwsContext *sws;
 	AVFrame *frame, *scaled;
+	bool audio_transcode;		/* other audio made AAC by |audio|... */
+	struct ff_audio *audio;		/* ...until it fails: NULL, the track gets nothing more */
 	AVPacket *out;
 	struct pay pay;			/* packetizer; remembers H.26x parameter sets */
 	uint8_t *buf;			/* payload bytes of one access unit */
@@ -238,6 +243,63 @@ aac_fmtp(const AVCodecParameters *par, char *out, size_t outlen)
 	return sdp_aac_fmtp_format(asc, sizeof(asc), out, outlen);
 }
 
+static void
+describe_audio(struct adapter_track *d, const char *encoding, int payload_type, int rate, int channels)
+{
+	d->media = ADAPTER_AUDIO;
+	snprintf(d->encoding, sizeof(d->encoding), "%s", encoding);
+	d->payload_type = payload_type;
+	d->clock_rate = rate;
+	d->channels = channels;
+}
+
+static void note(struct ff_tracks *ts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* What the caller should log once: a track that is not relayed, and why. */
+static void
+note(struct ff_tracks *ts, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ts->note, sizeof(ts->note), fmt, ap);
+	va_end(ap);
+}
+
+/* Any other audio: transcoded to AAC (ff_audio.c). Not relayed if that cannot start. */
+static int
+setup_audio_transcode(struct ff_tracks *ts, AVStream *st)
+{
+	struct adapter_track *d = &ts->desc[ts->n];
+	const char *codec = avcodec_get_name(st->codecpar->codec_id);
+	struct ff_audio *a;
+	struct ff_audio_desc ad;
+	struct ff_track *t;
+	char why[128];
+
+	if ((a = ff_audio_new(st->codecpar, st->time_base, why, sizeof(why))) == NULL) {
+		note(ts, "the %s audio is not relayed: %s", codec, why);
+		return 0;
+	}
+	ad = ff_audio_describe(a);
+	if (sdp_aac_fmtp_format(ad.asc, ad.asc_len, d->fmtp, sizeof(d->fmtp)) < 0) {
+		note(ts, "the %s audio is not relayed: the AAC configuration cannot be described", codec);
+		ff_audio_free(a);
+		return 0;
+	}
+	if ((t = track_new(ts, st, KIND_AAC, ad.sample_rate)) == NULL) {
+		ff_audio_free(a);
+		return -1;
+	}
+	t->audio = a;
+	t->audio_transcode = true;
+	describe_audio(d, "MPEG4-GENERIC", 97, ad.sample_rate, ad.channels);
+	pay_init(&t->pay, &pay_aac_ops, &(struct pay_config){ .max_payload = PAY_MAX });
+	ts->n++;
+	return 0;
+}
+
+/* AAC that we can describe and 8 kHz G.711 pass through; other audio is transcoded. */
 static int
 setup_audio(struct ff_tracks *ts, AVStream *st)
 {
@@ -246,32 +308,36 @@ setup_audio(struct ff_tracks *ts, AVStream *st)
 	struct ff_track *t;
 	enum ff_kind kind;
 
-	if (par->codec_id == AV_CODEC_ID_AAC)
+	if (par->codec_id == AV_CODEC_ID_AAC && aac_fmtp(par, d->fmtp, sizeof(d->fmtp)) >= 0)
 		kind = KIND_AAC;
 	else if (par->codec_id == AV_CODEC_ID_PCM_MULAW && par->sample_rate == 8000)
 		kind = KIND_PCMU;
 	else if (par->codec_id == AV_CODEC_ID_PCM_ALAW && par->sample_rate == 8000)
 		kind = KIND_PCMA;
 	else
-		return 0;	/* not relayed */
+		return setup_audio_transcode(ts, st);
 	if ((t = track_new(ts, st, kind, par->sample_rate)) == NULL)
 		return -1;
-	d->media = ADAPTER_AUDIO;
-	d->clock_rate = par->sample_rate;
-	d->channels = par->ch_layout.nb_channels;
 	if (kind == KIND_AAC) {
-		snprintf(d->encoding, sizeof(d->encoding), "MPEG4-GENERIC");
-		d->payload_type = 97;
-		if (aac_fmtp(par, d->fmtp, sizeof(d->fmtp)) < 0)
-			return 0;	/* an AAC we cannot describe is not relayed */
+		describe_audio(d, "MPEG4-GENERIC", 97, par->sample_rate, par->ch_layout.nb_channels);
 		pay_init(&t->pay, &pay_aac_ops, &(struct pay_config){ .max_payload = PAY_MAX });
 	} else {
-		snprintf(d->encoding, sizeof(d->encoding), "%s", kind == KIND_PCMU ? "PCMU" : "PCMA");
-		d->payload_type = kind == KIND_PCMU ? 0 : 8;
+		describe_audio(d, kind == KIND_PCMU ? "PCMU" : "PCMA", kind == KIND_PCMU ? 0 : 8,
+		    par->sample_rate, par->ch_layout.nb_channels);
 		pay_init(&t->pay, &pay_g711_ops, &(struct pay_config){ .max_payload = PAY_MAX });
 	}
 	ts->n++;
 	return 0;
+}
+
+/* An audio stream av_find_best_stream() passed over: it skips those it knows too little about. */
+static bool
+has_audio(const AVFormatContext *fmt)
+{
+	for (unsigned i = 0; i < fmt->nb_streams; i++)
+		if (fmt->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
+			return true;
+	return false;
 }
 
 int
@@ -286,6 +352,8 @@ ff_tracks_setup(struct ff_tracks *ts, AVFormatContext *fmt, char *why, size_t wh
 		return -1;
 	if (a >= 0 && setup_audio(ts, fmt->streams[a]) < 0)
 		return -1;
+	if (a < 0 && has_audio(fmt))
+		note(ts, "the audio is not relayed: its sample rate or channels are unknown");
 	return ts->n > 0 ? 0 : -1;
 }
 
@@ -401,6 +469,37 @@ transcode(struct ff_tracks *ts, struct ff_track *t, const AVPacket *pkt, ff_emit
 	}
 }
 
+struct audio_sink {
+	struct ff_tracks *ts;
+	struct ff_track *t;
+	ff_emit emit;
+	void *arg;
+};
+
+/* One AAC unit from the transcoder, on its own clock (it never goes back). */
+static void
+audio_unit(void *arg, const uint8_t *data, size_t len, int64_t pts)
+{
+	struct audio_sink *sink = arg;
+
+	emit_unit(sink->ts, sink->t, data, len, pts, (AVRational){ 1, sink->t->clock }, true, sink->emit,
+	    sink->arg);
+}
+
+/* A transcoder that fails is dropped with its track; the video goes on. */
+static void
+transcode_audio(struct ff_tracks *ts, struct ff_track *t, const AVPacket *pkt, ff_emit emit, void *arg)
+{
+	struct audio_sink sink = { ts, t, emit, arg };
+	char why[128];
+
+	if (t->audio == NULL || ff_audio_packet(t->audio, pkt, audio_unit, &sink, why, sizeof(why)) == 0)
+		return;
+	note(ts, "the audio track is dropped: %s", why);
+	ff_audio_free(t->audio);
+	t->audio = NULL;
+}
+
 static void
 pass_through(struct ff_tracks *ts, struct ff_track *t, const AVPacket *pkt, ff_emit emit, void *arg)
 {
@@ -431,6 +530,10 @@ ff_tracks_packet(struct ff_tracks *ts, const AVPacket *pkt, ff_emit emit, void *
 
 	if (t == NULL)
 		return;
+	if (t->audio_transcode) {
+		transcode_audio(ts, t, pkt, emit, arg);
+		return;
+	}
 	if (t->transcode) {
 		transcode(ts, t, pkt, emit, arg);
 		return;
@@ -455,18 +558,34 @@ void
 ff_tracks_discontinuity(struct ff_tracks *ts)
 {
 	for (int i = 0; i < ts->n; i++) {
-		ts->t[i]->discontinuity = true;
-		if (ts->t[i]->dec)
-			avcodec_flush_buffers(ts->t[i]->dec);
+		struct ff_track *t = ts->t[i];
+
+		if (t->dec)
+			avcodec_flush_buffers(t->dec);
+		/*
+		 * Transcoded audio keeps its clock across the jump (ff_audio.c):
+		 * no discontinuity, which would let the core place the next unit
+		 * at "now", on top of the last one when the units come in a burst.
+		 */
+		if (t->audio_transcode) {
+			if (t->audio)
+				ff_audio_reset(t->audio);
+			continue;
+		}
+		t->discontinuity = true;
 	}
 }
 
+/* Every slot: a set-up that failed half-way leaves a track past ts->n. */
 void
 ff_tracks_free(struct ff_tracks *ts)
 {
-	for (int i = 0; i < ts->n; i++) {
+	for (int i = 0; i < FF_MAX_TRACKS; i++) {
 		struct ff_track *t = ts->t[i];
 
+		if (t == NULL)
+			continue;
+		ff_audio_free(t->audio);
 		av_bsf_free(&t->bsf);
 		avcodec_free_context(&t->dec);
 		avcodec_free_context(&t->enc);

@@ -1,7 +1,8 @@
 /*
  * ff_codec.h - from libavformat packets to RTP-ready access units: pass
  * H.264/H.265/AAC/G.711 through (re-framed), transcode other video to
- * H.264. Runs on the adapter's thread; no libevent, no core.
+ * H.264 and other audio to AAC. Runs on the adapter's thread; no
+ * libevent, no core: what should be logged is left in |note|.
  */
 #ifndef ADAPTERS_FF_CODEC_H
 #define ADAPTERS_FF_CODEC_H
@@ -30,6 +31,7 @@ struct ff_tracks {
 	int n;
 	struct adapter_track desc[FF_MAX_TRACKS];
 	struct ff_track *t[FF_MAX_TRACKS];
+	char note[192];			/* a track not relayed or dropped, and why: to log, then clear */
 };
 
 /* Pick the streams and set up each one's pipeline. -1 with |why| if nothing usable. */

@@ -9,8 +9,10 @@
  *
  * H.264, H.265, AAC and G.711 pass through untouched (re-framed to Annex B
  * or raw AAC access units). Any other video is decoded and encoded to H.264
- * (libx264, zero latency, SPS/PPS before each keyframe); other audio is
- * not relayed.
+ * (libx264, zero latency, SPS/PPS before each keyframe); any other audio
+ * (MP3 from RTMP or HLS, PCM, Opus...) is decoded and encoded to AAC. An
+ * audio track that cannot be transcoded is dropped with one log line
+ * (adapter_log() is safe from any thread); the video goes on.
  *
  * libavformat blocks, so each source runs on a thread of its own; it hands
  * its results (tracks, access units as RTP payloads, failure) to the I/O
@@ -57,7 +59,7 @@ struct ff_state {
 	struct adapter_source *src;	/* I/O thread only */
 	struct event *wake;		/* I/O thread owns it; the thread only activates it */
 	char *uri;
-	char ident[96];
+	char ident[96];			/* for the thread's log lines */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	int refs;			/* 2 while both threads hold it */
@@ -242,13 +244,25 @@ open_input(struct ff_state *st, AVFormatContext **fmt)
 	if (strncmp(url, "rtsp://", 7) == 0)
 		av_dict_set(&opts, "rtsp_transport", "tcp", 0);
 	av_dict_set(&opts, "rw_timeout", "10000000", 0);
-	av_dict_set(&opts, "timeout", "10000000", 0);
+	/* For rtmp:// (rtmps, rtmpt...) "timeout" means: listen for a publisher, do not connect. */
+	if (strncmp(url, "rtmp", 4) != 0)
+		av_dict_set(&opts, "timeout", "10000000", 0);
 	err = avformat_open_input(fmt, url, ifmt, &opts);
 	av_dict_free(&opts);
 	if (err < 0)
 		return err;
 	(*fmt)->max_analyze_duration = 2 * AV_TIME_BASE;
 	return avformat_find_stream_info(*fmt, NULL);
+}
+
+/* A track the codec layer gave up on: one line, then the note is cleared. */
+static void
+log_note(struct ff_state *st)
+{
+	if (st->tracks.note[0] == '\0')
+		return;
+	adapter_log(ADAPTER_LOG_WARN, st->ident, "%s", st->tracks.note);
+	st->tracks.note[0] = '\0';
 }
 
 /* Generated and file inputs are paced to real time; live inputs pace themselves. */
@@ -293,6 +307,7 @@ run_source(struct ff_state *st)
 		post_failure(st, "%s", errbuf);
 		goto out;
 	}
+	log_note(st);
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		goto out;
 	m->kind = FF_DESCRIBED;
@@ -322,6 +337,7 @@ run_source(struct ff_state *st)
 		if (atomic_exchange(&st->keyframe_wanted, false))
 			ff_tracks_force_keyframe(&st->tracks);
 		ff_tracks_packet(&st->tracks, pkt, post_unit, st);
+		log_note(st);
 		av_packet_unref(pkt);
 	}
 out:
@@ -406,6 +422,28 @@ const struct adapter_ops ffmpeg_adapter_ops = {
 	.request_keyframe = ff_request_keyframe,
 };
 
+/*
+ * FFmpeg's own error messages come per damaged packet ("Header missing"),
+ * without the camera's name, and would flood the log on bad input: they go
+ * to the debug level, one line each. What matters is logged by our lines.
+ */
+static void
+av_log_to_debug(void *avcl, int level, const char *fmt, va_list vl)
+{
+	static _Thread_local int print_prefix = 1;
+	char line[512];
+	size_t n;
+
+	if (level > AV_LOG_ERROR || !adapter_log_enabled(ADAPTER_LOG_DEBUG))
+		return;
+	av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n > 0)
+		adapter_log(ADAPTER_LOG_DEBUG, "ffmpeg", "%s", line);
+}
+
 /* Called once at start-up: lavfi lives in libavdevice. */
 void ff_adapter_global_init(void);
 
@@ -414,4 +452,5 @@ ff_adapter_global_init(void)
 {
 	avdevice_register_all();
 	av_log_set_level(AV_LOG_ERROR);
+	av_log_set_callback(av_log_to_debug);
 }
