@@ -37,10 +37,8 @@ chmod 755 "$dir"
 as=""
 if [ "$(id -u)" = 0 ]; then as="runuser -u postgres --"; chown postgres "$dir"; fi
 gwpid=""
-campid=""
 cleanup() {
 	[ -n "$gwpid" ] && kill -TERM "$gwpid" 2>/dev/null && wait "$gwpid" 2>/dev/null || true
-	[ -n "$campid" ] && kill "$campid" 2>/dev/null || true
 	[ -f "$dir/pg/postmaster.pid" ] && (cd / && $as "$PGBIN/pg_ctl" -D "$dir/pg" -m immediate -w stop >/dev/null) || true
 	rm -rf "$dir"
 }
@@ -137,21 +135,28 @@ if [ "${SOURCES:-100}" != 0 ]; then
 	sleep 2
 fi
 
-# Latency the gateway adds, per packet: a live camera (gst-rtsp-server, 1080p
-# x264) read directly and through the gateway by the same process and clock.
-# Its encoder shares the two cores with the gateway and the load client.
+# Latency the gateway adds, per packet: rtsp_load is also the camera here
+# (-S): it serves the 1080p25 4 Mbit/s clip to the gateway in real time,
+# one write per RTP packet, and times each packet from its write to its
+# arrival on every reader's socket (kernel timestamps). A live camera on
+# this machine would be no reference: its encoder competes for the two
+# cores, and read directly, the order it writes to its two clients in
+# would be counted as the gateway's delay.
 if [ "${LATENCY:-1}" != 0 ]; then
 	camport=$(free_port)
-	/usr/bin/python3 "$top/t/integration/fakecam.py" "$camport" > "$dir/fakecam.log" 2>&1 &
-	campid=$!
-	sleep 1
-	cam2=$(psql -qAt -h "$dir" -U bench bench -c "INSERT INTO cameras (name, source_uri, adapter, always_on)
-		VALUES ('live', 'rtsp://127.0.0.1:$camport/big', 'rtsp', true) RETURNING id")
+	annexb=${CLIP%.ts}.h264
+	[ -f "$annexb" ] || ffmpeg -v error -i "$CLIP" -c copy -bsf:v h264_metadata=aud=insert -f h264 "$annexb"
+	cam2=$(psql -qAt -h "$dir" -U bench bench -c "INSERT INTO cameras (name, source_uri, adapter)
+		VALUES ('live', 'rtsp://127.0.0.1:$camport/cam', 'rtsp') RETURNING id")
 	grant=$(api POST /api/v1/grants "{\"authority_id\":$auth,\"levels\":[\"1V\"],\"scope\":\"cameras\",\"camera_ids\":[$cam2],\"duration_s\":7200,\"reason\":\"benchmark\"}")
 	user=$(echo "$grant" | json 'd["credentials"]["username"]')
 	pass=$(echo "$grant" | json 'd["credentials"]["password"]')
-	sleep 4
-	echo "--- added latency: 100 readers of a live camera, and one reader of the camera itself"
-	taskset -c 1 "$LOAD" -u "rtsp://127.0.0.1:$rtsp/cameras/$cam2" -U "$user" -P "$pass" -n "${LATENCY_READERS:-100}" -d "$DURATION" \
-		-p "$gwpid" -r 2 -D "rtsp://127.0.0.1:$camport/big" | grep -E 'latency|lost|readers:|cpu'
+	restart_gateway
+	for t in ${LATENCY_TRANSPORTS:-tcp}; do
+		u="rtsp://127.0.0.1:$rtsp/cameras/$cam2"
+		[ "$t" = tcp ] || u="rtsp://127.0.0.1:$http/cameras/$cam2"
+		echo "--- added latency over $t: ${LATENCY_READERS:-100} readers, the camera in rtsp_load, ${DURATION}s"
+		taskset -c 1 "$LOAD" -u "$u" -U "$user" -P "$pass" -n "${LATENCY_READERS:-100}" -d "$DURATION" \
+			-p "$gwpid" -r 2 -t "$t" -S "$camport:$annexb" | grep -E 'latency|lost|refused|readers:|cpu'
+	done
 fi

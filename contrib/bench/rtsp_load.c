@@ -3,7 +3,7 @@
  * process, to measure the gateway as gst-rtsp-server was measured.
  *
  *   rtsp_load -u rtsp://127.0.0.1:8554/cameras/1 -U user -P pass -n 800 -d 30
- *             [-t tcp|http|ws] [-p GATEWAY_PID] [-r RAMP_MS] [-D DIRECT_URL]
+ *             [-t tcp|http|ws] [-p GATEWAY_PID] [-r RAMP_MS] [-S PORT:FILE]
  *             [-C FIRST:COUNT]
  *
  * With -C, the URL's last path segment is replaced, reader by reader, by
@@ -19,13 +19,22 @@
  * then reads until the end. Per reader it records the time from PLAY to the
  * first packet and to the first video keyframe, packets, bytes and lost
  * packets (sequence gaps). With -p it samples the gateway's CPU time and
- * RSS over the steady part of the run. With -D it also reads the camera
- * directly and reports the delay the gateway adds per packet (the same
- * payload seen on both legs, same clock).
+ * RSS over the steady part of the run.
+ *
+ * With -S PORT:FILE it is also the camera (bench_cam.c): it serves FILE
+ * (H.264, Annex B with access unit delimiters) on 127.0.0.1:PORT, for the
+ * gateway to pull, and reports the delay the gateway adds per packet: from
+ * the camera's write of a packet to its arrival on each reader's socket,
+ * as the kernel timed it (SO_TIMESTAMPNS), not when this process got round
+ * to reading it: with a hundred sockets to read, our own turns would
+ * otherwise be counted as the gateway's. A reader's read that spans
+ * several of the gateway's writes carries the last one's time, which errs
+ * against the gateway.
  *
  * It prints one "key: value" per line, for scripts.
  */
 #include "vssgate_build.h"
+#include "bench_cam.h"
 #include "proto/digest.h"
 #include "proto/msg.h"
 #include "proto/rtsp_hdr.h"
@@ -78,7 +87,8 @@ struct reader {
 	uint64_t ws_left;		/* ws: payload bytes left in the server's frame */
 	uint8_t wsh[10];
 	int wshn;
-	bool direct;			/* reads the camera itself (latency reference) */
+	int64_t rx_us;			/* -S: kernel arrival time of the last read (realtime) */
+	int64_t t_play_wall;		/* -S: when PLAY was sent (realtime) */
 	int cseq;
 	bool authed;
 	struct digest_challenge chal;
@@ -97,7 +107,7 @@ struct reader {
 	uint16_t next_seq[MAX_TRACKS];
 };
 
-static const char *opt_url, *opt_user = "", *opt_pass = "", *opt_direct, *opt_transport = "tcp";
+static const char *opt_url, *opt_user = "", *opt_pass = "", *opt_serve, *opt_transport = "tcp";
 static int opt_n = 100, opt_duration = 20, opt_ramp_ms = 2, opt_pid;
 static enum wire opt_wire = W_TCP;
 static long opt_cam_first, opt_cam_count;
@@ -108,10 +118,10 @@ static struct reader *readers;
 static int nreaders;
 static int epfd;
 
-/* Latency: fingerprint -> arrival time on the direct leg. */
+/* Latency: payload fingerprint -> when our camera wrote it. */
 struct lat_slot {
 	uint64_t fp;
-	uint32_t ts;			/* RTP timestamp on the direct leg */
+	uint32_t ts;			/* RTP timestamp the camera gave it */
 	int64_t t;
 };
 static struct lat_slot lat_ring[LAT_SLOTS];
@@ -197,7 +207,7 @@ send_all(struct reader *r, const char *req)
 {
 	size_t n = strlen(req);
 
-	if (r->direct || opt_wire == W_TCP) {
+	if (opt_wire == W_TCP) {
 		write_fd(r, r->fd, req, n);
 	} else if (opt_wire == W_HTTP) {
 		char *b64 = malloc(4 * ((n + 2) / 3) + 1);
@@ -281,8 +291,6 @@ url_of(const struct reader *r)
 {
 	static char u[1400];
 
-	if (r->direct)
-		return opt_direct;
 	if ((size_t)snprintf(u, sizeof(u), "rtsp://%s:%d%s", host, port, r->path) >= sizeof(u))
 		die("URL too long");
 	return u;
@@ -304,6 +312,7 @@ next_step(struct reader *r)
 		break;
 	case R_PLAY:
 		r->t_play = now_us();
+		r->t_play_wall = bench_wall_us();
 		request(r, "PLAY", url_of(r), "Range: npt=0.000-\r\n");
 		break;
 	default:
@@ -444,19 +453,30 @@ vote_offset(uint32_t off)
 	fprintf(stderr, "rtsp_load: RTP timestamp offset %u (%d of %d votes)\n", ts_offset, best, OFFSET_VOTES);
 }
 
+/* bench_cam calls this just before it writes a packet. */
 static void
-latency_sample(struct reader *r, const uint8_t *payload, size_t len, uint32_t ts, int64_t t)
+latency_sent(const uint8_t *payload, size_t len, uint32_t ts, int64_t sent_us)
 {
 	uint64_t fp = fingerprint(payload, len);
 	struct lat_slot *s = &lat_ring[fp % LAT_SLOTS];
 
-	if (r->direct) {
-		s->fp = fp;
-		s->ts = ts;
-		s->t = t;
-		return;
-	}
-	if (s->fp != fp)
+	s->fp = fp;
+	s->ts = ts;
+	s->t = sent_us;
+}
+
+/*
+ * Only packets the camera sent after the reader's PLAY count: those before
+ * are the GOP the gateway keeps for a joining reader (timed by the first
+ * keyframe figures), not relay delay.
+ */
+static void
+latency_sample(const struct reader *r, const uint8_t *payload, size_t len, uint32_t ts, int64_t t)
+{
+	uint64_t fp = fingerprint(payload, len);
+	struct lat_slot *s = &lat_ring[fp % LAT_SLOTS];
+
+	if (s->fp != fp || s->t < r->t_play_wall)
 		return;
 	if (!have_offset) {
 		vote_offset(ts - s->ts);
@@ -498,8 +518,8 @@ on_rtp(struct reader *r, int channel, const uint8_t *p, size_t len, int64_t t)
 		return;
 	if (channel == r->video_channel && r->t_first_key == 0 && is_keyframe_payload(p + hl, len - hl))
 		r->t_first_key = t;
-	if (opt_direct && channel == r->video_channel)
-		latency_sample(r, p + hl, len - hl, r->last_video_ts, t);
+	if (opt_serve && channel == r->video_channel && r->rx_us != 0)
+		latency_sample(r, p + hl, len - hl, r->last_video_ts, r->rx_us);
 }
 
 /* Consume what is buffered: interleaved frames and responses. */
@@ -605,14 +625,40 @@ finish_handshake(struct reader *r, int64_t t)
 	}
 }
 
+/* read(), and with -S the kernel's arrival time of what was read. */
+static ssize_t
+read_timed(struct reader *r, uint8_t *buf, size_t len)
+{
+	union {
+		char space[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl) };
+	ssize_t n;
+
+	if (!opt_serve)
+		return read(r->fd, buf, len);
+	n = recvmsg(r->fd, &mh, 0);
+	r->rx_us = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n > 0 && c != NULL; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			r->rx_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+		}
+	return n;
+}
+
 static void
 on_readable(struct reader *r)
 {
 	static uint8_t tmp[RBUF];
 
 	for (;;) {
-		bool ws = !r->direct && opt_wire == W_WS && r->state != R_HANDSHAKE;
-		ssize_t n = ws ? read(r->fd, tmp, sizeof(tmp)) : read(r->fd, r->buf + r->len, RBUF - r->len);
+		bool ws = opt_wire == W_WS && r->state != R_HANDSHAKE;
+		ssize_t n = ws ? read_timed(r, tmp, sizeof(tmp)) : read_timed(r, r->buf + r->len, RBUF - r->len);
 		int64_t t = now_us();
 
 		if (n > 0) {
@@ -638,14 +684,11 @@ on_readable(struct reader *r)
 /* --- the run ------------------------------------------------------------------------ */
 
 static void
-start_reader(struct reader *r, bool direct)
+start_reader(struct reader *r)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET };
-	char dh[256], dp[1024];
-	int dport;
 
 	memset(r, 0, sizeof(*r));
-	r->direct = direct;
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	if (opt_cam_count > 0) {
 		char *slash = strrchr(r->path, '/');
@@ -656,13 +699,13 @@ start_reader(struct reader *r, bool direct)
 	}
 	r->video_channel = -1;
 	r->buf = malloc(RBUF);
-	if (direct) {
-		parse_url(opt_direct, dh, sizeof(dh), &dport, dp, sizeof(dp));
-		r->fd = connect_to(dh, dport, false);
-	} else {
-		r->fd = connect_to(host, port, false);
-		if (opt_wire == W_HTTP)
-			r->post_fd = connect_to(host, port, true);
+	r->fd = connect_to(host, port, false);
+	if (opt_wire == W_HTTP)
+		r->post_fd = connect_to(host, port, true);
+	if (opt_serve) {
+		int one = 1;
+
+		setsockopt(r->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 	}
 	r->state = R_CONNECTING;
 	r->t_connect = now_us();
@@ -674,7 +717,7 @@ static void
 on_event(struct reader *r, uint32_t events)
 {
 	if (r->state == R_CONNECTING && (events & EPOLLOUT)) {
-		if (!r->direct && opt_wire != W_TCP) {
+		if (opt_wire != W_TCP) {
 			send_handshake(r);
 		} else {
 			r->state = R_DESCRIBE;
@@ -744,15 +787,13 @@ report(double cpu0, double cpu1, double secs, long rss0, long rss1, long rss_idl
 
 	/* The freshest video timestamp any reader has: how far behind is the slowest? */
 	for (int i = 0; i < nreaders; i++)
-		if (!readers[i].direct && readers[i].have_video_ts &&
+		if (readers[i].have_video_ts &&
 		    (!have_newest || (int32_t)(readers[i].last_video_ts - newest) > 0))
 			newest = readers[i].last_video_ts, have_newest = true;
 	for (int i = 0; i < nreaders; i++) {
 		struct reader *r = &readers[i];
 		double rate, span;
 
-		if (r->direct)
-			continue;
 		playing += r->state == R_PLAYING;
 		lost += r->lost;
 		packets += r->packets;
@@ -777,9 +818,13 @@ report(double cpu0, double cpu1, double secs, long rss0, long rss1, long rss_idl
 	    percentile(first, (size_t)nf, 0.99));
 	printf("first_keyframe_ms_p50: %.1f\nfirst_keyframe_ms_p99: %.1f\n", percentile(key, (size_t)nk, 0.5),
 	    percentile(key, (size_t)nk, 0.99));
-	if (opt_direct)
-		printf("added_latency_ms_p50: %.2f\nadded_latency_ms_p99: %.2f\nlatency_samples: %zu\n",
-		    percentile(lat_samples, nlat, 0.5), percentile(lat_samples, nlat, 0.99), nlat);
+	if (opt_serve)
+		printf("camera_packets_refused: %llu\n", (unsigned long long)cam_packets_refused());
+	if (opt_serve)
+		printf("added_latency_ms_p50: %.2f\nadded_latency_ms_p90: %.2f\nadded_latency_ms_p99: %.2f\n"
+		    "added_latency_ms_p99.9: %.2f\nlatency_samples: %zu\n",
+		    percentile(lat_samples, nlat, 0.5), percentile(lat_samples, nlat, 0.9),
+		    percentile(lat_samples, nlat, 0.99), percentile(lat_samples, nlat, 0.999), nlat);
 	if (opt_pid) {
 		printf("gateway_cpu_percent: %.1f\n", 100.0 * (cpu1 - cpu0) / secs);
 		printf("gateway_rss_kb: %ld\ngateway_rss_idle_kb: %ld\n", rss1, rss_idle);
@@ -803,13 +848,19 @@ run(void)
 
 	if (opt_pid)
 		proc_sample(opt_pid, &cpu0, &rss_idle);
-	if (opt_direct)
-		start_reader(&readers[nreaders++], true);
+	if (opt_serve) {
+		char file[1024];
+		int cam_port;
+
+		if (sscanf(opt_serve, "%d:%1023s", &cam_port, file) != 2)
+			die("-S takes PORT:FILE");
+		cam_start(epfd, cam_port, file, 25, latency_sent);
+	}
 	while (now_us() < end) {
 		int n, timeout = 5;
 
 		while (started < opt_n && now_us() >= next_start) {
-			start_reader(&readers[nreaders++], false);
+			start_reader(&readers[nreaders++]);
 			started++;
 			next_start += opt_ramp_ms * 1000;
 		}
@@ -819,8 +870,12 @@ run(void)
 			measured = true;
 		}
 		n = epoll_wait(epfd, evs, 256, timeout);
-		for (int i = 0; i < n; i++)
-			on_event(evs[i].data.ptr, evs[i].events);
+		for (int i = 0; i < n; i++) {
+			if (cam_owns(evs[i].data.ptr))
+				cam_on_event(evs[i].data.ptr, evs[i].events);
+			else
+				on_event(evs[i].data.ptr, evs[i].events);
+		}
 	}
 	if (opt_pid)
 		proc_sample(opt_pid, &cpu1, &rss1);
@@ -833,7 +888,7 @@ main(int argc, char **argv)
 	struct rlimit rl = { 65536, 65536 };
 	int c;
 
-	while ((c = getopt(argc, argv, "u:U:P:n:d:t:p:r:D:C:")) != -1) {
+	while ((c = getopt(argc, argv, "u:U:P:n:d:t:p:r:S:C:")) != -1) {
 		switch (c) {
 		case 'u': opt_url = optarg; break;
 		case 'U': opt_user = optarg; break;
@@ -843,12 +898,12 @@ main(int argc, char **argv)
 		case 't': opt_transport = optarg; break;
 		case 'p': opt_pid = atoi(optarg); break;
 		case 'r': opt_ramp_ms = atoi(optarg); break;
-		case 'D': opt_direct = optarg; break;
+		case 'S': opt_serve = optarg; break;
 		case 'C':
 			if (sscanf(optarg, "%ld:%ld", &opt_cam_first, &opt_cam_count) != 2 || opt_cam_count <= 0)
 				die("-C takes FIRST:COUNT");
 			break;
-		default: die("usage: rtsp_load -u URL -U USER -P PASS [-n N] [-d SECONDS] [-p PID] [-D DIRECT_URL]");
+		default: die("usage: rtsp_load -u URL -U USER -P PASS [-n N] [-d SECONDS] [-p PID] [-S PORT:FILE]");
 		}
 	}
 	if (opt_url == NULL || opt_n <= 0)
