@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#define WS_CLOSE_REASON_MAX 123	/* a close frame's payload is at most 125 bytes, the code included */
+
 const char *
 rtsp_status_text(int status)
 {
@@ -100,11 +102,36 @@ rtsp_conn_free(struct rtsp_conn *rc)
 	free(rc);
 }
 
+/*
+ * A WebSocket peer is told why in a close frame (RFC 6455 5.5.1, code 1008:
+ * the gateway's policy ended it), so that a web player can say so. Not in
+ * the middle of a media frame, whose rest will never come: then the TCP
+ * close alone has to do.
+ */
+static void
+ws_send_close(struct rtsp_conn *rc, const char *reason)
+{
+	struct hub_reader *r = rc->session ? rc->session->reader : NULL;
+	uint8_t f[4 + WS_CLOSE_REASON_MAX];
+	size_t n = GW_MIN(strlen(reason), (size_t)WS_CLOSE_REASON_MAX);
+
+	if (!conn_is_open(rc->conn) || rc->ws_left > 0 || (r && !hub_reader_at_boundary(r)))
+		return;
+	f[0] = 0x88;			/* FIN, close */
+	f[1] = (uint8_t)(2 + n);
+	f[2] = 1008 >> 8;
+	f[3] = 1008 & 0xff;
+	memcpy(f + 4, reason, n);
+	evbuffer_add(conn_out(rc->conn), f, 4 + n);
+}
+
 void
 rtsp_conn_close(struct rtsp_conn *rc, const char *reason)
 {
 	if (rc->post_conn)
 		conn_close(rc->post_conn, reason);
+	if (rc->wire == WIRE_WEBSOCKET)
+		ws_send_close(rc, reason);
 	conn_close_after_flush(rc->conn, reason);
 }
 

@@ -362,7 +362,7 @@ ws_on_message(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_
 	if (arg->opcode == WSLAY_BINARY_FRAME || arg->opcode == WSLAY_TEXT_FRAME)
 		evbuffer_add(rtsp_conn_input(rc), arg->msg, arg->msg_length);
 	else if (arg->opcode == WSLAY_CONNECTION_CLOSE)
-		rtsp_conn_close(rc, "WebSocket closed by the client");
+		conn_close_after_flush(rc->conn, "WebSocket closed by the client");	/* no close frame of ours */
 }
 
 static const struct wslay_event_callbacks ws_callbacks = {

@@ -932,6 +932,7 @@ class RawWire:
     def __init__(self, gw, wire="tcp", source=None):
         import websocket
         self.wire, self.buf, self.cseq, self.session, self.frames = wire, b"", 0, None, 0
+        self.close_frame = None		# websocket: the payload of the close frame received
         self.errors = (OSError, websocket.WebSocketException)
         if wire == "websocket":
             self.ws = websocket.create_connection(f"ws://127.0.0.1:{gw.http_port}/rtsp-over-websocket",
@@ -962,7 +963,15 @@ class RawWire:
 
     def _recv(self):
         try:
-            return self.ws.recv_data()[1] if self.wire == "websocket" else self.socks[0].recv(65536)
+            if self.wire != "websocket":
+                return self.socks[0].recv(65536)
+            # Frame by frame: a close frame is kept for the test (recv_data() would answer it
+            # and lose it when the gateway has already closed the socket).
+            frame = self.ws.recv_frame()
+            if frame.opcode == 8:
+                self.close_frame = frame.data
+                return b""
+            return frame.data
         except self.errors:
             return b""
 
@@ -1033,6 +1042,12 @@ def test_wrong_passwords_in_a_loop_are_cut_off(relay, wire):
     assert [status for status, _, _ in answers] == [401] * CUT_AFTER
     last = answers[-1][1]
     assert last.get("connection") == ["close"] and md5_challenge(last)
+    if wire == "websocket":
+        # A web player is told why: a close frame, 1008 (policy), with the reason.
+        while c.close_frame is None and c._recv():
+            pass
+        assert c.close_frame is not None, "no WebSocket close frame"
+        assert (int.from_bytes(c.close_frame[:2], "big"), c.close_frame[2:]) == (1008, b"too many failed logins")
     assert c.gone(), "the gateway left the connection open"
     c.close()
     relay.wait_log(rf'127\.0\.0\.1:\d+.*: {CUT_AFTER} failed logins in a row, the last as user "{relay.user}"; closing')
