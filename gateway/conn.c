@@ -294,7 +294,8 @@ conn_reap(void *arg)
 	event_free(c->ev_read);
 	if (c->ev_write)
 		event_free(c->ev_write);
-	evbuffer_free(c->in);
+	if (c->in)
+		evbuffer_free(c->in);
 	if (c->out)
 		evbuffer_free(c->out);
 	close(c->fd);
@@ -441,6 +442,15 @@ conn_flush(struct gw_conn *c)
 	return 0;
 }
 
+void
+conn_release_input(struct gw_conn *c)
+{
+	if (c->in != NULL && evbuffer_get_length(c->in) == 0) {
+		evbuffer_free(c->in);
+		c->in = NULL;
+	}
+}
+
 struct evbuffer *
 conn_out(struct gw_conn *c)
 {
@@ -498,7 +508,7 @@ conn_resume_read(struct gw_conn *c)
 	/* TLS may hold decrypted bytes that no socket event will announce. */
 	if (c->ssl && SSL_pending(c->ssl) > 0)
 		event_active(c->ev_read, EV_READ, 0);
-	else if (evbuffer_get_length(c->in) > 0 && c->proto && c->state == CONN_ACTIVE)
+	else if (c->in && evbuffer_get_length(c->in) > 0 && c->proto && c->state == CONN_ACTIVE)
 		event_active(c->ev_read, EV_READ, 0);
 }
 
@@ -629,6 +639,10 @@ fill_input(struct gw_conn *c)
 {
 	size_t total = 0;
 
+	if (c->in == NULL && (c->in = evbuffer_new()) == NULL) {	/* see conn_release_input() */
+		conn_close(c, "out of memory");
+		return -1;
+	}
 	while (total < READ_BUDGET) {
 		struct evbuffer_iovec v;
 		ssize_t n;

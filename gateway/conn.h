@@ -75,7 +75,7 @@ struct gw_conn {
 	struct event *ev_write;		/* NULL until the first conn_want_write() */
 	const struct conn_io *io;
 	struct ssl_st *ssl;
-	struct evbuffer *in;		/* received, not yet consumed */
+	struct evbuffer *in;		/* received, not yet consumed; NULL after conn_release_input() */
 	struct evbuffer *out;		/* control bytes to write; NULL until conn_out() */
 	const struct conn_proto *proto;
 	void *proto_data;		/* owned by proto, freed in on_close */
@@ -109,6 +109,12 @@ void conn_register_proto(enum conn_kind kind, const struct conn_proto *proto);
  */
 void conn_set_proto(struct gw_conn *c, const struct conn_proto *proto, void *data);
 
+/*
+ * Free c->in if it is empty; the next read makes another. For a side that
+ * only now and then carries a request in (a tunnel's POST): the buffer and
+ * its last, mostly unused read chunk go between requests.
+ */
+void conn_release_input(struct gw_conn *c);
 /* c->out, made on first use: a tunnel's POST side never writes. */
 struct evbuffer *conn_out(struct gw_conn *c);
 /* Bytes waiting in c->out. */

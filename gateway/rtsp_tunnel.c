@@ -74,6 +74,7 @@ get_on_read(struct gw_conn *c)
 {
 	/* The client has nothing to say on this side; what it sends is dropped. */
 	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	conn_release_input(c);
 }
 
 static void
@@ -133,6 +134,7 @@ post_on_read(struct gw_conn *c)
 		evbuffer_drain(c->in, n);
 		evbuffer_add(rtsp_conn_input(rc), out, (size_t)d);
 	}
+	conn_release_input(c);
 	rtsp_conn_process(rc);
 }
 
@@ -270,6 +272,7 @@ start_tunnel_get(struct gw_conn *c, const struct msg *m, const char *cookie)
 	snprintf(rc->cookie, sizeof(rc->cookie), "%s", cookie);
 	TAILQ_INSERT_TAIL(&tunnels, rc, tunnel_link);
 	conn_set_proto(c, &tunnel_get_proto, rc);
+	conn_release_input(c);	/* nothing more comes in on this side */
 	c->deadline_us = gw_mono_us() + gw.cfg->idle_timeout_ms * 1000;
 	join_waiting_post(rc);
 	return true;
