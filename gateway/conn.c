@@ -454,10 +454,8 @@ conn_release_input(struct gw_conn *c)
 struct evbuffer *
 conn_out(struct gw_conn *c)
 {
-	if (c->out == NULL && (c->out = evbuffer_new()) == NULL) {
-		log_error("out of memory for an output buffer");	/* as gw_xmalloc() */
-		abort();
-	}
+	if (c->out == NULL)
+		c->out = gw_xevbuffer_new();
 	return c->out;
 }
 
@@ -639,10 +637,8 @@ fill_input(struct gw_conn *c)
 {
 	size_t total = 0;
 
-	if (c->in == NULL && (c->in = evbuffer_new()) == NULL) {	/* see conn_release_input() */
-		conn_close(c, "out of memory");
-		return -1;
-	}
+	if (c->in == NULL)
+		c->in = gw_xevbuffer_new();	/* see conn_release_input() */
 	while (total < READ_BUDGET) {
 		struct evbuffer_iovec v;
 		ssize_t n;

@@ -65,6 +65,8 @@ void *gw_xmalloc(size_t n);
 void *gw_xcalloc(size_t n, size_t size);
 void *gw_xrealloc(void *p, size_t n);
 char *gw_xstrdup(const char *s);
+/* evbuffer_new(), aborting on out-of-memory like gw_xmalloc(). */
+struct evbuffer *gw_xevbuffer_new(void);
 char *gw_xstrndup(const char *s, size_t n);
 char *gw_xasprintf(const char *fmt, ...) GW_PRINTF(1, 2);
 void gw_free_str(char **p);

@@ -234,7 +234,8 @@ rebase_ts(struct track_state *t, const struct adapter_frame *in)
 
 		if (in->discontinuity || t->force_discont || d > max_jump || d < -max_jump) {
 			uint32_t elapsed = (uint32_t)((now - t->last_mono_us) * t->desc.clock_rate / 1000000);
-			uint32_t step = t->last_step ? t->last_step : 1;
+			/* A frame's step, not a gap (silence suppression leaves seconds between frames). */
+			uint32_t step = t->last_step ? GW_MIN(t->last_step, (uint32_t)t->desc.clock_rate / 5) : 1;
 
 			t->ts_offset = t->last_hub_ts + (elapsed > step ? elapsed : step) - in->rtp_ts;
 			t->have_map = false;
@@ -283,11 +284,15 @@ gop_clear(struct hub_source *s)
 
 /* A reader may start at this frame: a video keyframe, or any frame if there is no video. */
 static bool
+wants_video(const struct hub_source *s, unsigned track_mask)
+{
+	return s->video_track >= 0 && (track_mask & (1u << s->video_track));
+}
+
+static bool
 is_start_point(const struct hub_source *s, const struct hub_frame *f, unsigned track_mask)
 {
-	if (s->video_track >= 0 && (track_mask & (1u << s->video_track)))
-		return f->keyframe && f->track == s->video_track;
-	return true;
+	return !wants_video(s, track_mask) || (f->keyframe && f->track == s->video_track);
 }
 
 static void
@@ -620,15 +625,11 @@ adapter_log_enabled(enum adapter_log_level level)
 void
 adapter_log(enum adapter_log_level level, const char *ident, const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 
-	if (!log_enabled(adapter_level(level)))
-		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_vmsg(adapter_level(level), ident, fmt, ap);
 	va_end(ap);
-	log_msg(adapter_level(level), ident, "%s", line);
 }
 
 /* Fingerprint of what makes a source: a change in the model restarts it. */
@@ -896,6 +897,15 @@ fill_play_info(struct hub_reader *r, struct hub_play_info *info)
 		info->start_wall_us = gw_wall_us();
 }
 
+/* A reader of the video starts at the next keyframe (asked of the source). */
+static void
+wait_for_keyframe(struct hub_reader *r)
+{
+	r->waiting_keyframe = wants_video(r->src, r->track_mask);
+	if (r->waiting_keyframe)
+		hub_source_request_keyframe(r->src);
+}
+
 /*
  * Start from the cached GOP when there is one, so the first frame is a
  * keyframe at once; otherwise wait for the next keyframe (and ask for one).
@@ -916,10 +926,8 @@ hub_reader_play(struct hub_reader *r, struct hub_play_info *info)
 				started = true;
 			}
 	}
-	if (!started && s->video_track >= 0 && (r->track_mask & (1u << s->video_track))) {
-		r->waiting_keyframe = true;
-		hub_source_request_keyframe(s);
-	}
+	if (!started)
+		wait_for_keyframe(r);
 	if (info)
 		fill_play_info(r, info);
 	if (r->count > 0)
@@ -929,13 +937,9 @@ hub_reader_play(struct hub_reader *r, struct hub_play_info *info)
 void
 hub_reader_play_live(struct hub_reader *r)
 {
-	struct hub_source *s = r->src;
-
 	GW_CHECK(r, READER_MAGIC);
 	r->playing = true;
-	r->waiting_keyframe = s->video_track >= 0 && (r->track_mask & (1u << s->video_track));
-	if (r->waiting_keyframe)
-		hub_source_request_keyframe(s);
+	wait_for_keyframe(r);
 }
 
 void

@@ -15,8 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static enum log_target current_target = LOG_TARGET_STDERR;
-static enum log_level current_level = LOG_LVL_INFO;
+/* Atomic: worker threads read them while a reload (SIGHUP) sets them. */
+static _Atomic enum log_target current_target = LOG_TARGET_STDERR;
+static _Atomic enum log_level current_level = LOG_LVL_INFO;
 
 static const char *const level_names[] = {
 	[LOG_LVL_ERROR] = "ERROR",
@@ -67,17 +68,24 @@ sanitize(char *s)
 void
 log_msg(enum log_level level, const char *ident, const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, ident, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_vmsg(enum log_level level, const char *ident, const char *fmt, va_list ap)
+{
 	char msg[1024], line[1200], stamp[32];
 	struct timespec ts;
 	struct tm tm;
-	va_list ap;
 	int n;
 
 	if (!log_enabled(level))
 		return;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	sanitize(msg);
 
 	if (current_target == LOG_TARGET_SYSLOG) {

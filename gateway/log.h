@@ -10,6 +10,8 @@
 
 #include "gw.h"
 
+#include <stdarg.h>
+
 enum log_level {
 	LOG_LVL_ERROR,
 	LOG_LVL_WARN,
@@ -29,6 +31,8 @@ bool log_enabled(enum log_level level);
 /* ident may be NULL; when set it is printed first, e.g. "C-12 rtsp 10.0.0.5:4410". */
 void log_msg(enum log_level level, const char *ident, const char *fmt, ...)
     GW_PRINTF(3, 4);
+void log_vmsg(enum log_level level, const char *ident, const char *fmt, va_list ap)
+    GW_PRINTF(3, 0);
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, NULL, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, NULL, __VA_ARGS__)

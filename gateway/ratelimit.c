@@ -3,11 +3,14 @@
  */
 #include "ratelimit.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define RL_BUCKETS 1024
+#define RL_PRUNE_EVERY_US 1000000	/* a full table is a long walk: not at every janitor tick */
+#define RL_LONG_AGO (INT64_MIN / 2)	/* a time that is never within a window */
 
 struct rl_entry {
 	char key[RATELIMIT_KEY_MAX + 1];
@@ -22,7 +25,7 @@ struct ratelimit {
 	int max_entries;
 	int entries;
 	int64_t untracked_refusal_us;	/* last true answer for a key the full table could not hold */
-	bool untracked_refused;
+	int64_t last_prune_us;
 	struct rl_entry *buckets[RL_BUCKETS];
 };
 
@@ -33,6 +36,7 @@ ratelimit_new(int64_t window_us, int max_entries)
 
 	rl->window_us = window_us;
 	rl->max_entries = max_entries;
+	rl->untracked_refusal_us = rl->last_prune_us = RL_LONG_AGO;
 	return rl;
 }
 
@@ -80,31 +84,30 @@ expired(const struct ratelimit *rl, const struct rl_entry *e, int64_t now_us)
 	return now_us - e->window_start_us >= rl->window_us;
 }
 
-/* |key|'s entry, in a new window if its last one has ended; NULL if absent. */
-static struct rl_entry *
+/* Where |key|'s entry is, in a new window if its last one has ended (*pp NULL if absent). */
+static struct rl_entry **
 current(struct ratelimit *rl, const char *key, int64_t now_us)
 {
-	struct rl_entry *e = *slot(rl, key);
+	struct rl_entry **pp = slot(rl, key), *e = *pp;
 
 	if (e != NULL && expired(rl, e, now_us)) {
 		e->window_start_us = now_us;
 		e->count = 0;
 		e->refusal_seen = false;
 	}
-	return e;
+	return pp;
 }
 
 bool
 ratelimit_hit(struct ratelimit *rl, const char *key, int limit, int64_t now_us, int *retry_s)
 {
-	struct rl_entry *e = current(rl, key, now_us), **pp;
+	struct rl_entry **pp = current(rl, key, now_us), *e = *pp;
 
 	if (e == NULL) {
 		if (rl->entries >= rl->max_entries) {
 			*retry_s = window_seconds(rl);
 			return false;	/* fail closed under a flood of names */
 		}
-		pp = slot(rl, key);
 		e = *pp = gw_xcalloc(1, sizeof(*e));
 		snprintf(e->key, sizeof(e->key), "%s", key);
 		e->window_start_us = now_us;
@@ -131,15 +134,13 @@ ratelimit_check(struct ratelimit *rl, const char *key, int limit, int64_t now_us
 bool
 ratelimit_first_refusal(struct ratelimit *rl, const char *key, int64_t now_us)
 {
-	struct rl_entry *e = current(rl, key, now_us);
+	struct rl_entry *e = *current(rl, key, now_us);
 	bool first;
 
 	if (e == NULL) {
-		first = !rl->untracked_refused || now_us - rl->untracked_refusal_us >= rl->window_us;
-		if (first) {
-			rl->untracked_refused = true;
+		first = now_us - rl->untracked_refusal_us >= rl->window_us;
+		if (first)
 			rl->untracked_refusal_us = now_us;
-		}
 		return first;
 	}
 	first = !e->refusal_seen;
@@ -150,6 +151,9 @@ ratelimit_first_refusal(struct ratelimit *rl, const char *key, int64_t now_us)
 void
 ratelimit_prune(struct ratelimit *rl, int64_t now_us)
 {
+	if (now_us - rl->last_prune_us < RL_PRUNE_EVERY_US)
+		return;
+	rl->last_prune_us = now_us;
 	for (int i = 0; i < RL_BUCKETS; i++)
 		for (struct rl_entry **pp = &rl->buckets[i]; *pp;) {
 			struct rl_entry *e = *pp;
@@ -175,7 +179,7 @@ ratelimit_clear(struct ratelimit *rl)
 			free(e);
 		}
 	rl->entries = 0;
-	rl->untracked_refused = false;
+	rl->untracked_refusal_us = RL_LONG_AGO;
 }
 
 int

@@ -45,11 +45,12 @@ bool ratelimit_check(struct ratelimit *rl, const char *key, int limit, int64_t n
  */
 bool ratelimit_first_refusal(struct ratelimit *rl, const char *key, int64_t now_us);
 
-/* Forget the keys whose window has ended (the janitor calls it). */
+/* Forget the keys whose window has ended; at most once a second, so the
+ * janitor may call it at every tick. */
 void ratelimit_prune(struct ratelimit *rl, int64_t now_us);
-/* Forget every key. */
+/* Forget every key, and the number of keys held (for the tests). */
 void ratelimit_clear(struct ratelimit *rl);
-int ratelimit_count(const struct ratelimit *rl);	/* keys held */
+int ratelimit_count(const struct ratelimit *rl);
 
 /* The usual key of a peer: the address part of "1.2.3.4:5678" or "[::1]:5678". */
 void ratelimit_peer_address(const char *peer, char *out, size_t outlen);

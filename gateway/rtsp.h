@@ -161,6 +161,10 @@ void rtsp_conn_close(struct rtsp_conn *rc, const char *reason);
 /* rtsp_methods.c */
 void rtsp_handle(struct rtsp_conn *rc, struct rtsp_request *req);
 void rtsp_methods_resume(struct rtsp_conn *rc, struct hub_source *src, const char *error);
+enum gw_action rtsp_track_action(const struct adapter_track *t);
+/* The failed-login counts per address. */
+void rtsp_auth_init(void);
+void rtsp_auth_shutdown(void);
 
 /* rtsp_session.c */
 struct rtsp_media_session *rtsp_session_new(struct rtsp_conn *rc, const struct gw_principal *p,
@@ -177,9 +181,6 @@ void rtsp_sessions_shutdown(void);
 /* Wake every UDP session with media queued (the shared socket can take more). */
 void rtsp_sessions_udp_resume(void);
 
-/* rtsp_methods.c */
-enum gw_action rtsp_track_action(const struct adapter_track *t);
-
 /* rtsp_out.c */
 int rtsp_out_init(void) GW_MUSTCHECK;
 void rtsp_out_shutdown(void);
@@ -193,9 +194,6 @@ void rtsp_udp_send_rtcp(struct rtsp_media_session *s, int track, const void *pkt
 /* rtsp_tunnel.c */
 bool rtsp_http_takeover(struct gw_conn *c, const struct msg *m);
 void rtsp_tunnel_init(void);
-/* rtsp_methods.c: the failed-login counts per address. */
-void rtsp_auth_init(void);
-void rtsp_auth_shutdown(void);
 void rtsp_tunnel_unlink(struct rtsp_conn *rc);
 int rtsp_ws_frame_header(uint8_t hdr[10], uint64_t len);
 

@@ -146,8 +146,7 @@ static struct ratelimit *failures_by_address;
 static void
 auth_janitor(int64_t now_us)
 {
-	if (failures_by_address)
-		ratelimit_prune(failures_by_address, now_us);
+	ratelimit_prune(failures_by_address, now_us);
 }
 
 void
@@ -162,12 +161,6 @@ rtsp_auth_shutdown(void)
 {
 	ratelimit_free(failures_by_address);
 	failures_by_address = NULL;
-}
-
-static struct ratelimit *
-address_failures(void)
-{
-	return failures_by_address;
 }
 
 static void
@@ -189,23 +182,20 @@ new_nonce(struct rtsp_conn *rc)
 static void
 challenge(struct rtsp_conn *rc, struct rtsp_request *req, bool stale, bool closing)
 {
-	static const enum digest_algo algos[] = { DIGEST_SHA256, DIGEST_MD5 };
-	char headers[1400], one[600];
-	size_t used = 0;
+	static const char close_line[] = "Connection: close\r\n";
+	char headers[1400];
+	int n;
 
 	if (rc->nonce[0] == '\0' || stale)
 		new_nonce(rc);
-	headers[0] = '\0';
-	for (size_t i = 0; i < ARRAY_SIZE(algos); i++)
-		if (digest_challenge_format(gw.cfg->realm, rc->nonce, NULL, algos[i], stale, one,
-		    sizeof(one)) > 0)
-			used += (size_t)snprintf(headers + used, sizeof(headers) - used,
-			    "WWW-Authenticate: %s\r\n", one);
-	if (rc->conn->tls && digest_basic_challenge_format(gw.cfg->realm, one, sizeof(one)) > 0)
-		used += (size_t)snprintf(headers + used, sizeof(headers) - used,
-		    "WWW-Authenticate: %s\r\n", one);
+	n = digest_challenges_format(gw.cfg->realm, rc->nonce, NULL, stale, rc->conn->tls, headers,
+	    sizeof(headers) - sizeof(close_line));
+	if (n < 0)
+		n = 0;	/* a realm too long for the header: a bare 401 */
 	if (closing)
-		snprintf(headers + used, sizeof(headers) - used, "Connection: close\r\n");
+		memcpy(headers + n, close_line, sizeof(close_line));
+	else
+		headers[n] = '\0';
 	reply(rc, req, 401, headers);
 }
 
@@ -296,16 +286,15 @@ out:
  * connection closes. One line in the log per address and minute.
  */
 static bool
-address_may_try(struct rtsp_conn *rc, struct rtsp_request *req)
+address_may_try(struct rtsp_conn *rc, struct rtsp_request *req, const char *addr)
 {
-	char addr[64], headers[64];
+	char headers[64];
 	int limit = gw.cfg->rtsp_auth_failures_per_minute, retry_s = 0;
 	int64_t now = gw_mono_us();
 
-	ratelimit_peer_address(rc->conn->peer_str, addr, sizeof(addr));
-	if (ratelimit_check(address_failures(), addr, limit, now, &retry_s))
+	if (ratelimit_check(failures_by_address, addr, limit, now, &retry_s))
 		return true;
-	if (ratelimit_first_refusal(address_failures(), addr, now))
+	if (ratelimit_first_refusal(failures_by_address, addr, now))
 		olog_warn(rc->conn, "refusing RTSP logins from %s for %d s: %d failed in a minute (or more "
 		    "addresses are failing than can be counted)", addr, retry_s, limit);
 	snprintf(headers, sizeof(headers), "Retry-After: %d\r\nConnection: close\r\n", retry_s);
@@ -325,15 +314,13 @@ log_failure_once(struct rtsp_conn *rc, const char *username)
 
 /* A wrong password or an unknown user: count it, per address and in a row here. */
 static void
-refuse_wrong(struct rtsp_conn *rc, struct rtsp_request *req, const char *username)
+refuse_wrong(struct rtsp_conn *rc, struct rtsp_request *req, const char *username, const char *addr)
 {
-	char addr[64];
 	int retry_s;
 	bool cut = ++rc->auth_failures >= AUTH_FAILURES_PER_CONN;
 
-	ratelimit_peer_address(rc->conn->peer_str, addr, sizeof(addr));
 	/* Over the budget or not, this one gets its 401: the next request is refused unchecked. */
-	(void)ratelimit_hit(address_failures(), addr, gw.cfg->rtsp_auth_failures_per_minute,
+	(void)ratelimit_hit(failures_by_address, addr, gw.cfg->rtsp_auth_failures_per_minute,
 	    gw_mono_us(), &retry_s);
 	log_failure_once(rc, username);
 	challenge(rc, req, false, cut);
@@ -346,11 +333,11 @@ refuse_wrong(struct rtsp_conn *rc, struct rtsp_request *req, const char *usernam
 
 static void
 refuse(struct rtsp_conn *rc, struct rtsp_request *req, const struct digest_credentials *cr,
-    enum cred_verdict v)
+    enum cred_verdict v, const char *addr)
 {
 	switch (v) {
 	case CRED_WRONG:
-		refuse_wrong(rc, req, cr->username);
+		refuse_wrong(rc, req, cr->username, addr);
 		break;
 	case CRED_NOT_OURS:
 		log_failure_once(rc, cr->username);
@@ -371,12 +358,14 @@ authenticate(struct rtsp_conn *rc, struct rtsp_request *req, struct gw_principal
 	enum cred_verdict v;
 	size_t len;
 	const char *h = header_value(req, "Authorization", &len);
+	char addr[64];
 
 	if (h == NULL) {
 		challenge(rc, req, false, false);
 		return false;
 	}
-	if (!address_may_try(rc, req))
+	ratelimit_peer_address(rc->conn->peer_str, addr, sizeof(addr));
+	if (!address_may_try(rc, req, addr))
 		return false;
 	if (msg_header_count(&req->msg, "Authorization") != 1 ||
 	    digest_parse_authorization(h, len, &cr) < 0) {
@@ -389,7 +378,7 @@ authenticate(struct rtsp_conn *rc, struct rtsp_request *req, struct gw_principal
 	if (v == CRED_OK)
 		rc->auth_failures = 0;
 	else
-		refuse(rc, req, &cr, v);
+		refuse(rc, req, &cr, v, addr);
 	OPENSSL_cleanse(&cr, sizeof(cr));
 	return v == CRED_OK;
 }

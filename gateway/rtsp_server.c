@@ -68,10 +68,8 @@ rtsp_conn_new(struct gw_conn *conn, enum rtsp_wire wire)
 struct evbuffer *
 rtsp_conn_input(struct rtsp_conn *rc)
 {
-	if (rc->in == NULL && (rc->in = evbuffer_new()) == NULL) {
-		log_error("out of memory for an input buffer");	/* as gw_xmalloc() */
-		abort();
-	}
+	if (rc->in == NULL)
+		rc->in = gw_xevbuffer_new();
 	return rc->in;
 }
 

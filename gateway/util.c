@@ -9,6 +9,7 @@
 #include "proto/proto.h"
 #include "log.h"
 
+#include <event2/buffer.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -47,6 +48,16 @@ gw_xcalloc(size_t n, size_t size)
 	if (p == NULL)
 		out_of_memory(n * size);
 	return p;
+}
+
+struct evbuffer *
+gw_xevbuffer_new(void)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL)
+		out_of_memory(sizeof(void *));	/* the struct is opaque: its size is libevent's */
+	return b;
 }
 
 void *

@@ -25,6 +25,8 @@
 #define BITRATE_MAX 64000
 #define MAX_RATE 48000
 #define MAX_BAD_PACKETS 250		/* in a row: the stream does not decode at all */
+#define MAX_INPUT_RATE 384000		/* the resampler's filter grows with the input rate */
+#define MAX_PTS_MAGNITUDE (INT64_C(1) << 60)	/* beyond: no timestamp (no overflow below) */
 
 struct ff_audio {
 	AVRational tb;			/* of the input stream */
@@ -130,6 +132,11 @@ ff_audio_new(const AVCodecParameters *par, AVRational tb, char *why, size_t whyl
 		return NULL;
 	}
 	a->tb = tb;
+	if (par->sample_rate <= 0 || par->sample_rate > MAX_INPUT_RATE) {
+		snprintf(why, whylen, "its sample rate (%d Hz) is out of range", par->sample_rate);
+		free(a);
+		return NULL;
+	}
 	if (open_decoder(a, par, why, whylen) < 0 || open_encoder(a, par, why, whylen) < 0 ||
 	    alloc_buffers(a, why, whylen) < 0) {
 		ff_audio_free(a);
@@ -161,6 +168,8 @@ set_up_resampler(struct ff_audio *a, const AVFrame *f, char *why, size_t whylen)
 	if (a->swr != NULL && f->format == a->in_format && f->sample_rate == a->in_rate &&
 	    av_channel_layout_compare(&f->ch_layout, &a->in_layout) == 0)
 		return 0;
+	if (f->sample_rate <= 0 || f->sample_rate > MAX_INPUT_RATE)
+		goto fail;	/* a hostile rate would make a huge filter */
 	/* Some decoders only give a channel count: take that count's usual layout. */
 	if (f->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
 		av_channel_layout_default(&in, f->ch_layout.nb_channels);
@@ -197,22 +206,26 @@ static bool
 place(struct ff_audio *a, const AVFrame *f)
 {
 	int rate = a->enc->sample_rate;
-	int64_t pts, ahead;
+	int64_t pts = AV_NOPTS_VALUE, ahead;
 
-	if (f->best_effort_timestamp == AV_NOPTS_VALUE) {
+	if (f->best_effort_timestamp != AV_NOPTS_VALUE)
+		pts = av_rescale_q(f->best_effort_timestamp, a->tb, (AVRational){ 1, rate });
+	/* A timestamp near the int64 range (a broken or hostile container) counts as none. */
+	if (pts == AV_NOPTS_VALUE || pts > MAX_PTS_MAGNITUDE || pts < -MAX_PTS_MAGNITUDE) {
 		a->anchored = true;	/* counted from where the clock is */
 		return true;
 	}
 	/* The resampler still holds a few samples from before this frame: they come out first. */
-	pts = av_rescale_q(f->best_effort_timestamp, a->tb, (AVRational){ 1, rate }) -
-	    swr_get_delay(a->swr, rate) + a->in_offset;
+	pts += a->in_offset - swr_get_delay(a->swr, rate);
 	ahead = pts - (a->fifo_pts + av_audio_fifo_size(a->fifo));
 	if (!a->anchored || ahead > rate / 10) {
 		av_audio_fifo_reset(a->fifo);
 		a->fifo_pts = pts;
 		a->anchored = true;
 	} else if (ahead < -rate) {
-		a->in_offset -= ahead;
+		/* Offsets that add up past the bound (timestamps that keep leaping) are not taken. */
+		if (a->in_offset - ahead <= 2 * MAX_PTS_MAGNITUDE)
+			a->in_offset -= ahead;
 	} else if (ahead < -rate / 10) {
 		return false;
 	}

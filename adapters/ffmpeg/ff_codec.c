@@ -21,7 +21,6 @@
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,17 +252,12 @@ describe_audio(struct adapter_track *d, const char *encoding, int payload_type, 
 	d->channels = channels;
 }
 
-static void note(struct ff_tracks *ts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* What the caller should log once: a track that is not relayed, and why. */
+/* An AAC track (passed through or transcoded): RFC 3640 AAC-hbr, dynamic type 97. */
 static void
-note(struct ff_tracks *ts, const char *fmt, ...)
+aac_track(struct ff_track *t, struct adapter_track *d, int rate, int channels)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(ts->note, sizeof(ts->note), fmt, ap);
-	va_end(ap);
+	describe_audio(d, "MPEG4-GENERIC", 97, rate, channels);
+	pay_init(&t->pay, &pay_aac_ops, &(struct pay_config){ .max_payload = PAY_MAX });
 }
 
 /* Any other audio: transcoded to AAC (ff_audio.c). Not relayed if that cannot start. */
@@ -278,12 +272,13 @@ setup_audio_transcode(struct ff_tracks *ts, AVStream *st)
 	char why[128];
 
 	if ((a = ff_audio_new(st->codecpar, st->time_base, why, sizeof(why))) == NULL) {
-		note(ts, "the %s audio is not relayed: %s", codec, why);
+		adapter_log(ADAPTER_LOG_WARN, ts->ident, "the %s audio is not relayed: %s", codec, why);
 		return 0;
 	}
 	ad = ff_audio_describe(a);
 	if (sdp_aac_fmtp_format(ad.asc, ad.asc_len, d->fmtp, sizeof(d->fmtp)) < 0) {
-		note(ts, "the %s audio is not relayed: the AAC configuration cannot be described", codec);
+		adapter_log(ADAPTER_LOG_WARN, ts->ident,
+		    "the %s audio is not relayed: the AAC configuration cannot be described", codec);
 		ff_audio_free(a);
 		return 0;
 	}
@@ -293,8 +288,7 @@ setup_audio_transcode(struct ff_tracks *ts, AVStream *st)
 	}
 	t->audio = a;
 	t->audio_transcode = true;
-	describe_audio(d, "MPEG4-GENERIC", 97, ad.sample_rate, ad.channels);
-	pay_init(&t->pay, &pay_aac_ops, &(struct pay_config){ .max_payload = PAY_MAX });
+	aac_track(t, d, ad.sample_rate, ad.channels);
 	ts->n++;
 	return 0;
 }
@@ -319,8 +313,7 @@ setup_audio(struct ff_tracks *ts, AVStream *st)
 	if ((t = track_new(ts, st, kind, par->sample_rate)) == NULL)
 		return -1;
 	if (kind == KIND_AAC) {
-		describe_audio(d, "MPEG4-GENERIC", 97, par->sample_rate, par->ch_layout.nb_channels);
-		pay_init(&t->pay, &pay_aac_ops, &(struct pay_config){ .max_payload = PAY_MAX });
+		aac_track(t, d, par->sample_rate, par->ch_layout.nb_channels);
 	} else {
 		describe_audio(d, kind == KIND_PCMU ? "PCMU" : "PCMA", kind == KIND_PCMU ? 0 : 8,
 		    par->sample_rate, par->ch_layout.nb_channels);
@@ -341,19 +334,21 @@ has_audio(const AVFormatContext *fmt)
 }
 
 int
-ff_tracks_setup(struct ff_tracks *ts, AVFormatContext *fmt, char *why, size_t whylen)
+ff_tracks_setup(struct ff_tracks *ts, AVFormatContext *fmt, const char *ident, char *why, size_t whylen)
 {
 	int v = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
 	int a = av_find_best_stream(fmt, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
 
 	memset(ts, 0, sizeof(*ts));
+	ts->ident = ident;
 	snprintf(why, whylen, "the source has no usable stream");
 	if (v >= 0 && setup_video(ts, fmt->streams[v], why, whylen) < 0)
 		return -1;
 	if (a >= 0 && setup_audio(ts, fmt->streams[a]) < 0)
 		return -1;
 	if (a < 0 && has_audio(fmt))
-		note(ts, "the audio is not relayed: its sample rate or channels are unknown");
+		adapter_log(ADAPTER_LOG_WARN, ts->ident,
+		    "the audio is not relayed: its sample rate or channels are unknown");
 	return ts->n > 0 ? 0 : -1;
 }
 
@@ -495,7 +490,7 @@ transcode_audio(struct ff_tracks *ts, struct ff_track *t, const AVPacket *pkt, f
 
 	if (t->audio == NULL || ff_audio_packet(t->audio, pkt, audio_unit, &sink, why, sizeof(why)) == 0)
 		return;
-	note(ts, "the audio track is dropped: %s", why);
+	adapter_log(ADAPTER_LOG_WARN, ts->ident, "the audio track is dropped: %s", why);
 	ff_audio_free(t->audio);
 	t->audio = NULL;
 }

@@ -2,7 +2,8 @@
  * ff_codec.h - from libavformat packets to RTP-ready access units: pass
  * H.264/H.265/AAC/G.711 through (re-framed), transcode other video to
  * H.264 and other audio to AAC. Runs on the adapter's thread; no
- * libevent, no core: what should be logged is left in |note|.
+ * libevent, no core: a track not relayed or dropped is logged with
+ * adapter_log() (safe from any thread).
  */
 #ifndef ADAPTERS_FF_CODEC_H
 #define ADAPTERS_FF_CODEC_H
@@ -31,11 +32,12 @@ struct ff_tracks {
 	int n;
 	struct adapter_track desc[FF_MAX_TRACKS];
 	struct ff_track *t[FF_MAX_TRACKS];
-	char note[192];			/* a track not relayed or dropped, and why: to log, then clear */
+	const char *ident;		/* the camera, for log lines (the caller's, outlives us) */
 };
 
 /* Pick the streams and set up each one's pipeline. -1 with |why| if nothing usable. */
-int ff_tracks_setup(struct ff_tracks *ts, AVFormatContext *fmt, char *why, size_t whylen);
+int ff_tracks_setup(struct ff_tracks *ts, AVFormatContext *fmt, const char *ident, char *why,
+    size_t whylen);
 /* Feed one demuxed packet; complete access units go to |emit|. */
 void ff_tracks_packet(struct ff_tracks *ts, const AVPacket *pkt, ff_emit emit, void *arg);
 /* The next transcoded video frame is a keyframe. */

@@ -49,6 +49,8 @@ struct ff_msg {
 	struct adapter_frame frame;
 	struct iovec *iov;
 	uint8_t *data;
+	struct adapter_track *tracks;	/* FF_DESCRIBED: a copy, the thread's own may change */
+	int ntracks;
 	char why[160];
 	TAILQ_ENTRY(ff_msg) link;
 };
@@ -72,6 +74,15 @@ struct ff_state {
 };
 
 static void
+msg_free(struct ff_msg *m)
+{
+	free(m->data);
+	free(m->iov);
+	free(m->tracks);
+	free(m);
+}
+
+static void
 state_release(struct ff_state *st)
 {
 	bool last;
@@ -85,9 +96,7 @@ state_release(struct ff_state *st)
 		struct ff_msg *m = TAILQ_FIRST(&st->msgs);
 
 		TAILQ_REMOVE(&st->msgs, m, link);
-		free(m->data);
-		free(m->iov);
-		free(m);
+		msg_free(m);
 	}
 	pthread_mutex_destroy(&st->lock);
 	free(st->uri);
@@ -111,9 +120,7 @@ post(struct ff_state *st, struct ff_msg *m)
 	}
 	pthread_mutex_unlock(&st->lock);
 	if (!delivered) {
-		free(m->data);
-		free(m->iov);
-		free(m);
+		msg_free(m);
 	}
 	return !st->stop;
 }
@@ -153,9 +160,7 @@ post_unit(void *arg, const struct ff_unit *u)
 	m->data = malloc(total ? total : 1);
 	m->iov = calloc((size_t)u->npayloads, sizeof(*m->iov));
 	if (m->data == NULL || m->iov == NULL) {
-		free(m->data);
-		free(m->iov);
-		free(m);
+		msg_free(m);
 		return false;
 	}
 	for (int i = 0; i < u->npayloads; i++) {
@@ -187,14 +192,12 @@ deliver(evutil_socket_t fd, short what, void *arg)
 	while ((m = TAILQ_FIRST(&ready)) != NULL) {
 		TAILQ_REMOVE(&ready, m, link);
 		if (m->kind == FF_DESCRIBED)
-			adapter_source_described(st->src, st->tracks.desc, st->tracks.n);
+			adapter_source_described(st->src, m->tracks, m->ntracks);
 		else if (m->kind == FF_FRAME)
 			adapter_source_frame(st->src, &m->frame);
 		else
 			adapter_source_failed(st->src, m->why);	/* the rest is stale */
-		free(m->data);
-		free(m->iov);
-		free(m);
+		msg_free(m);
 	}
 }
 
@@ -255,16 +258,6 @@ open_input(struct ff_state *st, AVFormatContext **fmt)
 	return avformat_find_stream_info(*fmt, NULL);
 }
 
-/* A track the codec layer gave up on: one line, then the note is cleared. */
-static void
-log_note(struct ff_state *st)
-{
-	if (st->tracks.note[0] == '\0')
-		return;
-	adapter_log(ADAPTER_LOG_WARN, st->ident, "%s", st->tracks.note);
-	st->tracks.note[0] = '\0';
-}
-
 /* Generated and file inputs are paced to real time; live inputs pace themselves. */
 static bool
 needs_pacing(const struct ff_state *st, const AVFormatContext *fmt)
@@ -303,14 +296,18 @@ run_source(struct ff_state *st)
 		    "out of memory");
 		goto out;
 	}
-	if (ff_tracks_setup(&st->tracks, fmt, errbuf, sizeof(errbuf)) < 0) {
+	if (ff_tracks_setup(&st->tracks, fmt, st->ident, errbuf, sizeof(errbuf)) < 0) {
 		post_failure(st, "%s", errbuf);
 		goto out;
 	}
-	log_note(st);
-	if ((m = calloc(1, sizeof(*m))) == NULL)
+	if ((m = calloc(1, sizeof(*m))) == NULL ||
+	    (m->tracks = calloc((size_t)st->tracks.n, sizeof(*m->tracks))) == NULL) {
+		free(m);
 		goto out;
+	}
 	m->kind = FF_DESCRIBED;
+	m->ntracks = st->tracks.n;
+	memcpy(m->tracks, st->tracks.desc, (size_t)st->tracks.n * sizeof(*m->tracks));
 	if (!post(st, m))
 		goto out;
 	while (!stopping(st)) {
@@ -337,7 +334,6 @@ run_source(struct ff_state *st)
 		if (atomic_exchange(&st->keyframe_wanted, false))
 			ff_tracks_force_keyframe(&st->tracks);
 		ff_tracks_packet(&st->tracks, pkt, post_unit, st);
-		log_note(st);
 		av_packet_unref(pkt);
 	}
 out:

@@ -894,9 +894,12 @@ read_one(struct rc *rc, struct evbuffer *in)
  * libevent 2.1 reads at most 4 KiB a callback, and a 1080p frame is 20 to
  * 100 KiB: the readers would be woken, one write each, for every 4 KiB.
  * Take what the socket holds now, so that they are woken once for it. End of
- * file and errors are left for the bufferevent's next read to report. The
+ * file is left for the bufferevent's next read to report (a reset that
+ * recv() takes here shows there as end of file: the source is lost either
+ * way). The
  * bufferevent keeps its input's tail frozen between its own reads; it is
- * thawed here for ours, as the bufferevent does for its.
+ * thawed here for ours, as the bufferevent does for its. (The socket is
+ * plain TCP: there is no TLS layer that a recv() would go around.)
  */
 static void
 read_rest(struct rc *rc, struct evbuffer *in)

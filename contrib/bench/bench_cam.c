@@ -60,6 +60,7 @@ static struct {
 	uint16_t seq;
 	char req[CAM_MAX_REQUEST];
 	size_t req_len;
+	struct pay pay;			/* one for the stream: it remembers the parameter sets */
 	uint64_t refused;
 } cam;
 
@@ -162,18 +163,13 @@ send_packet(const uint8_t *payload, size_t len, bool last)
 static void
 send_access_unit(void)
 {
-	static struct pay p;
 	uint8_t buf[PAY_MAX_PAYLOAD_DEFAULT];
 	bool last = false;
 	int n;
 
-	if (pay_init(&p, &pay_h264_ops, &(struct pay_config){ .insert_ps = true }) < 0 ||
-	    pay_begin(&p, cam.data + cam.au_off[cam.next_au], cam.au_len[cam.next_au]) < 0) {
-		cam.next_au = (cam.next_au + 1) % cam.nau;
-		return;
-	}
-	while ((n = pay_next(&p, buf, sizeof(buf), &last)) > 0)
-		send_packet(buf, (size_t)n, last);
+	if (pay_begin(&cam.pay, cam.data + cam.au_off[cam.next_au], cam.au_len[cam.next_au]) == 0)
+		while ((n = pay_next(&cam.pay, buf, sizeof(buf), &last)) > 0)
+			send_packet(buf, (size_t)n, last);
 	cam.next_au = (cam.next_au + 1) % cam.nau;
 	cam.ts += 90000u / (unsigned)cam.fps;
 }
@@ -339,6 +335,8 @@ cam_start(int epfd, int port, const char *file, int fps, cam_sent_fn sent)
 	int one = 1;
 
 	load_file(file);
+	if (pay_init(&cam.pay, &pay_h264_ops, &(struct pay_config){ .insert_ps = true }) < 0)
+		cam_die("cannot set up the H.264 packetizer");
 	cam.epfd = epfd;
 	cam.fps = fps;
 	cam.sent = sent;

@@ -364,12 +364,7 @@ on_auth_notify(const char *payload)
 static void
 auth_janitor(int64_t now)
 {
-	static int64_t last_prune;
-
-	if (logins != NULL && now - last_prune >= 1000000) {
-		last_prune = now;
-		ratelimit_prune(logins, now);
-	}
+	ratelimit_prune(logins, now);
 	/* During an outage the cache stays as it is; the reconnection reloads it (once). */
 	if (cache != NULL && now - last_load_us >= RELOAD_EVERY_US && db_is_up())
 		auth_reload();

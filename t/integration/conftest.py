@@ -170,6 +170,7 @@ class Gateway:
         self.conf_path = os.path.join(self.dir, "vssgate.conf")
         self.log_path = os.path.join(self.dir, "vssgated.log")
         self.pid_file = os.path.join(self.dir, "vssgated.pid")
+        # log_level debug: tests count debug lines ("DESCRIBE -> 401").
         self.settings = {
             "daemon": {"state_dir": os.path.join(self.dir, "state"), "pid_file": self.pid_file,
                        "log_level": "debug", "shutdown_timeout": "5s"},

@@ -1054,6 +1054,10 @@ def test_wrong_passwords_in_a_loop_are_cut_off(relay, wire):
     assert relay.count_log(r"failed logins in a row") == 1
     assert relay.count_log(r"authentication failed for user") == 1
     assert "not-the-password" not in relay.log()
+    # What Digest puts on the wire, the response and the nonce, stays out of the log too.
+    sent = digest_header("DESCRIBE", uri, relay.user, "not-the-password", chal)
+    for secret in (re.search(r'response="([^"]+)"', sent).group(1), re.search(r'nonce="([^"]+)"', chal).group(1)):
+        assert secret not in relay.log()
     # Five failures are within the address's budget of the minute: the right password still works.
     ok = RtspClient(relay.rtsp_port, relay.user, relay.password)
     assert ok.request("DESCRIBE", uri)[0] == 200
