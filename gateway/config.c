@@ -99,6 +99,31 @@ static const struct cfg_key cfg_keys[] = {
 	  "Server key (64 hex digits) that encrypts grant passwords and source credentials in the database. Keep it secret and backed up." },
 	{ "security", "realm", CFG_STRING, F(realm), "vssgate", 0, 0, 0, NULL,
 	  "Realm of HTTP and RTSP Digest authentication. Changing it invalidates nothing stored." },
+	{ "security", "websocket_origins", CFG_STRING, F(websocket_origins), "", 0, 0, 0, NULL,
+	  "Web page origins (scheme://host[:port], comma-separated) that may open WebSockets to the gateway. A client that sends no Origin (a player) and the gateway's own pages are always allowed." },
+
+	{ "auth", "nonce_lifetime", CFG_DURATION, F(auth_nonce_lifetime_ms), "5m", 0, 1000, DAY_MS, NULL,
+	  "A Digest nonce (RTSP and HTTP alike) older than this is answered with stale=true and a new one." },
+	{ "auth", "digest_algorithms", CFG_STRING, F(auth_digest_algorithms), "MD5, SHA-256, MD5", 0, 0, 0, NULL,
+	  "The Digest challenges of a 401, in order (MD5, SHA-256), all with one nonce. Clients that take the first (Python urllib) and those that take the last (FFmpeg, GStreamer, live555) find MD5; clients that pick the strongest take SHA-256." },
+	{ "auth", "nonce_count_slots", CFG_INT, F(auth_nonce_count_slots), "65536", CF_NO_RELOAD, 1024, 16777216, NULL,
+	  "Digest nonces whose last nonce count is remembered against replays; a nonce pushed out is answered stale=true." },
+	{ "auth", "clock_window", CFG_DURATION, F(auth_clock_window_ms), "5m", 0, 1000, DAY_MS, NULL,
+	  "A WS-UsernameToken whose Created time is further than this from our clock, either way, is refused." },
+	{ "auth", "token_cache_size", CFG_INT, F(auth_token_cache_size), "100000", CF_NO_RELOAD, 1024, 10000000, NULL,
+	  "UsernameTokens remembered against replay; when full, tokens older than the oldest forgotten one are refused." },
+	{ "auth", "failure_window", CFG_DURATION, F(auth_failure_window_ms), "1m", CF_NO_RELOAD, 1000, DAY_MS, NULL,
+	  "The window in which failed logins are counted by the limits below." },
+	{ "auth", "failures_per_user_and_address", CFG_INT, F(auth_failures_per_user_and_address), "10", 0, 1, 10000, NULL,
+	  "Failed logins of one user name from one address in a window; then that pair is refused (RTSP 503, HTTP 429, ONVIF NotAuthorized, with Retry-After) until the window ends. All protocols count together." },
+	{ "auth", "failures_per_address", CFG_INT, F(auth_failures_per_address), "20", 0, 1, 100000, NULL,
+	  "Failed logins from one address in a window; then the address is refused for the user names that failed from it (a user with no failure still gets in)." },
+	{ "auth", "failures_per_user", CFG_INT, F(auth_failures_per_user), "50", 0, 1, 100000, NULL,
+	  "Failed logins of one user name in a window, all addresses together; then it is refused from the addresses where it failed, never from another." },
+	{ "auth", "failures_per_connection", CFG_INT, F(auth_failures_per_connection), "5", 0, 1, 1000, NULL,
+	  "Failed logins in a row after which an RTSP connection (TCP, HTTP tunnel, WebSocket) is closed." },
+	{ "auth", "failures_logged_per_second", CFG_INT, F(auth_failures_logged_per_second), "20", 0, 1, 100000, NULL,
+	  "Failed logins and access denials logged and audited one by one each second; the rest are summed up once a second." },
 
 	{ "media", "source_idle_timeout", CFG_DURATION, F(source_idle_timeout_ms), "10s", 0, 0, DAY_MS, NULL,
 	  "Stop pulling a camera this long after its last reader left (cameras marked always_on keep running)." },
@@ -121,10 +146,6 @@ static const struct cfg_key cfg_keys[] = {
 	  "TTL of multicast RTP; each camera's group and port are set on the camera." },
 	{ "rtsp", "max_sessions_per_principal", CFG_INT, F(rtsp_max_sessions_per_principal), "32", 0, 1, 100000, NULL,
 	  "Most RTSP sessions one set of grant credentials may hold at once." },
-	{ "rtsp", "nonce_lifetime", CFG_DURATION, F(rtsp_nonce_lifetime_ms), "5m", 0, 1000, DAY_MS, NULL,
-	  "A Digest nonce older than this is answered with stale=true and a new one." },
-	{ "rtsp", "auth_failures_per_minute", CFG_INT, F(rtsp_auth_failures_per_minute), "20", 0, 1, 10000, NULL,
-	  "Failed logins (wrong password or unknown user) allowed per minute from one peer address; after that its requests with credentials get 503 and a Retry-After until the minute is over." },
 
 	{ "limits", "max_connections", CFG_INT, F(max_connections), "20000", 0, 1, 1000000, NULL,
 	  "Connections accepted at once, all listeners together; more are closed at accept." },
@@ -169,10 +190,6 @@ static const struct cfg_key cfg_keys[] = {
 
 	{ "onvif", "enable", CFG_BOOL, F(onvif_enable), "yes", CF_NO_RELOAD, 0, 0, NULL,
 	  "Serve the ONVIF web services (/onvif/...) to authority clients." },
-	{ "onvif", "clock_window", CFG_DURATION, F(onvif_clock_window_ms), "5m", 0, 1000, DAY_MS, NULL,
-	  "A WS-UsernameToken whose Created time is further than this from our clock, either way, is refused." },
-	{ "onvif", "nonce_cache_size", CFG_INT, F(onvif_nonce_cache_size), "100000", CF_NO_RELOAD, 1024, 10000000, NULL,
-	  "UsernameToken nonces remembered against replay; when full, tokens older than the oldest forgotten one are refused." },
 	{ "onvif", "max_request_bytes", CFG_SIZE, F(onvif_max_request_bytes), "256k", 0, 4096, 16777216, NULL,
 	  "Largest SOAP request accepted." },
 	{ "onvif", "max_xml_depth", CFG_INT, F(onvif_max_xml_depth), "32", 0, 8, 256, NULL,
@@ -432,6 +449,34 @@ bad_range:
 	return -1;
 }
 
+/* Keys that moved: still read, with a warning, and never written to the sample file. */
+static const struct cfg_alias {
+	const char *section, *name, *to_section, *to_name;
+} cfg_aliases[] = {
+	{ "rtsp", "nonce_lifetime", "auth", "nonce_lifetime" },
+	{ "rtsp", "auth_failures_per_minute", "auth", "failures_per_address" },
+	{ "onvif", "clock_window", "auth", "clock_window" },
+	{ "onvif", "nonce_cache_size", "auth", "token_cache_size" },
+};
+
+static const struct cfg_key *find_key(const char *section, const char *name);
+
+/* The key a deprecated name stands for (a warning says so), or NULL. */
+static const struct cfg_key *
+find_alias(const char *file, int line, const char *section, const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(cfg_aliases); i++) {
+		const struct cfg_alias *a = &cfg_aliases[i];
+
+		if (strcmp(a->section, section) != 0 || strcmp(a->name, name) != 0)
+			continue;
+		log_warn("%s:%d: key \"%s\" in [%s] is deprecated; it is read as \"%s\" in [%s]",
+		    file, line, name, section, a->to_name, a->to_section);
+		return find_key(a->to_section, a->to_name);
+	}
+	return NULL;
+}
+
 static const struct cfg_key *
 find_key(const char *section, const char *name)
 {
@@ -476,6 +521,8 @@ on_entry(void *arg, const char *section, const char *key, const char *value,
 		return -1;
 	}
 	k = find_key(section, key);
+	if (k == NULL)
+		k = find_alias(ctx->name, line, section, key);
 	if (k == NULL) {
 		snprintf(err->msg, sizeof(err->msg), "unknown key \"%s\" in [%s]", key, section);
 		return -1;

@@ -50,6 +50,19 @@ struct gw_config {
 	/* [security] */
 	char *secret_key_file;
 	char *realm;
+	char *websocket_origins;
+	/* [auth] */
+	int64_t auth_nonce_lifetime_ms;
+	char *auth_digest_algorithms;
+	int auth_nonce_count_slots;
+	int64_t auth_clock_window_ms;
+	int auth_token_cache_size;
+	int64_t auth_failure_window_ms;
+	int auth_failures_per_user_and_address;
+	int auth_failures_per_address;
+	int auth_failures_per_user;
+	int auth_failures_per_connection;
+	int auth_failures_logged_per_second;
 
 	/* [media] */
 	int64_t source_idle_timeout_ms;
@@ -64,8 +77,6 @@ struct gw_config {
 	int rtsp_udp_port;
 	int rtsp_multicast_ttl;
 	int rtsp_max_sessions_per_principal;
-	int64_t rtsp_nonce_lifetime_ms;
-	int rtsp_auth_failures_per_minute;
 
 	/* [limits] */
 	int max_connections;
@@ -94,8 +105,6 @@ struct gw_config {
 
 	/* [onvif] */
 	bool onvif_enable;
-	int64_t onvif_clock_window_ms;
-	int onvif_nonce_cache_size;
 	int64_t onvif_max_request_bytes;
 	int onvif_max_xml_depth;
 	int onvif_max_xml_elements;

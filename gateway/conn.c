@@ -380,7 +380,7 @@ conn_want_write(struct gw_conn *c)
 	event_add(c->ev_write, NULL);
 }
 
-static void
+void
 conn_stop_write(struct gw_conn *c)
 {
 	if (!c->want_write)

@@ -124,6 +124,8 @@ void conn_write(struct gw_conn *c, const void *data, size_t len);
 void conn_printf(struct gw_conn *c, const char *fmt, ...) GW_PRINTF(2, 3);
 /* Ask for on_writable (or a flush of c->out) when the socket can take more. */
 void conn_want_write(struct gw_conn *c);
+/* Everything was written: no need to hear from the socket until there is more. */
+void conn_stop_write(struct gw_conn *c);
 /* Write c->out now as far as the socket takes it. Returns -1 if the connection died. */
 int conn_flush(struct gw_conn *c);
 /* Write an iovec directly (protocols with on_writable). Returns bytes or -1 (EAGAIN: 0). */

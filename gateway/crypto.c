@@ -125,6 +125,14 @@ out:
 	return rc;
 }
 
+int
+crypto_open_secret(const unsigned char *sealed, size_t len, char out[CRYPTO_SECRET_BUF])
+{
+	if (sealed == NULL || len > CRYPTO_SECRET_BUF - 1)
+		return -1;
+	return crypto_open(sealed, len, out);
+}
+
 static int
 scrypt(const char *password, const unsigned char *salt, uint64_t N, uint64_t r, uint64_t p,
     unsigned char *out)

@@ -29,6 +29,16 @@ int crypto_seal(const void *plain, size_t len, unsigned char *out) GW_MUSTCHECK;
 /* |out| must have inlen bytes; the plain text is NUL-terminated. Returns its length or -1. */
 int crypto_open(const unsigned char *in, size_t inlen, char *out) GW_MUSTCHECK;
 
+/*
+ * A sealed secret of the model (a grant password, a source password) in
+ * clear into |out|, NUL-terminated: one size of buffer for them all, wiped
+ * by the caller with OPENSSL_cleanse() as soon as it is used. Returns the
+ * length, or -1 when it cannot be opened (too long, wrong key, tampered).
+ */
+#define CRYPTO_SECRET_BUF (CRYPTO_MAX_SECRET + CRYPTO_SEAL_OVERHEAD + 1)
+int crypto_open_secret(const unsigned char *sealed, size_t len, char out[CRYPTO_SECRET_BUF])
+    GW_MUSTCHECK;
+
 /* Slow (tens of milliseconds): call from a worker thread on the request path. */
 int crypto_password_hash(const char *password, char *out, size_t outlen) GW_MUSTCHECK;
 bool crypto_password_verify(const char *password, const char *stored);

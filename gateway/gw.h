@@ -61,6 +61,8 @@ struct gw_state {
 extern struct gw_state gw;
 
 /* util.c */
+/* Log and abort: what every allocation of the daemon does when memory runs out. */
+GW_NORETURN void gw_out_of_memory(size_t n);
 void *gw_xmalloc(size_t n);
 void *gw_xcalloc(size_t n, size_t size);
 void *gw_xrealloc(void *p, size_t n);
@@ -77,10 +79,16 @@ void gw_time_refresh(void);		/* called once per loop pass */
 int64_t gw_mono_now_us(void);		/* uncached, for measurements */
 
 int gw_random(void *buf, size_t len) GW_MUSTCHECK;
+/* 32 random bits (the clock's if the kernel cannot give them: for ids, not for secrets). */
+uint32_t gw_random32(void);
+/* Is |item| one of the comma-separated entries of |list| (blanks trimmed, ASCII case-insensitive)? */
+bool gw_list_has(const char *list, const char *item);
 void gw_hex(const void *in, size_t len, char *out);	/* out has 2*len+1 bytes */
 int gw_unhex(const char *in, void *out, size_t outlen) GW_MUSTCHECK;
 bool gw_streq_ct(const void *a, const void *b, size_t len);	/* constant time */
 void gw_format_time(int64_t wall_us, char *out, size_t outlen);	/* RFC 3339 UTC */
+/* The Date header of HTTP and RTSP: "Sun, 06 Dec 2026 20:39:54 GMT" (30 bytes will do). */
+void gw_http_date(int64_t wall_us, char *out, size_t outlen);
 GW_NORETURN void gw_fatal_check(const char *file, int line, const char *what);
 struct sockaddr_storage;
 /* Same IP address (v4 or v6), ports ignored. */

@@ -58,6 +58,15 @@ http_try_takeover(struct gw_conn *c, const struct msg *m)
 	return false;
 }
 
+void
+http_refuse_conn(struct gw_conn *c, int status, const char *why)
+{
+	olog_info(c, "%s", why);
+	conn_printf(c, "HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status,
+	    http_status_text(status));
+	conn_close_after_flush(c, why);
+}
+
 const char *
 http_status_text(int status)
 {

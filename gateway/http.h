@@ -71,6 +71,12 @@ void http_respond_error(struct http_request *req, int status, const char *error,
     const char *detail, const char *hint);
 
 const char *http_status_text(int status);
+/*
+ * Refuse a request taken over before it became an http_request (a tunnel
+ * or WebSocket upgrade): |status| with no body, one log line (|why|), and
+ * the connection closes once the answer is out.
+ */
+void http_refuse_conn(struct gw_conn *c, int status, const char *why);
 /* Answers sent since start, by status class: counts[2] is 2xx, ... (for /metrics). */
 void http_stats(uint64_t counts[6]);
 

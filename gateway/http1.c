@@ -76,16 +76,6 @@ reject(struct h1_conn *h, int status, const char *why)
 }
 
 static void
-format_date(char *out, size_t outlen)
-{
-	time_t now = (time_t)(gw_wall_us() / 1000000);
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
-	strftime(out, outlen, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
-
-static void
 resume_cb(void *arg)
 {
 	struct h1_conn *h = arg;
@@ -102,7 +92,7 @@ h1_send(struct http_request *req, int status, const char *ctype, const void *bod
 	char date[64];
 
 	GW_CHECK(h, H1_MAGIC);
-	format_date(date, sizeof(date));
+	gw_http_date(gw_wall_us(), date, sizeof(date));
 	conn_printf(c, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: vssgate\r\n", status,
 	    http_status_text(status), date);
 	if (ctype != NULL)

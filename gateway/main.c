@@ -17,7 +17,8 @@
 #include "crypto.h"
 #include "db.h"
 #include "http.h"
-#include "hub.h"
+#include "authn.h"
+#include "media.h"
 #include "log.h"
 #include "loop.h"
 #include "migrate.h"
@@ -389,7 +390,7 @@ start_services(void)
 	status_init();
 	api_init();
 	conn_register_proto(CONN_KIND_HTTP1, &http1_proto);
-	if (hub_init() < 0 || rtsp_init() < 0 || onvif_init() < 0)
+	if (authn_init() < 0 || media_init() < 0 || rtsp_init() < 0 || onvif_init() < 0)
 		return -1;
 	conn_register_proto(CONN_KIND_H2, &http2_proto);
 	loop_janitor_add(finish_if_drained);
@@ -407,7 +408,8 @@ stop_services(void)
 	onvif_stop();
 	if (mode == MODE_SERVE) {
 		rtsp_shutdown();
-		hub_shutdown();
+		media_shutdown();
+		authn_shutdown();
 		loop_run_deferred_once();
 	}
 	db_shutdown();

@@ -1,11 +1,15 @@
 /*
- * media.h - what the rest of the daemon may ask the media side (hub,
- * adapters) about a camera, without knowing how media flows.
+ * media.h - what the rest of the daemon (the API, ONVIF, /metrics) may ask
+ * the media rooms about a camera, without knowing how media flows. The
+ * rooms themselves are in gateway/media/: source.c (adapters, backoff),
+ * hub.c (frames, GOP cache, fan-out), frameq.c (every reader's queue),
+ * stream.h (what sessions play), mcast.c, udp.c, and media.c, the one file
+ * behind this header.
  */
 #ifndef GW_MEDIA_H
 #define GW_MEDIA_H
 
-#include "gw.h"
+#include "gateway/gw.h"
 
 struct media_track_status {
 	char codec[16];			/* "H264", "H265", "JPEG", "AAC", "PCMU", "PCMA", "metadata" */
@@ -38,25 +42,8 @@ struct media_totals {
 };
 void media_totals(struct media_totals *out);
 
-/*
- * RTP multicast of a camera to the group and port configured on it
- * (rtsp_out.c), shared by every holder: RTSP sessions that chose multicast
- * and ONVIF StartMulticastStreaming. Track t goes to port + 2 * slot(t)
- * (RTCP to the next port), where the first video, audio and metadata
- * tracks have slots 0, 1 and 2, as the ONVIF configurations say, and any
- * further track 3 + t.
- *
- * Joining needs a principal that may receive every track of the camera
- * (the group is visible to the whole network). Returns a reference to drop
- * with media_mcast_leave(), or NULL with |why|.
- */
-struct rtsp_mcast;
-struct hub_source;
-struct gw_principal;
-struct rtsp_mcast *media_mcast_join(const struct gw_principal *p, int64_t camera_id,
-    struct hub_source *src, const char **why);
-void media_mcast_leave(struct rtsp_mcast *m);
-bool media_mcast_allowed(const struct gw_principal *p, int64_t camera_id, struct hub_source *src);
-int media_mcast_slot(struct hub_source *src, int track);
+/* Sources, hubs and multicast: start before the protocols, stop after them. */
+int media_init(void) GW_MUSTCHECK;
+void media_shutdown(void);
 
 #endif

@@ -513,6 +513,88 @@ model_authorize(const struct gw_principal *p, int64_t camera_id, const struct po
 	return policy_decide(grants, 1, cam ? &cam->pc : &absent, req);
 }
 
+/* The principal's grant in the current model, or NULL with *deny set. */
+static const struct model_grant *
+live_grant(const struct gw_principal *p, struct policy_decision *deny)
+{
+	*deny = (struct policy_decision){ false, POLICY_DENY_NO_GRANT, 0 };
+	if (gw.model == NULL)
+		return NULL;
+	if (model_policy_stale()) {
+		deny->reason = POLICY_DENY_STALE;
+		return NULL;
+	}
+	return model_grant(gw.model, p->grant_id);
+}
+
+struct policy_decision
+model_authorize_grant(const struct gw_principal *p, const struct policy_request *req)
+{
+	struct policy_decision d;
+	const struct model_grant *g = live_grant(p, &d);
+
+	return g == NULL ? d : policy_decide_grant(&g->pg, req);
+}
+
+unsigned
+model_caps(const struct gw_principal *p)
+{
+	struct policy_decision d;
+	const struct model_grant *g = live_grant(p, &d);
+
+	return g ? policy_caps(g->pg.levels) : 0;
+}
+
+static int
+cmp_camera_ptr(const void *a, const void *b)
+{
+	int64_t x = (*(const struct model_camera *const *)a)->pc.id;
+	int64_t y = (*(const struct model_camera *const *)b)->pc.id;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Drop repeats from a sorted array (a camera named twice by a grant counts once). */
+static int
+unique(const struct model_camera **cams, int n)
+{
+	int j = n > 0 ? 1 : 0;
+
+	for (int i = 1; i < n; i++)
+		if (cams[i] != cams[j - 1])
+			cams[j++] = cams[i];
+	return j;
+}
+
+int
+model_cameras_for(const struct gw_model *m, const struct gw_principal *p, int64_t now_us,
+    const struct model_camera ***out)
+{
+	const struct model_grant *g = model_grant(m, p->grant_id);
+	const struct policy_grant *grants[1];
+	struct policy_request req = { .action = ACT_LIST_CAMERAS, .now_us = now_us };
+	const struct model_camera *cam;
+	bool by_id;
+	int n = 0, want;
+
+	*out = NULL;
+	if (g == NULL || model_policy_stale())
+		return 0;
+	grants[0] = &g->pg;
+	by_id = g->pg.scope == SCOPE_CAMERAS;
+	want = by_id ? g->pg.ncamera_ids : m->ncameras;
+	*out = gw_xcalloc((size_t)GW_MAX(want, 1), sizeof(**out));
+	for (int i = 0; i < want; i++) {
+		cam = by_id ? model_camera(m, g->pg.camera_ids[i]) : &m->cameras[i];
+		if (cam != NULL && policy_decide(grants, 1, &cam->pc, &req).allow)
+			(*out)[n++] = cam;
+	}
+	if (!by_id)
+		return n;
+	qsort(*out, (size_t)n, sizeof(**out), cmp_camera_ptr);
+	return unique(*out, n);
+}
+
 /* --- reference counting and swapping --------------------------------------- */
 
 void

@@ -121,6 +121,23 @@ bool model_principal(const struct gw_model *m, const char *username, struct gw_p
  */
 struct policy_decision model_authorize(const struct gw_principal *p, int64_t camera_id,
     const struct policy_request *req);
+/*
+ * The same for what is not bound to one camera (an event subscription, a
+ * login): the grant's time window and levels. ACT_LIST_CAMERAS asks
+ * whether the grant is alive at all (every level may list).
+ */
+struct policy_decision model_authorize_grant(const struct gw_principal *p,
+    const struct policy_request *req);
+/* The capabilities (policy_caps()) of |p|'s grant; 0 when it is gone. */
+unsigned model_caps(const struct gw_principal *p);
+/*
+ * The cameras |p| may list at |now_us| in model |m|, sorted by id, into a
+ * malloc'ed array (*out, freed by the caller). Returns how many. A grant
+ * scoped by cameras is looked up camera by camera; only sites and areas
+ * walk the model's cameras.
+ */
+int model_cameras_for(const struct gw_model *m, const struct gw_principal *p, int64_t now_us,
+    const struct model_camera ***out);
 /* Has the database been unreachable for longer than outage_grace? */
 bool model_policy_stale(void);
 

@@ -32,6 +32,17 @@ static const unsigned level_table[ACT_COUNT] = {
 	[ACT_EXPORT_EVENTS]   = L(0E),
 };
 
+/* Each capability is what one action permits, so it follows the level table above. */
+static const struct {
+	enum gw_action action;
+	unsigned cap;
+} cap_of_action[] = {
+	{ ACT_LIST_CAMERAS, CAP_LIST }, { ACT_LIVE_VIDEO, CAP_VIDEO }, { ACT_LIVE_AUDIO, CAP_AUDIO },
+	{ ACT_METADATA, CAP_METADATA }, { ACT_EVENTS, CAP_EVENTS }, { ACT_SNAPSHOT, CAP_SNAPSHOT },
+	{ ACT_PTZ, CAP_PTZ }, { ACT_ANALYTICS, CAP_ANALYTICS }, { ACT_REPLAY, CAP_REPLAY },
+	{ ACT_EXPORT_VIDEO, CAP_EXPORT },
+};
+
 static const char *const action_names[ACT_COUNT] = {
 	[ACT_LIST_CAMERAS] = "list_cameras",
 	[ACT_LIVE_VIDEO] = "live_video",
@@ -56,6 +67,17 @@ unsigned
 policy_levels_for(enum gw_action action)
 {
 	return (unsigned)action < ACT_COUNT ? level_table[action] : 0;
+}
+
+unsigned
+policy_caps(unsigned levels)
+{
+	unsigned caps = 0;
+
+	for (size_t i = 0; i < sizeof(cap_of_action) / sizeof(cap_of_action[0]); i++)
+		if (levels & level_table[cap_of_action[i].action])
+			caps |= cap_of_action[i].cap;
+	return caps;
 }
 
 static bool
@@ -149,6 +171,23 @@ policy_decide(const struct policy_grant *const *grants, int ngrants,
 			d.grant_id = grants[i]->id;
 		}
 	}
+	return d;
+}
+
+struct policy_decision
+policy_decide_grant(const struct policy_grant *g, const struct policy_request *req)
+{
+	struct policy_decision d = { false, POLICY_DENY_NO_GRANT, 0 };
+
+	if ((unsigned)req->action >= ACT_COUNT || g == NULL)
+		return d;
+	d.grant_id = g->id;
+	d.reason = policy_grant_time_state(g, req->now_us);
+	if (d.reason == POLICY_ALLOW && (g->levels & policy_levels_for(req->action)) == 0)
+		d.reason = POLICY_DENY_LEVEL;
+	if (d.reason == POLICY_ALLOW && !footage_ok(g, req))
+		d.reason = POLICY_DENY_FOOTAGE_WINDOW;
+	d.allow = d.reason == POLICY_ALLOW;
 	return d;
 }
 

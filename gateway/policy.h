@@ -6,7 +6,11 @@
  *
  * The level table (IEC 62676-2-11, as DESIGN.md states it) is
  * policy_levels_for(); t/data/policy_levels.txt holds the same table
- * independently and the unit tests compare every cell.
+ * independently and the unit tests compare every cell. The capabilities
+ * of a set of levels (policy_caps()) are read off that table.
+ *
+ * Callers: only the model (model_authorize(), model_authorize_grant(),
+ * model_cameras_for()) asks policy_decide*(); everything else asks the model.
  */
 #ifndef GW_POLICY_H
 #define GW_POLICY_H
@@ -111,6 +115,27 @@ struct policy_decision {
 
 struct policy_decision policy_decide(const struct policy_grant *const *grants, int ngrants,
     const struct policy_camera *cam, const struct policy_request *req);
+/* The same for what is not bound to one camera (an event subscription): time and level only. */
+struct policy_decision policy_decide_grant(const struct policy_grant *g, const struct policy_request *req);
+
+/*
+ * What a grant's levels let a principal do on a camera the grant covers,
+ * as capability bits (the ONVIF view, event filters): derived from the
+ * level table above, never a second table of its own.
+ */
+enum policy_cap {
+	CAP_LIST = 1u << 0,
+	CAP_VIDEO = 1u << 1,
+	CAP_AUDIO = 1u << 2,
+	CAP_METADATA = 1u << 3,
+	CAP_EVENTS = 1u << 4,
+	CAP_SNAPSHOT = 1u << 5,
+	CAP_PTZ = 1u << 6,
+	CAP_ANALYTICS = 1u << 7,
+	CAP_REPLAY = 1u << 8,
+	CAP_EXPORT = 1u << 9,
+};
+unsigned policy_caps(unsigned levels);
 
 /* Levels any one of which permits |action|. */
 unsigned policy_levels_for(enum gw_action action);

@@ -117,6 +117,18 @@ ratelimit_hit(struct ratelimit *rl, const char *key, int limit, int64_t now_us, 
 	return ++e->count <= limit;
 }
 
+/* How many hits |key| has in its current window (0 when none). */
+static int
+hits(struct ratelimit *rl, const char *key, int64_t now_us, int *retry_s)
+{
+	const struct rl_entry *e = *slot(rl, key);
+
+	if (e == NULL || expired(rl, e, now_us))
+		return 0;
+	*retry_s = seconds_left(rl, e, now_us);
+	return e->count;
+}
+
 bool
 ratelimit_check(struct ratelimit *rl, const char *key, int limit, int64_t now_us, int *retry_s)
 {
@@ -186,6 +198,103 @@ int
 ratelimit_count(const struct ratelimit *rl)
 {
 	return rl->entries;
+}
+
+/* --- failed logins ------------------------------------------------------------------ */
+
+struct login_limit {
+	struct ratelimit *t;		/* keys "p:addr user", "a:addr", "u:user" */
+};
+
+struct login_limit *
+login_limit_new(int64_t window_us, int max_entries)
+{
+	struct login_limit *ll = gw_xcalloc(1, sizeof(*ll));
+
+	ll->t = ratelimit_new(window_us, max_entries);
+	return ll;
+}
+
+void
+login_limit_free(struct login_limit *ll)
+{
+	if (ll == NULL)
+		return;
+	ratelimit_free(ll->t);
+	free(ll);
+}
+
+static void
+keys(const char *addr, const char *user, char pair[RATELIMIT_KEY_MAX + 1],
+    char a[RATELIMIT_KEY_MAX + 1], char u[RATELIMIT_KEY_MAX + 1])
+{
+	snprintf(pair, RATELIMIT_KEY_MAX + 1, "p:%s %s", addr, user);
+	snprintf(a, RATELIMIT_KEY_MAX + 1, "a:%s", addr);
+	snprintf(u, RATELIMIT_KEY_MAX + 1, "u:%s", user);
+}
+
+enum login_verdict
+login_limit_ask(struct login_limit *ll, const struct login_limit_cfg *cfg, const char *addr,
+    const char *user, int64_t now_us, int *retry_s)
+{
+	char kp[RATELIMIT_KEY_MAX + 1], ka[RATELIMIT_KEY_MAX + 1], ku[RATELIMIT_KEY_MAX + 1];
+	int rp = 1, ra = 1, ru = 1, np, na, nu;
+
+	keys(addr, user, kp, ka, ku);
+	if (!ratelimit_check(ll->t, kp, INT32_MAX, now_us, &rp)) {
+		*retry_s = rp;
+		return LOGIN_REFUSE;	/* a new pair while the table is full: fail closed */
+	}
+	np = hits(ll->t, kp, now_us, &rp);
+	na = hits(ll->t, ka, now_us, &ra);
+	nu = hits(ll->t, ku, now_us, &ru);
+	*retry_s = 1;
+	if (np >= cfg->per_pair) {
+		*retry_s = rp;
+		return LOGIN_REFUSE;
+	}
+	if (na >= cfg->per_address && (np > 0 || cfg->strict_address)) {
+		*retry_s = ra;
+		return LOGIN_REFUSE;
+	}
+	if (nu >= cfg->per_user && np > 0) {
+		*retry_s = ru;
+		return LOGIN_REFUSE;
+	}
+	return LOGIN_CHECK;
+}
+
+void
+login_limit_count(struct login_limit *ll, const char *addr, const char *user, int64_t now_us)
+{
+	char kp[RATELIMIT_KEY_MAX + 1], ka[RATELIMIT_KEY_MAX + 1], ku[RATELIMIT_KEY_MAX + 1];
+	int r;
+
+	keys(addr, user, kp, ka, ku);
+	(void)ratelimit_hit(ll->t, kp, INT32_MAX, now_us, &r);
+	(void)ratelimit_hit(ll->t, ka, INT32_MAX, now_us, &r);
+	(void)ratelimit_hit(ll->t, ku, INT32_MAX, now_us, &r);
+}
+
+bool
+login_limit_first_refusal(struct login_limit *ll, const char *addr, int64_t now_us)
+{
+	char ka[RATELIMIT_KEY_MAX + 1];
+
+	snprintf(ka, sizeof(ka), "a:%s", addr);
+	return ratelimit_first_refusal(ll->t, ka, now_us);
+}
+
+void
+login_limit_prune(struct login_limit *ll, int64_t now_us)
+{
+	ratelimit_prune(ll->t, now_us);
+}
+
+void
+login_limit_clear(struct login_limit *ll)
+{
+	ratelimit_clear(ll->t);
 }
 
 void

@@ -52,6 +52,50 @@ void ratelimit_prune(struct ratelimit *rl, int64_t now_us);
 void ratelimit_clear(struct ratelimit *rl);
 int ratelimit_count(const struct ratelimit *rl);
 
+/* --- failed logins -------------------------------------------------------------- */
+
+/*
+ * Failed logins of one kind of credentials (grant logins of every
+ * protocol together, administrators' logins), counted in one window per
+ * (address, user name) pair, per address and per user name. Before a
+ * password is checked the rule is:
+ *
+ *   - a pair that has failed per_pair times is refused;
+ *   - an address that has failed per_address times is refused for the
+ *     user names that failed from it (strict_address: for every name), so
+ *     that a user with the right password and no failure of its own still
+ *     gets in from a busy address (one typo of a colleague does not lock
+ *     out a control room);
+ *   - a user name that has failed per_user times is refused from the
+ *     addresses where it failed, never from one where it did not: nobody
+ *     can lock an account out from elsewhere.
+ *
+ * Keys are capped like any table here (fail closed when full).
+ */
+struct login_limit_cfg {
+	int per_pair, per_address, per_user;
+	bool strict_address;
+};
+
+enum login_verdict {
+	LOGIN_CHECK,
+	LOGIN_REFUSE,
+};
+
+struct login_limit;
+
+struct login_limit *login_limit_new(int64_t window_us, int max_entries);
+void login_limit_free(struct login_limit *ll);
+/* May |user| from |addr| have its password checked now? *retry_s: for LOGIN_REFUSE. */
+enum login_verdict login_limit_ask(struct login_limit *ll, const struct login_limit_cfg *cfg,
+    const char *addr, const char *user, int64_t now_us, int *retry_s);
+/* Count one failure (or, for a limit on attempts, one attempt). */
+void login_limit_count(struct login_limit *ll, const char *addr, const char *user, int64_t now_us);
+/* One log line per address and window when it is refused. */
+bool login_limit_first_refusal(struct login_limit *ll, const char *addr, int64_t now_us);
+void login_limit_prune(struct login_limit *ll, int64_t now_us);
+void login_limit_clear(struct login_limit *ll);
+
 /* The usual key of a peer: the address part of "1.2.3.4:5678" or "[::1]:5678". */
 void ratelimit_peer_address(const char *peer, char *out, size_t outlen);
 

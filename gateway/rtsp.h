@@ -8,29 +8,40 @@
  *   WIRE_TCP        one TCP (or TLS) connection both ways, media interleaved;
  *   WIRE_TUNNEL     RTSP over HTTP: requests in base64 on a POST connection,
  *                   responses and media on the paired GET connection;
- *   WIRE_WEBSOCKET  one WebSocket connection, RTSP and interleaved media as a
- *                   byte stream in binary frames.
+ *   WIRE_WEBSOCKET  one WebSocket connection (gateway/ws.h), RTSP and
+ *                   interleaved media as a byte stream in binary frames.
  * Media for UDP and multicast sessions goes out of shared UDP sockets
- * (rtsp_out.c); their control connection may come and go.
+ * (rtsp_out.c, media/mcast.c); their control connection may come and go.
  *
- * A session (struct rtsp_media_session) is created by the first SETUP, belongs to
- * the principal that authenticated it, and is bound to its connection
- * (interleaved transports) or to its principal and peer address (UDP). Its
- * id is 128 random bits.
+ * A request is dispatched through the method table of rtsp_methods.c
+ * ({name, needs authentication, needs a session, handler}); who asks is
+ * found by the one authenticator (gateway/authn.h) and what they may do by
+ * the one policy entry (model_authorize). The target names a session
+ * kind: /cameras/<id> is live; /recordings/<id> will be replay, which is
+ * where Require: onvif-replay is accepted.
  *
- * Files: rtsp_server.c (connections, parsing, dispatch, responses),
- * rtsp_methods.c (the methods, authentication, SDP), rtsp_session.c
- * (sessions, keep-alive, RTCP, the registry), rtsp_out.c (writers, UDP,
- * multicast), rtsp_tunnel.c (HTTP tunnel and WebSocket).
+ * A session (struct rtsp_media_session) is created by the first SETUP,
+ * belongs to the principal that authenticated it, and is bound to its
+ * connection (interleaved transports) or to its principal and peer
+ * address (UDP). Its id is 128 random bits. It plays a media stream
+ * (media/stream.h): the writers read the stream's frame queue and never
+ * see where the frames come from.
+ *
+ * Files: rtsp_server.c (connections, parsing, responses), rtsp_methods.c
+ * (the method table, the methods, SDP), rtsp_session.c (sessions,
+ * keep-alive, RTCP, the registry), rtsp_out.c (writers, UDP),
+ * rtsp_tunnel.c (the HTTP tunnel and RTSP over WebSocket).
  */
 #ifndef GW_RTSP_H
 #define GW_RTSP_H
 
-#include "gw.h"
-#include "hub.h"
-#include "model.h"
-#include "../proto/base64.h"
-#include "../proto/msg.h"
+#include "gateway/gw.h"
+#include "gateway/authn.h"
+#include "gateway/model.h"
+#include "gateway/ws.h"
+#include "gateway/media/stream.h"
+#include "proto/base64.h"
+#include "proto/msg.h"
 
 #include <sys/socket.h>
 
@@ -43,8 +54,8 @@
 struct gw_conn;
 struct gw_session;
 struct rtsp_media_session;
-struct rtsp_mcast;
-struct wslay_event_context;
+struct mcast_group;
+struct source_wait;
 
 enum rtsp_wire {
 	WIRE_TCP,
@@ -58,10 +69,22 @@ enum rtsp_req_state {
 	REQ_WAITING_SOURCE,		/* DESCRIBE/SETUP waits for the source's tracks */
 };
 
+/* What a request's URL names. */
+enum rtsp_session_kind {
+	RSK_LIVE,			/* /cameras/<id>: the live relay */
+	RSK_COUNT,
+};
+
+struct rtsp_target {
+	enum rtsp_session_kind kind;
+	int64_t camera_id;
+	int track;			/* -1: the aggregate */
+};
+
 /* The request being handled (copied out of the input buffer). */
 struct rtsp_request {
 	char method[16];
-	char url[512];
+	char url[512];			/* as sent, without any user:pass@ */
 	int64_t cseq;
 	char session_id[RTSP_SESSION_ID_LEN + 1];
 	bool has_session;
@@ -79,20 +102,12 @@ struct rtsp_conn {
 	struct msg_parser parser;
 	enum rtsp_req_state req_state;
 	struct rtsp_request *req;	/* while REQ_WAITING_SOURCE */
-	struct hub_wait *wait;
+	struct source_wait *wait;
 	struct rtsp_media_session *session;	/* the session bound to this connection */
-	char nonce[33];			/* Digest nonce of this connection */
-	int64_t nonce_created_us;
-	bool auth_failure_logged;
-	int auth_failures;		/* failed logins in a row (rtsp_methods.c cuts at a limit) */
-	/* WIRE_WEBSOCKET */
-	struct wslay_event_context *ws;	/* only while WebSocket input is being parsed */
-	size_t ws_feed;			/* bytes of whole frames in conn->in that wslay may read */
-	bool ws_fragmented;		/* a fragmented message is open: wslay holds part of it */
-	uint64_t ws_left;		/* payload bytes left in the binary frame being written */
-	uint8_t ws_hdr[10];
-	uint8_t ws_hdr_len, ws_hdr_sent;
+	struct authn_conn authn;
+	struct ws ws;			/* WIRE_WEBSOCKET */
 	/* WIRE_TUNNEL */
+	bool had_post;			/* a POST side was attached once: no other ever is */
 	char cookie[65];
 	struct base64_dec b64;
 	TAILQ_ENTRY(rtsp_conn) tunnel_link;
@@ -121,19 +136,19 @@ enum rtsp_session_state {
 struct rtsp_media_session {
 	uint32_t magic;
 	char id[RTSP_SESSION_ID_LEN + 1];
+	enum rtsp_session_kind kind;
 	enum rtsp_session_state state;
 	struct rtsp_conn *rc;		/* bound connection; NULL for a UDP session left by it */
 	struct gw_principal principal;
 	struct sockaddr_storage peer;	/* address of the client that set it up */
 	char peer_str[64];
 	int64_t camera_id;
-	struct hub_source *src;
-	struct hub_reader *reader;
+	struct media_stream *stream;	/* what it plays; owned */
 	struct gw_session *gs;		/* the registry's view, from the first PLAY */
-	struct rtsp_track_setup tracks[HUB_MAX_TRACKS];
+	struct rtsp_track_setup tracks[MEDIA_MAX_TRACKS];
 	unsigned track_mask;
-	uint8_t channels[HUB_MAX_TRACKS];
-	struct rtsp_mcast *mcast;	/* RT_MULTICAST */
+	uint8_t channels[MEDIA_MAX_TRACKS];
+	struct mcast_group *mcast;	/* RT_MULTICAST */
 	bool udp;			/* media over UDP (unicast) */
 	int64_t last_seen_us;		/* keep-alive */
 	int64_t last_sr_us;
@@ -141,7 +156,6 @@ struct rtsp_media_session {
 	int64_t started_us;
 	bool ending;
 	TAILQ_ENTRY(rtsp_media_session) link;
-	TAILQ_ENTRY(rtsp_media_session) udp_link;
 };
 
 /* rtsp_server.c */
@@ -157,21 +171,21 @@ void rtsp_reply(struct rtsp_conn *rc, const struct rtsp_request *req, int status
 void rtsp_request_done(struct rtsp_conn *rc);	/* an asynchronous request has been answered */
 const char *rtsp_status_text(int status);
 void rtsp_conn_close(struct rtsp_conn *rc, const char *reason);
+/* The frame queue the connection's writer reads now (a playing interleaved session), or NULL. */
+struct frameq *rtsp_conn_queue(const struct rtsp_conn *rc);
 
 /* rtsp_methods.c */
 void rtsp_handle(struct rtsp_conn *rc, struct rtsp_request *req);
-void rtsp_methods_resume(struct rtsp_conn *rc, struct hub_source *src, const char *error);
-enum gw_action rtsp_track_action(const struct adapter_track *t);
-/* The failed-login counts per address. */
-void rtsp_auth_init(void);
-void rtsp_auth_shutdown(void);
+/* "OPTIONS, DESCRIBE, ...": the methods of the table. */
+const char *rtsp_public_methods(void);
 
 /* rtsp_session.c */
 struct rtsp_media_session *rtsp_session_new(struct rtsp_conn *rc, const struct gw_principal *p,
-    int64_t camera_id, struct hub_source *src);
+    const struct rtsp_target *t, struct media_stream *stream);
 struct rtsp_media_session *rtsp_session_find(const char *id);
 int rtsp_session_count_for(int64_t grant_id);
-int rtsp_session_play(struct rtsp_media_session *s, struct hub_play_info *info);
+int rtsp_session_play(struct rtsp_media_session *s, struct media_play_info *info);
+void rtsp_session_pause(struct rtsp_media_session *s);
 void rtsp_session_end(struct rtsp_media_session *s, const char *reason);
 void rtsp_session_detach(struct rtsp_media_session *s);	/* its connection is going away */
 void rtsp_session_touch(struct rtsp_media_session *s);
@@ -180,22 +194,21 @@ void rtsp_sessions_init(void);
 void rtsp_sessions_shutdown(void);
 /* Wake every UDP session with media queued (the shared socket can take more). */
 void rtsp_sessions_udp_resume(void);
+/* The owner callbacks of every session's stream. */
+extern const struct media_stream_owner_ops rtsp_stream_owner_ops;
 
 /* rtsp_out.c */
 int rtsp_out_init(void) GW_MUSTCHECK;
 void rtsp_out_shutdown(void);
 void rtsp_write(struct rtsp_conn *rc);	/* control and media to rc->conn, as far as it takes */
-extern const struct hub_reader_ops rtsp_tcp_reader_ops;
-extern const struct hub_reader_ops rtsp_udp_reader_ops;
 int rtsp_udp_server_port(void);		/* 0 when UDP is off */
-void rtsp_udp_wake(struct hub_reader *r);
+void rtsp_udp_wake(struct rtsp_media_session *s);
 void rtsp_udp_send_rtcp(struct rtsp_media_session *s, int track, const void *pkt, size_t len);
 
 /* rtsp_tunnel.c */
 bool rtsp_http_takeover(struct gw_conn *c, const struct msg *m);
 void rtsp_tunnel_init(void);
 void rtsp_tunnel_unlink(struct rtsp_conn *rc);
-int rtsp_ws_frame_header(uint8_t hdr[10], uint64_t len);
 
 /* Public. */
 int rtsp_init(void) GW_MUSTCHECK;

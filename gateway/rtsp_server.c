@@ -3,21 +3,20 @@
  * clients send them), responses out, interleaved frames from the client
  * (RTCP receiver reports) taken as keep-alives.
  */
-#include "gw.h"
-#include "config.h"
-#include "conn.h"
-#include "http.h"
-#include "log.h"
-#include "rtsp.h"
-#include "session.h"
+#include "gateway/gw.h"
+#include "gateway/config.h"
+#include "gateway/conn.h"
+#include "gateway/http.h"
+#include "gateway/log.h"
+#include "gateway/rtsp.h"
+#include "gateway/session.h"
+#include "gateway/media/source.h"
+#include "proto/rtsp_hdr.h"
 
 #include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#define WS_CLOSE_REASON_MAX 123	/* a close frame's payload is at most 125 bytes, the code included */
 
 const char *
 rtsp_status_text(int status)
@@ -87,7 +86,7 @@ void
 rtsp_conn_free(struct rtsp_conn *rc)
 {
 	GW_CHECK(rc, RTSP_CONN_MAGIC);
-	hub_wait_cancel(rc->wait);
+	source_wait_cancel(rc->wait);
 	rc->wait = NULL;
 	request_free(rc->req);
 	if (rc->session)
@@ -96,31 +95,20 @@ rtsp_conn_free(struct rtsp_conn *rc)
 		rtsp_tunnel_unlink(rc);
 	if (rc->wire != WIRE_TCP && rc->in != NULL)
 		evbuffer_free(rc->in);
+	if (rc->wire == WIRE_WEBSOCKET)
+		ws_release(&rc->ws);
 	rc->magic = 0;
 	free(rc);
 }
 
-/*
- * A WebSocket peer is told why in a close frame (RFC 6455 5.5.1, code 1008:
- * the gateway's policy ended it), so that a web player can say so. Not in
- * the middle of a media frame, whose rest will never come: then the TCP
- * close alone has to do.
- */
-static void
-ws_send_close(struct rtsp_conn *rc, const char *reason)
+struct frameq *
+rtsp_conn_queue(const struct rtsp_conn *rc)
 {
-	struct hub_reader *r = rc->session ? rc->session->reader : NULL;
-	uint8_t f[4 + WS_CLOSE_REASON_MAX];
-	size_t n = GW_MIN(strlen(reason), (size_t)WS_CLOSE_REASON_MAX);
+	const struct rtsp_media_session *s = rc->session;
 
-	if (!conn_is_open(rc->conn) || rc->ws_left > 0 || (r && !hub_reader_at_boundary(r)))
-		return;
-	f[0] = 0x88;			/* FIN, close */
-	f[1] = (uint8_t)(2 + n);
-	f[2] = 1008 >> 8;
-	f[3] = 1008 & 0xff;
-	memcpy(f + 4, reason, n);
-	evbuffer_add(conn_out(rc->conn), f, 4 + n);
+	if (s == NULL || s->state != RS_PLAYING || s->udp || s->mcast || s->stream == NULL)
+		return NULL;
+	return &s->stream->q;
 }
 
 void
@@ -128,8 +116,14 @@ rtsp_conn_close(struct rtsp_conn *rc, const char *reason)
 {
 	if (rc->post_conn)
 		conn_close(rc->post_conn, reason);
-	if (rc->wire == WIRE_WEBSOCKET)
-		ws_send_close(rc, reason);
+	/*
+	 * A WebSocket peer is told why in a close frame (RFC 6455 5.5.1, 1008:
+	 * the gateway's policy ended it), so that a web player can say so; not
+	 * in the middle of a media packet, whose rest will never come.
+	 */
+	if (rc->wire == WIRE_WEBSOCKET && (rtsp_conn_queue(rc) == NULL ||
+	    frameq_at_boundary(rtsp_conn_queue(rc))))
+		ws_send_close(&rc->ws, WS_CLOSE_POLICY, reason);
 	conn_close_after_flush(rc->conn, reason);
 }
 
@@ -138,26 +132,16 @@ void
 rtsp_send(struct rtsp_conn *rc, const void *data, size_t len)
 {
 	struct gw_conn *c = rc->conn;
-	uint8_t hdr[10];
 
 	if (!conn_is_open(c))
 		return;
 	if (rc->wire == WIRE_WEBSOCKET)
-		evbuffer_add(conn_out(c), hdr, (size_t)rtsp_ws_frame_header(hdr, len));
-	evbuffer_add(conn_out(c), data, len);
+		ws_send_binary(&rc->ws, data, len);
+	else
+		evbuffer_add(conn_out(c), data, len);
 	if (rc->session && rc->session->gs)
 		session_add_bytes(rc->session->gs, len);
 	rtsp_write(rc);
-}
-
-static void
-format_date(char *out, size_t outlen)
-{
-	time_t now = (time_t)(gw_wall_us() / 1000000);
-	struct tm tm;
-
-	gmtime_r(&now, &tm);
-	strftime(out, outlen, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
 void
@@ -168,7 +152,7 @@ rtsp_reply(struct rtsp_conn *rc, const struct rtsp_request *req, int status,
 	char date[64];
 	size_t n;
 
-	format_date(date, sizeof(date));
+	gw_http_date(gw_wall_us(), date, sizeof(date));
 	evbuffer_add_printf(b, "RTSP/1.0 %d %s\r\n", status, rtsp_status_text(status));
 	if (req != NULL && req->cseq >= 0)
 		evbuffer_add_printf(b, "CSeq: %lld\r\n", (long long)req->cseq);
@@ -238,6 +222,28 @@ parse_session_header(const struct msg *m, struct rtsp_request *req)
 	return true;
 }
 
+/*
+ * Some players put the camera's credentials in the request line
+ * (rtsp://user:pass@host/...). They are cut out before anything else sees
+ * the URL (a log line, Content-Base, RTP-Info): credentials count only in
+ * the Authorization header. True when something was cut.
+ */
+static bool
+strip_userinfo(char *url)
+{
+	struct rtsp_url u;
+	char *scheme_end = strstr(url, "://"), *at;
+
+	if (scheme_end == NULL || rtsp_url_parse(url, strlen(url), RTSP_URL_ALLOW_USERINFO, &u) < 0 ||
+	    (u.user.len == 0 && u.password.len == 0))
+		return false;
+	at = strchr(scheme_end + 3, '@');
+	if (at == NULL || (strchr(scheme_end + 3, '/') != NULL && strchr(scheme_end + 3, '/') < at))
+		return false;
+	memmove(scheme_end + 3, at + 1, strlen(at + 1) + 1);
+	return true;
+}
+
 /* Copy a complete request out of the input so that it can outlive the buffer. */
 static struct rtsp_request *
 take_request(struct rtsp_conn *rc, const char *p, const struct msg *m, const struct msg_limits *lim)
@@ -256,8 +262,9 @@ take_request(struct rtsp_conn *rc, const char *p, const struct msg *m, const str
 	}
 	snprintf(req->method, sizeof(req->method), "%.*s", (int)m->method.len, m->method.p);
 	snprintf(req->url, sizeof(req->url), "%.*s", (int)m->target.len, m->target.p);
+	if (strip_userinfo(req->url))
+		olog_info(rc->conn, "%s: credentials in the request URL were ignored", req->method);
 	req->cseq = parse_cseq(&req->msg);
-	(void)rc;
 	return req;
 }
 
@@ -424,7 +431,6 @@ rtsp_init(void)
 		return -1;
 	rtsp_sessions_init();
 	rtsp_tunnel_init();
-	rtsp_auth_init();
 	conn_register_proto(CONN_KIND_RTSP, &rtsp_tcp_proto);
 	http_register_takeover(rtsp_http_takeover);
 	return 0;
@@ -435,5 +441,4 @@ rtsp_shutdown(void)
 {
 	rtsp_sessions_shutdown();
 	rtsp_out_shutdown();
-	rtsp_auth_shutdown();
 }

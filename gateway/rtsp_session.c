@@ -3,15 +3,15 @@
  * timeout, RTCP sender reports, and the link to the session registry that
  * closes them when their grant stops allowing them.
  */
-#include "gw.h"
-#include "config.h"
-#include "conn.h"
-#include "log.h"
-#include "loop.h"
-#include "media.h"
-#include "rtsp.h"
-#include "session.h"
-#include "../proto/rtcp.h"
+#include "gateway/gw.h"
+#include "gateway/config.h"
+#include "gateway/conn.h"
+#include "gateway/log.h"
+#include "gateway/loop.h"
+#include "gateway/rtsp.h"
+#include "gateway/session.h"
+#include "gateway/media/mcast.h"
+#include "proto/rtcp.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -39,9 +39,35 @@ static const struct session_ops registry_ops = {
 	.close = registry_close,
 };
 
+/* --- the stream's callbacks ---------------------------------------------------------- */
+
+static void
+stream_wake(struct media_stream *st)
+{
+	struct rtsp_media_session *s = st->owner;
+
+	if (s->udp)
+		rtsp_udp_wake(s);
+	else if (s->rc && !s->rc->conn->want_write)
+		rtsp_write(s->rc);
+}
+
+static void
+stream_gone(struct media_stream *st, const char *why)
+{
+	rtsp_session_end(st->owner, why);
+}
+
+const struct media_stream_owner_ops rtsp_stream_owner_ops = {
+	.wake = stream_wake,
+	.gone = stream_gone,
+};
+
+/* --- sessions ---------------------------------------------------------------------------- */
+
 struct rtsp_media_session *
-rtsp_session_new(struct rtsp_conn *rc, const struct gw_principal *p, int64_t camera_id,
-    struct hub_source *src)
+rtsp_session_new(struct rtsp_conn *rc, const struct gw_principal *p, const struct rtsp_target *t,
+    struct media_stream *stream)
 {
 	struct rtsp_media_session *s = gw_xcalloc(1, sizeof(*s));
 	unsigned char rnd[RTSP_SESSION_ID_LEN / 2];
@@ -52,13 +78,15 @@ rtsp_session_new(struct rtsp_conn *rc, const struct gw_principal *p, int64_t cam
 	}
 	s->magic = RTSP_SESSION_MAGIC;
 	gw_hex(rnd, sizeof(rnd), s->id);
+	s->kind = t->kind;
 	s->state = RS_READY;
 	s->rc = rc;
 	s->principal = *p;
 	s->peer = rc->conn->peer;
 	snprintf(s->peer_str, sizeof(s->peer_str), "%s", rc->conn->peer_str);
-	s->camera_id = camera_id;
-	s->src = src;
+	s->camera_id = t->camera_id;
+	s->stream = stream;
+	stream->owner = s;
 	s->started_us = s->last_seen_us = gw_mono_us();
 	TAILQ_INSERT_TAIL(&all_sessions, s, link);
 	rc->session = s;
@@ -70,8 +98,10 @@ rtsp_session_find(const char *id)
 {
 	struct rtsp_media_session *s;
 
+	if (strlen(id) != RTSP_SESSION_ID_LEN)
+		return NULL;
 	TAILQ_FOREACH(s, &all_sessions, link)
-		if (!s->ending && gw_streq_ct(s->id, id, RTSP_SESSION_ID_LEN) && strlen(id) == RTSP_SESSION_ID_LEN)
+		if (!s->ending && gw_streq_ct(s->id, id, RTSP_SESSION_ID_LEN))
 			return s;
 	return NULL;
 }
@@ -93,10 +123,10 @@ session_action(const struct rtsp_media_session *s)
 {
 	bool audio = false, meta = false;
 
-	for (int i = 0; i < hub_source_ntracks(s->src); i++) {
+	for (int i = 0; i < media_stream_ntracks(s->stream); i++) {
 		if (!(s->track_mask & (1u << i)))
 			continue;
-		switch (hub_source_track(s->src, i)->media) {
+		switch (media_stream_track(s->stream, i)->media) {
 		case ADAPTER_VIDEO:
 			return ACT_LIVE_VIDEO;
 		case ADAPTER_AUDIO:
@@ -113,7 +143,7 @@ session_action(const struct rtsp_media_session *s)
 static const char *
 transport_name(const struct rtsp_media_session *s)
 {
-	if (s->mcast)
+	if (s->mcast || s->tracks[0].kind == RT_MULTICAST)
 		return "multicast";
 	if (s->udp)
 		return "udp";
@@ -129,33 +159,49 @@ transport_name(const struct rtsp_media_session *s)
 	}
 }
 
-int
-rtsp_session_play(struct rtsp_media_session *s, struct hub_play_info *info)
+static int
+play_multicast(struct rtsp_media_session *s, struct media_play_info *info)
 {
-	const char *why = NULL;
+	struct hub *hub = live_stream_hub(s->stream);
+	const char *why = "multicast is for live streams";
 
+	if (s->mcast == NULL && (hub == NULL || (s->mcast = mcast_join(&s->principal, hub, &why)) == NULL)) {
+		log_info("%s cam=%lld: no multicast: %s", s->gs ? s->gs->ident : "rtsp",
+		    (long long)s->camera_id, why);
+		return -1;
+	}
+	memset(info, 0, sizeof(*info));
+	return 0;
+}
+
+int
+rtsp_session_play(struct rtsp_media_session *s, struct media_play_info *info)
+{
 	if (s->gs == NULL)
 		s->gs = session_open(&s->principal, s->camera_id, session_action(s), "rtsp",
 		    transport_name(s), s->peer_str, &registry_ops, s);
 	if (s->tracks[0].kind == RT_MULTICAST || s->mcast) {
-		if (s->mcast == NULL &&
-		    (s->mcast = media_mcast_join(&s->principal, s->camera_id, s->src, &why)) == NULL) {
-			log_info("%s cam=%lld: no multicast: %s", s->gs ? s->gs->ident : "rtsp",
-			    (long long)s->camera_id, why);
+		if (play_multicast(s, info) < 0)
 			return -1;
-		}
-		memset(info, 0, sizeof(*info));
 	} else {
-		if (s->reader == NULL)
-			s->reader = hub_reader_new(s->src, s->track_mask, 0,
-			    s->udp ? &rtsp_udp_reader_ops : &rtsp_tcp_reader_ops, s);
-		hub_reader_play(s->reader, info);
+		media_stream_set_tracks(s->stream, s->track_mask);
+		if (media_stream_play(s->stream, info) < 0)
+			return -1;
 	}
 	s->state = RS_PLAYING;
 	s->last_sr_us = 0;
 	s->sr_sent_mask = 0;
 	rtsp_session_touch(s);
 	return 0;
+}
+
+void
+rtsp_session_pause(struct rtsp_media_session *s)
+{
+	if (s->state == RS_PLAYING && !s->mcast)
+		media_stream_pause(s->stream);
+	s->state = RS_READY;
+	rtsp_session_touch(s);
 }
 
 void
@@ -168,10 +214,10 @@ rtsp_session_end(struct rtsp_media_session *s, const char *reason)
 	if (s->gs)
 		session_end(s->gs, reason);
 	s->gs = NULL;
-	hub_reader_free(s->reader);
-	s->reader = NULL;
+	media_stream_free(s->stream);
+	s->stream = NULL;
 	if (s->mcast)
-		media_mcast_leave(s->mcast);
+		mcast_leave(s->mcast);
 	if (s->rc && s->rc->session == s)
 		s->rc->session = NULL;
 	TAILQ_REMOVE(&all_sessions, s, link);
@@ -210,7 +256,7 @@ rtsp_session_by_udp_peer(const struct sockaddr_storage *from)
 	TAILQ_FOREACH(s, &all_sessions, link) {
 		if (!s->udp || s->ending)
 			continue;
-		for (int t = 0; t < HUB_MAX_TRACKS; t++)
+		for (int t = 0; t < MEDIA_MAX_TRACKS; t++)
 			if (s->tracks[t].kind == RT_UDP && gw_same_host(&s->tracks[t].rtcp_to, from) &&
 			    ((const struct sockaddr_in *)&s->tracks[t].rtcp_to)->sin_port == port)
 				return s;
@@ -224,8 +270,8 @@ rtsp_sessions_udp_resume(void)
 	struct rtsp_media_session *s;
 
 	TAILQ_FOREACH(s, &all_sessions, link)
-		if (s->udp && s->reader && s->state == RS_PLAYING && hub_reader_pending(s->reader))
-			rtsp_udp_wake(s->reader);
+		if (s->udp && s->state == RS_PLAYING && frameq_pending(&s->stream->q))
+			rtsp_udp_wake(s);
 }
 
 /* --- RTCP sender reports --------------------------------------------------------- */
@@ -237,12 +283,12 @@ send_sender_report(struct rtsp_media_session *s, int track, int64_t now_wall)
 	struct rtcp_sr sr = { 0 };
 	int n, m;
 
-	if (!hub_source_rtp_at(s->src, track, now_wall, &sr.rtp_ts))
+	if (!media_stream_rtp_at(s->stream, track, now_wall, &sr.rtp_ts))
 		return;
 	s->sr_sent_mask |= 1u << track;
-	sr.ssrc = hub_source_ssrc(s->src, track);
+	sr.ssrc = media_stream_ssrc(s->stream, track);
 	sr.ntp = rtcp_ntp_from_unix_us(now_wall);
-	hub_reader_track_counts(s->reader, track, &sr.packet_count, &sr.octet_count);
+	frameq_track_counts(&s->stream->q, track, &sr.packet_count, &sr.octet_count);
 	n = rtcp_sr_build(&sr, pkt, sizeof(pkt));
 	m = n > 0 ? rtcp_sdes_cname_build(sr.ssrc, "vssgate", pkt + n, sizeof(pkt) - (size_t)n) : -1;
 	if (m <= 0)
@@ -251,7 +297,7 @@ send_sender_report(struct rtsp_media_session *s, int track, int64_t now_wall)
 	if (s->udp)
 		rtsp_udp_send_rtcp(s, track, pkt, (size_t)n);
 	else
-		hub_reader_queue_control(s->reader, track, pkt, (size_t)n);
+		frameq_queue_control(&s->stream->q, track, pkt, (size_t)n);
 }
 
 /*
@@ -264,13 +310,13 @@ maybe_send_reports(struct rtsp_media_session *s, int64_t now)
 	int64_t wall = gw_wall_us();
 	bool due = now - s->last_sr_us >= RTSP_SR_INTERVAL_US;
 
-	if (s->state != RS_PLAYING || s->reader == NULL)
+	if (s->state != RS_PLAYING || s->mcast || s->stream == NULL)
 		return;
 	if (!due && (s->track_mask & ~s->sr_sent_mask) == 0)
 		return;
 	if (due)
 		s->last_sr_us = now;
-	for (int t = 0; t < hub_source_ntracks(s->src); t++)
+	for (int t = 0; t < media_stream_ntracks(s->stream); t++)
 		if ((s->track_mask & (1u << t)) && (due || !(s->sr_sent_mask & (1u << t))))
 			send_sender_report(s, t, wall);
 }

@@ -230,29 +230,9 @@ session_foreach(void (*fn)(const struct gw_session *s, void *arg), void *arg)
 /*
  * A session not bound to one camera (camera_id 0, an ONVIF event
  * subscription) lives as long as its grant is alive and holds a level that
- * permits its action; what it may see of each camera is checked by its
- * owner message by message.
+ * permits its action (model_authorize_grant); what it may see of each
+ * camera is checked by its owner message by message.
  */
-static struct policy_decision
-authorize_grant_wide(const struct gw_session *s, const struct policy_request *req)
-{
-	struct policy_decision d = { false, POLICY_DENY_NO_GRANT, 0 };
-	const struct model_grant *g = gw.model ? model_grant(gw.model, s->principal.grant_id) : NULL;
-
-	if (g == NULL)
-		return d;
-	if (model_policy_stale()) {
-		d.reason = POLICY_DENY_STALE;
-		return d;
-	}
-	d.reason = policy_grant_time_state(&g->pg, req->now_us);
-	if (d.reason == POLICY_ALLOW && (g->pg.levels & policy_levels_for(req->action)) == 0)
-		d.reason = POLICY_DENY_LEVEL;
-	d.allow = d.reason == POLICY_ALLOW;
-	d.grant_id = g->pg.id;
-	return d;
-}
-
 /* Closing goes through the owner, which may end the session at once: walk safely. */
 void
 session_recheck_all(void)
@@ -267,7 +247,7 @@ session_recheck_all(void)
 		if (s->close_requested)
 			continue;
 		req.action = s->action;
-		d = s->camera_id == 0 ? authorize_grant_wide(s, &req) :
+		d = s->camera_id == 0 ? model_authorize_grant(&s->principal, &req) :
 		    model_authorize(&s->principal, s->camera_id, &req);
 		if (!d.allow)
 			request_close(s, policy_reason_str(d.reason));

@@ -17,14 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
 static int64_t cached_mono_us;
 static int64_t cached_wall_us;
 
-static GW_NORETURN void
-out_of_memory(size_t n)
+void
+gw_out_of_memory(size_t n)
 {
 	log_error("out of memory allocating %zu bytes", n);
 	abort();
@@ -36,7 +37,7 @@ gw_xmalloc(size_t n)
 	void *p = malloc(n ? n : 1);
 
 	if (p == NULL)
-		out_of_memory(n);
+		gw_out_of_memory(n);
 	return p;
 }
 
@@ -46,7 +47,7 @@ gw_xcalloc(size_t n, size_t size)
 	void *p = calloc(n ? n : 1, size ? size : 1);
 
 	if (p == NULL)
-		out_of_memory(n * size);
+		gw_out_of_memory(n * size);
 	return p;
 }
 
@@ -56,7 +57,7 @@ gw_xevbuffer_new(void)
 	struct evbuffer *b = evbuffer_new();
 
 	if (b == NULL)
-		out_of_memory(sizeof(void *));	/* the struct is opaque: its size is libevent's */
+		gw_out_of_memory(sizeof(void *));	/* the struct is opaque: its size is libevent's */
 	return b;
 }
 
@@ -66,7 +67,7 @@ gw_xrealloc(void *p, size_t n)
 	void *q = realloc(p, n ? n : 1);
 
 	if (q == NULL)
-		out_of_memory(n);
+		gw_out_of_memory(n);
 	return q;
 }
 
@@ -94,7 +95,7 @@ gw_xasprintf(const char *fmt, ...)
 
 	va_start(ap, fmt);
 	if (vasprintf(&p, fmt, ap) < 0)
-		out_of_memory(strlen(fmt));
+		gw_out_of_memory(strlen(fmt));
 	va_end(ap);
 	return p;
 }
@@ -202,6 +203,46 @@ gw_format_time(int64_t wall_us, char *out, size_t outlen)
 	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (int)(wall_us % 1000000 / 1000));
+}
+
+uint32_t
+gw_random32(void)
+{
+	uint32_t v = 0;
+
+	if (gw_random(&v, sizeof(v)) < 0)
+		v = (uint32_t)gw_mono_now_us();
+	return v;
+}
+
+bool
+gw_list_has(const char *list, const char *item)
+{
+	size_t ilen = strlen(item);
+
+	while (*list) {
+		const char *comma = strchr(list, ',');
+		size_t len = comma ? (size_t)(comma - list) : strlen(list);
+
+		while (len > 0 && *list == ' ')
+			list++, len--;
+		while (len > 0 && list[len - 1] == ' ')
+			len--;
+		if (len == ilen && len > 0 && strncasecmp(list, item, len) == 0)
+			return true;
+		list = comma ? comma + 1 : list + strlen(list);
+	}
+	return false;
+}
+
+void
+gw_http_date(int64_t wall_us, char *out, size_t outlen)
+{
+	time_t secs = (time_t)(wall_us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(out, outlen, "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
 void

@@ -542,10 +542,12 @@ digest_challenge_format(const char *realm, const char *nonce, const char *opaque
 	    (opaque != NULL && !pbuf_text_is_safe(opaque)))
 		return PROTO_EBADMSG;
 	pbuf_init(&b, out, outlen);
+	/* realm, then nonce: live555 reads the challenge with a fixed pattern in this order. */
 	pbuf_puts(&b, "Digest realm=");
 	pbuf_quoted(&b, realm);
-	pbuf_puts(&b, ", qop=\"auth\", nonce=");
+	pbuf_puts(&b, ", nonce=");
 	pbuf_quoted(&b, nonce);
+	pbuf_puts(&b, ", qop=\"auth\"");
 	if (opaque != NULL) {
 		pbuf_puts(&b, ", opaque=");
 		pbuf_quoted(&b, opaque);
@@ -571,20 +573,20 @@ digest_basic_challenge_format(const char *realm, char *out, size_t outlen)
 
 int
 digest_challenges_format(const char *realm, const char *nonce, const char *opaque,
-    bool stale, bool allow_basic, char *out, size_t outlen)
+    const enum digest_algo *algos, int nalgos, bool stale, bool allow_basic, char *out,
+    size_t outlen)
 {
-	static const enum digest_algo order[2] = { DIGEST_SHA256, DIGEST_MD5 };
 	struct pbuf b;
 	int n;
 
 	pbuf_init(&b, out, outlen);
-	for (int i = 0; i < 3; i++) {
-		if (i == 2 && !allow_basic)
+	for (int i = 0; i <= nalgos; i++) {
+		if (i == nalgos && !allow_basic)
 			break;
 		pbuf_puts(&b, "WWW-Authenticate: ");
 		if (b.overflow)
 			return PROTO_ETOOBIG;
-		n = i < 2 ? digest_challenge_format(realm, nonce, opaque, order[i], stale,
+		n = i < nalgos ? digest_challenge_format(realm, nonce, opaque, algos[i], stale,
 		    out + b.len, outlen - b.len) : digest_basic_challenge_format(realm, out + b.len,
 		    outlen - b.len);
 		if (n < 0)

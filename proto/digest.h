@@ -8,9 +8,11 @@
  * parameters are skipped after their syntax is checked);
  * digest_ha1()/digest_response()/digest_verify() compute and check the
  * response from the password or from a stored HA1;
- * digest_challenge_format() writes a WWW-Authenticate challenge. Send one
- * challenge per algorithm, SHA-256 first, then MD5 (FFmpeg only knows
- * MD5); each gets its own WWW-Authenticate header.
+ * digest_challenge_format() writes a WWW-Authenticate challenge (realm
+ * first, nonce second: live555 reads them with a fixed pattern). Send one
+ * challenge per algorithm, each in its own WWW-Authenticate header; the
+ * server picks the order (FFmpeg, GStreamer and live555 take the last
+ * Digest challenge and know only MD5, Python's urllib takes the first).
  *
  * What stays with the caller: the realm must be ours, the nonce one we
  * issued and still fresh, nc must grow, the uri must be the request's
@@ -106,16 +108,17 @@ bool digest_verify(const struct digest_credentials *c, const char *method, const
 bool digest_verify_password(const struct digest_credentials *c, const char *method,
     const char *password);
 
-/* Digest realm="..", qop="auth", nonce="..", opaque="..", algorithm=..[, stale=true]
+/* Digest realm="..", nonce="..", qop="auth", opaque="..", algorithm=..[, stale=true]
  * (opaque may be NULL). */
 int digest_challenge_format(const char *realm, const char *nonce, const char *opaque,
     enum digest_algo algo, bool stale, char *out, size_t outlen);
 /* Basic realm=".." */
 int digest_basic_challenge_format(const char *realm, char *out, size_t outlen);
-/* The header lines of a 401: "WWW-Authenticate: Digest ... SHA-256\r\n",
- * the same for MD5, then Basic when |allow_basic| (TLS). */
+/* The header lines of a 401: "WWW-Authenticate: Digest ...\r\n" for each of
+ * the |nalgos| algorithms in order, then Basic when |allow_basic| (TLS). */
 int digest_challenges_format(const char *realm, const char *nonce, const char *opaque,
-    bool stale, bool allow_basic, char *out, size_t outlen);
+    const enum digest_algo *algos, int nalgos, bool stale, bool allow_basic, char *out,
+    size_t outlen);
 
 /* --- client side ------------------------------------------------------ */
 

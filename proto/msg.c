@@ -287,6 +287,12 @@ msg_header_copy(const struct msg *m, const char *name, char *out, size_t outlen)
 }
 
 bool
+msg_header_single(const struct msg *m, const char *name, char *out, size_t outlen)
+{
+	return msg_header_count(m, name) == 1 && msg_header_copy(m, name, out, outlen);
+}
+
+bool
 msg_value_has_token(struct proto_str value, const char *token)
 {
 	const char *p = value.p, *end = value.p + value.len;

@@ -77,6 +77,8 @@ const struct msg_header *msg_header(const struct msg *m, const char *name);
 int msg_header_count(const struct msg *m, const char *name);
 /* Copy a header value into |out| (NUL-terminated); false if absent or too long. */
 bool msg_header_copy(const struct msg *m, const char *name, char *out, size_t outlen);
+/* The same for a header that must be there exactly once; false if absent, repeated or too long. */
+bool msg_header_single(const struct msg *m, const char *name, char *out, size_t outlen);
 
 /* Does a comma-separated header value hold |token| (case-insensitive)? */
 bool msg_value_has_token(struct proto_str value, const char *token);

@@ -425,22 +425,7 @@ find_route(const char *method, const char *path, int64_t *id, char *allow, size_
 static bool
 origin_allowed(const char *origin)
 {
-	const char *p = gw.cfg->allowed_origins;
-	size_t olen = strlen(origin);
-
-	while (*p) {
-		const char *comma = strchr(p, ',');
-		size_t len = comma ? (size_t)(comma - p) : strlen(p);
-
-		while (len > 0 && *p == ' ')
-			p++, len--;
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
-		if (len == olen && strncasecmp(p, origin, len) == 0)
-			return true;
-		p = comma ? comma + 1 : p + strlen(p);
-	}
-	return false;
+	return gw_list_has(gw.cfg->allowed_origins, origin);
 }
 
 /* The CN of a verified client certificate on a TLS connection, if any. */

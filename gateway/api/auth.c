@@ -73,7 +73,7 @@ static uint64_t change_seq;
 static bool load_in_flight, load_again;
 static struct event *reload_ev;
 static int64_t last_load_us;
-static struct ratelimit *logins;		/* attempts per address and per user name */
+static struct login_limit *logins;		/* attempts per address, user name and both */
 
 /* A valid scrypt string for unknown users, so that they cost the same time. */
 static const char dummy_hash[] = "scrypt$16384$8$1$00000000000000000000000000000000$"
@@ -364,7 +364,7 @@ on_auth_notify(const char *payload)
 static void
 auth_janitor(int64_t now)
 {
-	ratelimit_prune(logins, now);
+	login_limit_prune(logins, now);
 	/* During an outage the cache stays as it is; the reconnection reloads it (once). */
 	if (cache != NULL && now - last_load_us >= RELOAD_EVERY_US && db_is_up())
 		auth_reload();
@@ -495,22 +495,30 @@ on_admin_row(struct api_call *call, PGresult *res)
 	worker_submit(&lj->job);
 }
 
+/*
+ * Login attempts (right or wrong: scrypt is costly either way) are limited
+ * per address, per user name and per both, with the rule of ratelimit.h:
+ * an address over its limit is refused whoever it names, but a user name
+ * over its limit is refused only from the addresses that tried it, so no
+ * one can lock an administrator out from elsewhere.
+ */
 static bool
 login_rate_ok(struct api_call *call, const char *username)
 {
-	char key[RATELIMIT_KEY_MAX + 1], addr[64], retry[16];
-	int limit = gw.cfg->login_attempts_per_minute, r1 = 0, r2 = 0;
+	struct login_limit_cfg cfg = {
+		.per_pair = gw.cfg->login_attempts_per_minute, .per_address = gw.cfg->login_attempts_per_minute,
+		.per_user = gw.cfg->login_attempts_per_minute, .strict_address = true,
+	};
+	char addr[64], retry[16];
 	int64_t now = gw_mono_us();
-	bool ok;
+	int retry_s = 1;
 
 	ratelimit_peer_address(call->req->peer, addr, sizeof(addr));
-	snprintf(key, sizeof(key), "a:%s", addr);
-	ok = ratelimit_hit(logins, key, limit, now, &r1);
-	snprintf(key, sizeof(key), "u:%s", username);
-	ok = ratelimit_hit(logins, key, limit, now, &r2) && ok;
-	if (ok)
+	if (login_limit_ask(logins, &cfg, addr, username, now, &retry_s) == LOGIN_CHECK) {
+		login_limit_count(logins, addr, username, now);
 		return true;
-	snprintf(retry, sizeof(retry), "%d", GW_MAX(r1, r2));
+	}
+	snprintf(retry, sizeof(retry), "%d", retry_s);
 	log_warn("login as \"%s\" from %s refused: more than %d attempts in a minute", username,
 	    call->req->peer, gw.cfg->login_attempts_per_minute);
 	http_add_header(call->req, "Retry-After", retry);
@@ -657,7 +665,7 @@ void
 auth_init(void)
 {
 	reload_ev = evtimer_new(gw.base, reload_cb, NULL);
-	logins = ratelimit_new(RL_WINDOW_US, RL_MAX_ENTRIES);
+	logins = login_limit_new(RL_WINDOW_US, RL_MAX_ENTRIES);
 	db_listen("vssgate_auth", on_auth_notify);
 	loop_janitor_add(auth_janitor);
 	api_register(routes, ARRAY_SIZE(routes));
@@ -672,7 +680,7 @@ auth_shutdown(void)
 		TAILQ_REMOVE(&changes, ch, link);
 		free(ch);
 	}
-	ratelimit_free(logins);
+	login_limit_free(logins);
 	logins = NULL;
 	if (reload_ev)
 		event_free(reload_ev);

@@ -108,9 +108,9 @@ onvif_scopes(char scopes[ONVIF_SCOPE_MAX][ONVIF_SCOPE_LEN])
 /* --- date and time ---------------------------------------------------------------------- */
 
 static void
-write_date_time(struct xw *w, const char *tag, const struct tm *tm)
+write_date_time(struct xmlw *w, const char *tag, const struct tm *tm)
 {
-	xw_fmt(w, "<tt:%s><tt:Time><tt:Hour>%d</tt:Hour><tt:Minute>%d</tt:Minute><tt:Second>%d"
+	xmlw_fmt(w, "<tt:%s><tt:Time><tt:Hour>%d</tt:Hour><tt:Minute>%d</tt:Minute><tt:Second>%d"
 	    "</tt:Second></tt:Time><tt:Date><tt:Year>%d</tt:Year><tt:Month>%d</tt:Month><tt:Day>%d"
 	    "</tt:Day></tt:Date></tt:%s>", tag, tm->tm_hour, tm->tm_min, tm->tm_sec,
 	    tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday, tag);
@@ -124,51 +124,51 @@ get_system_date_and_time(struct onvif_req *r)
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
-	xw_lit(&r->out, "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
+	xmlw_lit(&r->out, "<tds:GetSystemDateAndTimeResponse><tds:SystemDateAndTime>"
 	    "<tt:DateTimeType>NTP</tt:DateTimeType><tt:DaylightSavings>false</tt:DaylightSavings>"
 	    "<tt:TimeZone><tt:TZ>UTC0</tt:TZ></tt:TimeZone>");
 	write_date_time(&r->out, "UTCDateTime", &tm);
 	write_date_time(&r->out, "LocalDateTime", &tm);
-	xw_lit(&r->out, "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>");
+	xmlw_lit(&r->out, "</tds:SystemDateAndTime></tds:GetSystemDateAndTimeResponse>");
 	onvif_reply(r);
 }
 
 /* --- services and capabilities --------------------------------------------------------- */
 
 void
-onvif_caps_device(struct xw *w, const struct onvif_req *r)
+onvif_caps_device(struct xmlw *w, const struct onvif_req *r)
 {
-	xw_lit(w, "<tds:Capabilities><tds:Network IPFilter=\"false\" ZeroConfiguration=\"false\""
+	xmlw_lit(w, "<tds:Capabilities><tds:Network IPFilter=\"false\" ZeroConfiguration=\"false\""
 	    " IPVersion6=\"true\" DynDNS=\"false\" Dot11Configuration=\"false\" HostnameFromDHCP=\"false\""
 	    " NTP=\"0\"/><tds:Security TLS1.0=\"false\" TLS1.1=\"false\"");
-	xw_lit(w, gw.cfg->listen_tls.count ? " TLS1.2=\"true\"" : " TLS1.2=\"false\"");
-	xw_lit(w, " OnboardKeyGeneration=\"false\" AccessPolicyConfig=\"false\" DefaultAccessPolicy=\"false\""
+	xmlw_lit(w, gw.cfg->listen_tls.count ? " TLS1.2=\"true\"" : " TLS1.2=\"false\"");
+	xmlw_lit(w, " OnboardKeyGeneration=\"false\" AccessPolicyConfig=\"false\" DefaultAccessPolicy=\"false\""
 	    " Dot1X=\"false\" RemoteUserHandling=\"false\" X.509Token=\"false\" SAMLToken=\"false\""
 	    " KerberosToken=\"false\" UsernameToken=\"true\"");
-	xw_lit(w, onvif_auth_has_challenges() ? " HttpDigest=\"true\"" : " HttpDigest=\"false\"");
-	xw_lit(w, " RELToken=\"false\"/><tds:System DiscoveryResolve=\"false\"");
-	xw_lit(w, gw.cfg->onvif_discovery ? " DiscoveryBye=\"true\"" : " DiscoveryBye=\"false\"");
-	xw_lit(w, " RemoteDiscovery=\"false\" SystemBackup=\"false\" SystemLogging=\"false\""
+	xmlw_lit(w, " HttpDigest=\"true\"");
+	xmlw_lit(w, " RELToken=\"false\"/><tds:System DiscoveryResolve=\"false\"");
+	xmlw_lit(w, gw.cfg->onvif_discovery ? " DiscoveryBye=\"true\"" : " DiscoveryBye=\"false\"");
+	xmlw_lit(w, " RemoteDiscovery=\"false\" SystemBackup=\"false\" SystemLogging=\"false\""
 	    " FirmwareUpgrade=\"false\" HttpFirmwareUpgrade=\"false\" HttpSystemBackup=\"false\""
 	    " HttpSystemLogging=\"false\" HttpSupportInformation=\"false\" StorageConfiguration=\"false\""
 	    " NetworkConfigNotSupported=\"true\" UserConfigNotSupported=\"true\"");
-	xw_lit(w, gw.cfg->onvif_discovery ? "" : " DiscoveryNotSupported=\"true\"");
-	xw_lit(w, "/></tds:Capabilities>");
+	xmlw_lit(w, gw.cfg->onvif_discovery ? "" : " DiscoveryNotSupported=\"true\"");
+	xmlw_lit(w, "/></tds:Capabilities>");
 }
 
 static void
 get_service_capabilities(struct onvif_req *r)
 {
-	xw_lit(&r->out, "<tds:GetServiceCapabilitiesResponse>");
+	xmlw_lit(&r->out, "<tds:GetServiceCapabilitiesResponse>");
 	onvif_caps_device(&r->out, r);
-	xw_lit(&r->out, "</tds:GetServiceCapabilitiesResponse>");
+	xmlw_lit(&r->out, "</tds:GetServiceCapabilitiesResponse>");
 	onvif_reply(r);
 }
 
 static const struct {
 	const char *ns;
 	const char *path;
-	void (*caps)(struct xw *w, const struct onvif_req *r);
+	void (*caps)(struct xmlw *w, const struct onvif_req *r);
 } services[] = {
 	{ NS_TDS, "/onvif/device_service", onvif_caps_device },
 	{ NS_TRT, "/onvif/media_service", onvif_caps_media1 },
@@ -196,22 +196,22 @@ get_services(struct onvif_req *r)
 
 	onvif_arg_text(r, "IncludeCapability", inc, sizeof(inc));
 	with_caps = strcmp(inc, "true") == 0 || strcmp(inc, "1") == 0;
-	xw_lit(&r->out, "<tds:GetServicesResponse>");
+	xmlw_lit(&r->out, "<tds:GetServicesResponse>");
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++) {
 		xaddr(r, services[i].path, addr, sizeof(addr));
-		xw_lit(&r->out, "<tds:Service>");
-		xw_el(&r->out, "tds:Namespace", services[i].ns);
-		xw_el(&r->out, "tds:XAddr", addr);
+		xmlw_lit(&r->out, "<tds:Service>");
+		xmlw_el(&r->out, "tds:Namespace", services[i].ns);
+		xmlw_el(&r->out, "tds:XAddr", addr);
 		if (with_caps) {
-			xw_lit(&r->out, "<tds:Capabilities>");
+			xmlw_lit(&r->out, "<tds:Capabilities>");
 			services[i].caps(&r->out, r);
-			xw_lit(&r->out, "</tds:Capabilities>");
+			xmlw_lit(&r->out, "</tds:Capabilities>");
 		}
-		xw_fmt(&r->out, "<tds:Version><tt:Major>%d</tt:Major><tt:Minor>%d</tt:Minor></tds:Version>",
+		xmlw_fmt(&r->out, "<tds:Version><tt:Major>%d</tt:Major><tt:Minor>%d</tt:Minor></tds:Version>",
 		    SPEC_MAJOR, SPEC_MINOR);
-		xw_lit(&r->out, "</tds:Service>");
+		xmlw_lit(&r->out, "</tds:Service>");
 	}
-	xw_lit(&r->out, "</tds:GetServicesResponse>");
+	xmlw_lit(&r->out, "</tds:GetServicesResponse>");
 	onvif_reply(r);
 }
 
@@ -251,15 +251,15 @@ category_wanted(const struct onvif_req *r, const char *name)
 }
 
 static void
-write_legacy_device(struct xw *w, const char *addr)
+write_legacy_device(struct xmlw *w, const char *addr)
 {
-	xw_lit(w, "<tt:Device>");
-	xw_el(w, "tt:XAddr", addr);
-	xw_lit(w, "<tt:Network><tt:IPFilter>false</tt:IPFilter><tt:ZeroConfiguration>false"
+	xmlw_lit(w, "<tt:Device>");
+	xmlw_el(w, "tt:XAddr", addr);
+	xmlw_lit(w, "<tt:Network><tt:IPFilter>false</tt:IPFilter><tt:ZeroConfiguration>false"
 	    "</tt:ZeroConfiguration><tt:IPVersion6>true</tt:IPVersion6><tt:DynDNS>false</tt:DynDNS>"
 	    "</tt:Network><tt:System><tt:DiscoveryResolve>false</tt:DiscoveryResolve><tt:DiscoveryBye>");
-	xw_lit(w, gw.cfg->onvif_discovery ? "true" : "false");
-	xw_fmt(w, "</tt:DiscoveryBye><tt:RemoteDiscovery>false</tt:RemoteDiscovery><tt:SystemBackup>false"
+	xmlw_lit(w, gw.cfg->onvif_discovery ? "true" : "false");
+	xmlw_fmt(w, "</tt:DiscoveryBye><tt:RemoteDiscovery>false</tt:RemoteDiscovery><tt:SystemBackup>false"
 	    "</tt:SystemBackup><tt:SystemLogging>false</tt:SystemLogging><tt:FirmwareUpgrade>false"
 	    "</tt:FirmwareUpgrade><tt:SupportedVersions><tt:Major>%d</tt:Major><tt:Minor>%d</tt:Minor>"
 	    "</tt:SupportedVersions></tt:System><tt:IO><tt:InputConnectors>0</tt:InputConnectors>"
@@ -287,51 +287,51 @@ get_capabilities(struct onvif_req *r)
 		    "the gateway has no service of this category");
 		return;
 	}
-	xw_lit(&r->out, "<tds:GetCapabilitiesResponse><tds:Capabilities>");
+	xmlw_lit(&r->out, "<tds:GetCapabilitiesResponse><tds:Capabilities>");
 	if (category_wanted(r, "Device")) {
 		xaddr(r, "/onvif/device_service", addr, sizeof(addr));
 		write_legacy_device(&r->out, addr);
 	}
 	if (category_wanted(r, "Events")) {
 		xaddr(r, "/onvif/events_service", addr, sizeof(addr));
-		xw_lit(&r->out, "<tt:Events>");
-		xw_el(&r->out, "tt:XAddr", addr);
-		xw_lit(&r->out, "<tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport>"
+		xmlw_lit(&r->out, "<tt:Events>");
+		xmlw_el(&r->out, "tt:XAddr", addr);
+		xmlw_lit(&r->out, "<tt:WSSubscriptionPolicySupport>false</tt:WSSubscriptionPolicySupport>"
 		    "<tt:WSPullPointSupport>true</tt:WSPullPointSupport>"
 		    "<tt:WSPausableSubscriptionManagerInterfaceSupport>false"
 		    "</tt:WSPausableSubscriptionManagerInterfaceSupport></tt:Events>");
 	}
 	if (category_wanted(r, "Imaging")) {
 		xaddr(r, "/onvif/imaging_service", addr, sizeof(addr));
-		xw_lit(&r->out, "<tt:Imaging>");
-		xw_el(&r->out, "tt:XAddr", addr);
-		xw_lit(&r->out, "</tt:Imaging>");
+		xmlw_lit(&r->out, "<tt:Imaging>");
+		xmlw_el(&r->out, "tt:XAddr", addr);
+		xmlw_lit(&r->out, "</tt:Imaging>");
 	}
 	if (category_wanted(r, "Media")) {
 		xaddr(r, "/onvif/media_service", addr, sizeof(addr));
-		xw_lit(&r->out, "<tt:Media>");
-		xw_el(&r->out, "tt:XAddr", addr);
-		xw_lit(&r->out, "<tt:StreamingCapabilities><tt:RTPMulticast>true</tt:RTPMulticast>"
+		xmlw_lit(&r->out, "<tt:Media>");
+		xmlw_el(&r->out, "tt:XAddr", addr);
+		xmlw_lit(&r->out, "<tt:StreamingCapabilities><tt:RTPMulticast>true</tt:RTPMulticast>"
 		    "<tt:RTP_TCP>true</tt:RTP_TCP><tt:RTP_RTSP_TCP>true</tt:RTP_RTSP_TCP>"
 		    "</tt:StreamingCapabilities></tt:Media>");
 	}
 	if (category_wanted(r, "All")) {
 		count_sources(r, &video, &audio);
 		xaddr(r, "/onvif/deviceio_service", addr, sizeof(addr));
-		xw_lit(&r->out, "<tt:Extension><tt:DeviceIO>");
-		xw_el(&r->out, "tt:XAddr", addr);
-		xw_fmt(&r->out, "<tt:VideoSources>%d</tt:VideoSources><tt:VideoOutputs>0</tt:VideoOutputs>"
+		xmlw_lit(&r->out, "<tt:Extension><tt:DeviceIO>");
+		xmlw_el(&r->out, "tt:XAddr", addr);
+		xmlw_fmt(&r->out, "<tt:VideoSources>%d</tt:VideoSources><tt:VideoOutputs>0</tt:VideoOutputs>"
 		    "<tt:AudioSources>%d</tt:AudioSources><tt:AudioOutputs>0</tt:AudioOutputs>"
 		    "<tt:RelayOutputs>0</tt:RelayOutputs></tt:DeviceIO></tt:Extension>", video, audio);
 	}
-	xw_lit(&r->out, "</tds:Capabilities></tds:GetCapabilitiesResponse>");
+	xmlw_lit(&r->out, "</tds:Capabilities></tds:GetCapabilitiesResponse>");
 	onvif_reply(r);
 }
 
 static void
 get_wsdl_url(struct onvif_req *r)
 {
-	xw_lit(&r->out, "<tds:GetWsdlUrlResponse><tds:WsdlUrl>http://www.onvif.org/</tds:WsdlUrl>"
+	xmlw_lit(&r->out, "<tds:GetWsdlUrlResponse><tds:WsdlUrl>http://www.onvif.org/</tds:WsdlUrl>"
 	    "</tds:GetWsdlUrlResponse>");
 	onvif_reply(r);
 }
@@ -344,11 +344,11 @@ get_device_information(struct onvif_req *r)
 	char serial[64];
 
 	onvif_endpoint(serial, sizeof(serial));
-	xw_lit(&r->out, "<tds:GetDeviceInformationResponse><tds:Manufacturer>vssgate</tds:Manufacturer>"
+	xmlw_lit(&r->out, "<tds:GetDeviceInformationResponse><tds:Manufacturer>vssgate</tds:Manufacturer>"
 	    "<tds:Model>vssgate interoperability gateway</tds:Model>");
-	xw_el(&r->out, "tds:FirmwareVersion", PACKAGE_VERSION);
-	xw_el(&r->out, "tds:SerialNumber", serial + strlen("urn:uuid:"));
-	xw_lit(&r->out, "<tds:HardwareId>vssgate</tds:HardwareId></tds:GetDeviceInformationResponse>");
+	xmlw_el(&r->out, "tds:FirmwareVersion", PACKAGE_VERSION);
+	xmlw_el(&r->out, "tds:SerialNumber", serial + strlen("urn:uuid:"));
+	xmlw_lit(&r->out, "<tds:HardwareId>vssgate</tds:HardwareId></tds:GetDeviceInformationResponse>");
 	onvif_reply(r);
 }
 
@@ -358,22 +358,22 @@ get_scopes(struct onvif_req *r)
 	char scopes[ONVIF_SCOPE_MAX][ONVIF_SCOPE_LEN];
 	int n = onvif_scopes(scopes);
 
-	xw_lit(&r->out, "<tds:GetScopesResponse>");
+	xmlw_lit(&r->out, "<tds:GetScopesResponse>");
 	for (int i = 0; i < n; i++) {
-		xw_lit(&r->out, "<tds:Scopes><tt:ScopeDef>Fixed</tt:ScopeDef>");
-		xw_el(&r->out, "tt:ScopeItem", scopes[i]);
-		xw_lit(&r->out, "</tds:Scopes>");
+		xmlw_lit(&r->out, "<tds:Scopes><tt:ScopeDef>Fixed</tt:ScopeDef>");
+		xmlw_el(&r->out, "tt:ScopeItem", scopes[i]);
+		xmlw_lit(&r->out, "</tds:Scopes>");
 	}
-	xw_lit(&r->out, "</tds:GetScopesResponse>");
+	xmlw_lit(&r->out, "</tds:GetScopesResponse>");
 	onvif_reply(r);
 }
 
 static void
 get_hostname(struct onvif_req *r)
 {
-	xw_lit(&r->out, "<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP>");
-	xw_el(&r->out, "tt:Name", node_name());
-	xw_lit(&r->out, "</tds:HostnameInformation></tds:GetHostnameResponse>");
+	xmlw_lit(&r->out, "<tds:GetHostnameResponse><tds:HostnameInformation><tt:FromDHCP>false</tt:FromDHCP>");
+	xmlw_el(&r->out, "tt:Name", node_name());
+	xmlw_lit(&r->out, "</tds:HostnameInformation></tds:GetHostnameResponse>");
 	onvif_reply(r);
 }
 
@@ -383,18 +383,18 @@ get_endpoint_reference(struct onvif_req *r)
 	char uuid[64];
 
 	onvif_endpoint(uuid, sizeof(uuid));
-	xw_lit(&r->out, "<tds:GetEndpointReferenceResponse>");
-	xw_el(&r->out, "tds:GUID", uuid);
-	xw_lit(&r->out, "</tds:GetEndpointReferenceResponse>");
+	xmlw_lit(&r->out, "<tds:GetEndpointReferenceResponse>");
+	xmlw_el(&r->out, "tds:GUID", uuid);
+	xmlw_lit(&r->out, "</tds:GetEndpointReferenceResponse>");
 	onvif_reply(r);
 }
 
 static void
 get_discovery_mode(struct onvif_req *r)
 {
-	xw_lit(&r->out, "<tds:GetDiscoveryModeResponse><tds:DiscoveryMode>");
-	xw_lit(&r->out, gw.cfg->onvif_discovery ? "Discoverable" : "NonDiscoverable");
-	xw_lit(&r->out, "</tds:DiscoveryMode></tds:GetDiscoveryModeResponse>");
+	xmlw_lit(&r->out, "<tds:GetDiscoveryModeResponse><tds:DiscoveryMode>");
+	xmlw_lit(&r->out, gw.cfg->onvif_discovery ? "Discoverable" : "NonDiscoverable");
+	xmlw_lit(&r->out, "</tds:DiscoveryMode></tds:GetDiscoveryModeResponse>");
 	onvif_reply(r);
 }
 
@@ -436,15 +436,15 @@ get_network_interfaces(struct onvif_req *r)
 			}
 		freeifaddrs(ifs);
 	}
-	xw_lit(&r->out, "<tds:GetNetworkInterfacesResponse>");
-	xw_open_attr(&r->out, "tds:NetworkInterfaces", "token", name);
-	xw_lit(&r->out, "><tt:Enabled>true</tt:Enabled><tt:Info>");
-	xw_el(&r->out, "tt:Name", name);
-	xw_el(&r->out, "tt:HwAddress", mac);
-	xw_lit(&r->out, "</tt:Info><tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config><tt:Manual>");
-	xw_el(&r->out, "tt:Address", addr);
-	xw_el_int(&r->out, "tt:PrefixLength", plen);
-	xw_lit(&r->out, "</tt:Manual><tt:DHCP>false</tt:DHCP></tt:Config></tt:IPv4>"
+	xmlw_lit(&r->out, "<tds:GetNetworkInterfacesResponse>");
+	xmlw_open_attr(&r->out, "tds:NetworkInterfaces", "token", name);
+	xmlw_lit(&r->out, "><tt:Enabled>true</tt:Enabled><tt:Info>");
+	xmlw_el(&r->out, "tt:Name", name);
+	xmlw_el(&r->out, "tt:HwAddress", mac);
+	xmlw_lit(&r->out, "</tt:Info><tt:IPv4><tt:Enabled>true</tt:Enabled><tt:Config><tt:Manual>");
+	xmlw_el(&r->out, "tt:Address", addr);
+	xmlw_el_int(&r->out, "tt:PrefixLength", plen);
+	xmlw_lit(&r->out, "</tt:Manual><tt:DHCP>false</tt:DHCP></tt:Config></tt:IPv4>"
 	    "</tds:NetworkInterfaces></tds:GetNetworkInterfacesResponse>");
 	onvif_reply(r);
 }
@@ -453,7 +453,7 @@ get_network_interfaces(struct onvif_req *r)
 static void
 get_geo_location_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *st)
 {
-	xw_lit(&r->out, "<tds:GetGeoLocationResponse>");
+	xmlw_lit(&r->out, "<tds:GetGeoLocationResponse>");
 	for (int i = 0; i < v->ncams; i++) {
 		const struct model_camera *cam = v->cams[i].cam;
 		char token[32];
@@ -461,36 +461,36 @@ get_geo_location_cont(struct onvif_req *r, struct onvif_view *v, struct authorit
 		if (!cam->pc.has_location && isnan(cam->indoor_x))
 			continue;
 		view_token(TOK_VIDEO_SOURCE, cam->pc.id, token, sizeof(token));
-		xw_open_attr(&r->out, "tds:Location", "Entity", "VideoSource");
-		xw_attr(&r->out, "Token", token);
-		xw_lit(&r->out, " Fixed=\"true\">");
+		xmlw_open_attr(&r->out, "tds:Location", "Entity", "VideoSource");
+		xmlw_attr(&r->out, "Token", token);
+		xmlw_lit(&r->out, " Fixed=\"true\">");
 		if (cam->pc.has_location) {
-			xw_lit(&r->out, "<tt:GeoLocation");
-			xw_attr_num(&r->out, "lon", cam->pc.location.lon);
-			xw_attr_num(&r->out, "lat", cam->pc.location.lat);
+			xmlw_lit(&r->out, "<tt:GeoLocation");
+			xmlw_attr_num(&r->out, "lon", cam->pc.location.lon);
+			xmlw_attr_num(&r->out, "lat", cam->pc.location.lat);
 			if (!isnan(cam->altitude))
-				xw_attr_num(&r->out, "elevation", cam->altitude);
-			xw_lit(&r->out, "/>");
+				xmlw_attr_num(&r->out, "elevation", cam->altitude);
+			xmlw_lit(&r->out, "/>");
 		}
 		if (!isnan(cam->heading) || !isnan(cam->tilt)) {
-			xw_lit(&r->out, "<tt:GeoOrientation");
+			xmlw_lit(&r->out, "<tt:GeoOrientation");
 			if (!isnan(cam->tilt))
-				xw_attr_num(&r->out, "pitch", cam->tilt);
+				xmlw_attr_num(&r->out, "pitch", cam->tilt);
 			if (!isnan(cam->heading))
-				xw_attr_num(&r->out, "yaw", cam->heading);
-			xw_lit(&r->out, "/>");
+				xmlw_attr_num(&r->out, "yaw", cam->heading);
+			xmlw_lit(&r->out, "/>");
 		}
 		if (!isnan(cam->indoor_x)) {
-			xw_lit(&r->out, "<tt:LocalLocation");
-			xw_attr_num(&r->out, "x", cam->indoor_x);
-			xw_attr_num(&r->out, "y", cam->indoor_y);
+			xmlw_lit(&r->out, "<tt:LocalLocation");
+			xmlw_attr_num(&r->out, "x", cam->indoor_x);
+			xmlw_attr_num(&r->out, "y", cam->indoor_y);
 			if (!isnan(cam->indoor_z))
-				xw_attr_num(&r->out, "z", cam->indoor_z);
-			xw_lit(&r->out, "/>");
+				xmlw_attr_num(&r->out, "z", cam->indoor_z);
+			xmlw_lit(&r->out, "/>");
 		}
-		xw_lit(&r->out, "</tds:Location>");
+		xmlw_lit(&r->out, "</tds:Location>");
 	}
-	xw_lit(&r->out, "</tds:GetGeoLocationResponse>");
+	xmlw_lit(&r->out, "</tds:GetGeoLocationResponse>");
 	onvif_reply(r);
 }
 
@@ -504,10 +504,10 @@ get_geo_location(struct onvif_req *r)
 static void
 get_users_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *st)
 {
-	xw_lit(&r->out, "<tds:GetUsersResponse><tds:User>");
-	xw_el(&r->out, "tt:Username", r->principal.username);
-	xw_el(&r->out, "tt:UserLevel", view_levels(v) & LEVEL_2 ? "Operator" : "User");
-	xw_lit(&r->out, "</tds:User></tds:GetUsersResponse>");
+	xmlw_lit(&r->out, "<tds:GetUsersResponse><tds:User>");
+	xmlw_el(&r->out, "tt:Username", r->principal.username);
+	xmlw_el(&r->out, "tt:UserLevel", view_caps(v) & CAP_PTZ ? "Operator" : "User");
+	xmlw_lit(&r->out, "</tds:User></tds:GetUsersResponse>");
 	onvif_reply(r);
 }
 

@@ -35,11 +35,11 @@ count(const struct onvif_req *r)
 
 /* The source counts are the caller's, when it gave valid credentials (PRE_AUTH: else 0). */
 void
-onvif_caps_deviceio(struct xw *w, const struct onvif_req *r)
+onvif_caps_deviceio(struct xmlw *w, const struct onvif_req *r)
 {
 	struct source_counts c = count(r);
 
-	xw_fmt(w, "<tmd:Capabilities VideoSources=\"%d\" VideoOutputs=\"0\" AudioSources=\"%d\""
+	xmlw_fmt(w, "<tmd:Capabilities VideoSources=\"%d\" VideoOutputs=\"0\" AudioSources=\"%d\""
 	    " AudioOutputs=\"0\" RelayOutputs=\"0\" SerialPorts=\"0\" DigitalInputs=\"0\""
 	    " DigitalInputOptions=\"false\"/>", c.video, c.audio);
 }
@@ -47,9 +47,9 @@ onvif_caps_deviceio(struct xw *w, const struct onvif_req *r)
 static void
 get_service_capabilities(struct onvif_req *r)
 {
-	xw_lit(&r->out, "<tmd:GetServiceCapabilitiesResponse>");
+	xmlw_lit(&r->out, "<tmd:GetServiceCapabilitiesResponse>");
 	onvif_caps_deviceio(&r->out, r);
-	xw_lit(&r->out, "</tmd:GetServiceCapabilitiesResponse>");
+	xmlw_lit(&r->out, "</tmd:GetServiceCapabilitiesResponse>");
 	onvif_reply(r);
 }
 
@@ -59,15 +59,15 @@ list_sources_cont(struct onvif_req *r, struct onvif_view *v, struct authority_st
 	bool video = r->arg == CFG_VIDEO_SOURCE;
 	char token[32];
 
-	xw_lit(&r->out, video ? "<tmd:GetVideoSourcesResponse>" : "<tmd:GetAudioSourcesResponse>");
+	xmlw_lit(&r->out, video ? "<tmd:GetVideoSourcesResponse>" : "<tmd:GetAudioSourcesResponse>");
 	for (int i = 0; i < v->ncams; i++) {
 		if (!(view_cfgs_allowed(&v->cams[i]) & CFG_BIT(r->arg)))
 			continue;
 		view_token(video ? TOK_VIDEO_SOURCE : TOK_AUDIO_SOURCE, v->cams[i].cam->pc.id, token,
 		    sizeof(token));
-		xw_el(&r->out, "tmd:Token", token);
+		xmlw_el(&r->out, "tmd:Token", token);
 	}
-	xw_lit(&r->out, video ? "</tmd:GetVideoSourcesResponse>" : "</tmd:GetAudioSourcesResponse>");
+	xmlw_lit(&r->out, video ? "</tmd:GetVideoSourcesResponse>" : "</tmd:GetAudioSourcesResponse>");
 	onvif_reply(r);
 }
 
@@ -115,13 +115,13 @@ get_source_cfg_cont(struct onvif_req *r, struct onvif_view *v, struct authority_
 	if (vc == NULL)
 		return;
 	if (video) {
-		xw_lit(&r->out, "<tmd:GetVideoSourceConfigurationResponse>");
+		xmlw_lit(&r->out, "<tmd:GetVideoSourceConfigurationResponse>");
 		onvif_write_video_source_cfg(&r->out, "tmd:VideoSourceConfiguration", vc, 1);
-		xw_lit(&r->out, "</tmd:GetVideoSourceConfigurationResponse>");
+		xmlw_lit(&r->out, "</tmd:GetVideoSourceConfigurationResponse>");
 	} else {
-		xw_lit(&r->out, "<tmd:GetAudioSourceConfigurationResponse>");
+		xmlw_lit(&r->out, "<tmd:GetAudioSourceConfigurationResponse>");
 		onvif_write_audio_source_cfg(&r->out, "tmd:AudioSourceConfiguration", vc, 1);
-		xw_lit(&r->out, "</tmd:GetAudioSourceConfigurationResponse>");
+		xmlw_lit(&r->out, "</tmd:GetAudioSourceConfigurationResponse>");
 	}
 	onvif_reply(r);
 }
@@ -151,20 +151,20 @@ get_source_options_cont(struct onvif_req *r, struct onvif_view *v, struct author
 		return;
 	view_token(video ? TOK_VIDEO_SOURCE : TOK_AUDIO_SOURCE, vc->cam->pc.id, token, sizeof(token));
 	if (video) {
-		xw_fmt(&r->out, "<tmd:GetVideoSourceConfigurationOptionsResponse>"
+		xmlw_fmt(&r->out, "<tmd:GetVideoSourceConfigurationOptionsResponse>"
 		    "<tmd:VideoSourceConfigurationOptions MaximumNumberOfProfiles=\"1\"><tt:BoundsRange>"
 		    "<tt:XRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:XRange>"
 		    "<tt:YRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:YRange>"
 		    "<tt:WidthRange><tt:Min>%d</tt:Min><tt:Max>%d</tt:Max></tt:WidthRange>"
 		    "<tt:HeightRange><tt:Min>%d</tt:Min><tt:Max>%d</tt:Max></tt:HeightRange></tt:BoundsRange>",
 		    vc->media.width, vc->media.width, vc->media.height, vc->media.height);
-		xw_el(&r->out, "tt:VideoSourceTokensAvailable", token);
-		xw_lit(&r->out, "</tmd:VideoSourceConfigurationOptions>"
+		xmlw_el(&r->out, "tt:VideoSourceTokensAvailable", token);
+		xmlw_lit(&r->out, "</tmd:VideoSourceConfigurationOptions>"
 		    "</tmd:GetVideoSourceConfigurationOptionsResponse>");
 	} else {
-		xw_lit(&r->out, "<tmd:GetAudioSourceConfigurationOptionsResponse><tmd:AudioSourceOptions>");
-		xw_el(&r->out, "tt:InputTokensAvailable", token);
-		xw_lit(&r->out, "</tmd:AudioSourceOptions></tmd:GetAudioSourceConfigurationOptionsResponse>");
+		xmlw_lit(&r->out, "<tmd:GetAudioSourceConfigurationOptionsResponse><tmd:AudioSourceOptions>");
+		xmlw_el(&r->out, "tt:InputTokensAvailable", token);
+		xmlw_lit(&r->out, "</tmd:AudioSourceOptions></tmd:GetAudioSourceConfigurationOptionsResponse>");
 	}
 	onvif_reply(r);
 }

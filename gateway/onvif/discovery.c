@@ -135,52 +135,54 @@ primary_address(struct in_addr *out)
 }
 
 static void
-write_header(struct xw *w, const char *action, const char *to, const char *relates_to)
+write_header(struct xmlw *w, const char *action, const char *to, const char *relates_to)
 {
 	char id[64];
 
 	new_message_id(id, sizeof(id));
-	xw_lit(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<env:Envelope"
+	xmlw_lit(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<env:Envelope"
 	    " xmlns:env=\"http://www.w3.org/2003/05/soap-envelope\" xmlns:wsa=\"" NS_WSA04 "\""
 	    " xmlns:d=\"" NS_D "\" xmlns:dn=\"" NS_DN "\" xmlns:tds=\"" NS_TDS "\"><env:Header>");
-	xw_el(w, "wsa:MessageID", id);
+	xmlw_el(w, "wsa:MessageID", id);
 	if (relates_to != NULL)
-		xw_el(w, "wsa:RelatesTo", relates_to);
-	xw_el(w, "wsa:To", to);
-	xw_el(w, "wsa:Action", action);
-	xw_fmt(w, "<d:AppSequence InstanceId=\"%u\" MessageNumber=\"%u\"/></env:Header><env:Body>",
+		xmlw_el(w, "wsa:RelatesTo", relates_to);
+	xmlw_el(w, "wsa:To", to);
+	xmlw_el(w, "wsa:Action", action);
+	xmlw_fmt(w, "<d:AppSequence InstanceId=\"%u\" MessageNumber=\"%u\"/></env:Header><env:Body>",
 	    disc.instance_id, ++disc.message_number);
 }
 
 /* EndpointReference, Types, Scopes, XAddrs and MetadataVersion of this gateway. */
 static void
-write_target(struct xw *w, const char *xaddr, bool full)
+write_target(struct xmlw *w, const char *xaddr, bool full)
 {
 	char endpoint[64], scopes[ONVIF_SCOPE_MAX][ONVIF_SCOPE_LEN];
 	int n;
 
 	onvif_endpoint(endpoint, sizeof(endpoint));
-	xw_lit(w, "<wsa:EndpointReference>");
-	xw_el(w, "wsa:Address", endpoint);
-	xw_lit(w, "</wsa:EndpointReference><d:Types>dn:NetworkVideoTransmitter tds:Device</d:Types>");
+	xmlw_lit(w, "<wsa:EndpointReference>");
+	xmlw_el(w, "wsa:Address", endpoint);
+	xmlw_lit(w, "</wsa:EndpointReference><d:Types>dn:NetworkVideoTransmitter tds:Device</d:Types>");
 	if (full) {
 		n = onvif_scopes(scopes);
-		xw_lit(w, "<d:Scopes>");
+		xmlw_lit(w, "<d:Scopes>");
 		for (int i = 0; i < n; i++) {
 			if (i > 0)
-				xw_lit(w, " ");
-			xw_esc(w, scopes[i]);
+				xmlw_lit(w, " ");
+			xmlw_esc(w, scopes[i]);
 		}
-		xw_lit(w, "</d:Scopes>");
+		xmlw_lit(w, "</d:Scopes>");
 		if (xaddr[0] != '\0')
-			xw_el(w, "d:XAddrs", xaddr);
+			xmlw_el(w, "d:XAddrs", xaddr);
 	}
-	xw_lit(w, "<d:MetadataVersion>1</d:MetadataVersion>");
+	xmlw_lit(w, "<d:MetadataVersion>1</d:MetadataVersion>");
 }
 
 static void
-send_to(const struct xw *w, const struct sockaddr_in *to)
+send_to(const struct xmlw *w, const struct sockaddr_in *to)
 {
+	if (w->failed)
+		return;
 	if (sendto(disc.fd, w->p, w->len, 0, (const struct sockaddr *)to, sizeof(*to)) < 0)
 		log_debug("WS-Discovery: sending to %s failed: %s", inet_ntoa(to->sin_addr), strerror(errno));
 }
@@ -188,18 +190,18 @@ send_to(const struct xw *w, const struct sockaddr_in *to)
 static void
 announce(bool hello)
 {
-	struct xw w;
+	struct xmlw w;
 	struct in_addr local;
 	char xaddr[400];
 
 	xaddrs(primary_address(&local) ? &local : NULL, xaddr, sizeof(xaddr));
-	xw_init(&w);
+	xmlw_init(&w);
 	write_header(&w, hello ? NS_D "/Hello" : NS_D "/Bye", DISCOVERY_TO, NULL);
-	xw_lit(&w, hello ? "<d:Hello>" : "<d:Bye>");
+	xmlw_lit(&w, hello ? "<d:Hello>" : "<d:Bye>");
 	write_target(&w, xaddr, hello);
-	xw_lit(&w, hello ? "</d:Hello></env:Body></env:Envelope>" : "</d:Bye></env:Body></env:Envelope>");
+	xmlw_lit(&w, hello ? "</d:Hello></env:Body></env:Envelope>" : "</d:Bye></env:Body></env:Envelope>");
 	send_to(&w, &disc.group);
-	xw_free(&w);
+	xmlw_free(&w);
 }
 
 /* --- matching a Probe ------------------------------------------------------------------- */
@@ -287,7 +289,7 @@ answerable(const struct sockaddr_in *from)
 static void
 handle_probe(const struct soap_msg *m, const struct sockaddr_in *from, const struct in_addr *local)
 {
-	struct xw w;
+	struct xmlw w;
 	char xaddr[400];
 
 	disc.probes++;
@@ -298,15 +300,15 @@ handle_probe(const struct soap_msg *m, const struct sockaddr_in *from, const str
 		return;
 	}
 	xaddrs(local, xaddr, sizeof(xaddr));
-	xw_init(&w);
+	xmlw_init(&w);
 	write_header(&w, NS_D "/ProbeMatches", "http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous",
 	    m->wsa_message_id[0] ? m->wsa_message_id : NULL);
-	xw_lit(&w, "<d:ProbeMatches><d:ProbeMatch>");
+	xmlw_lit(&w, "<d:ProbeMatches><d:ProbeMatch>");
 	write_target(&w, xaddr, true);
-	xw_lit(&w, "</d:ProbeMatch></d:ProbeMatches></env:Body></env:Envelope>");
+	xmlw_lit(&w, "</d:ProbeMatch></d:ProbeMatches></env:Body></env:Envelope>");
 	send_to(&w, from);
 	disc.answers++;
-	xw_free(&w);
+	xmlw_free(&w);
 }
 
 /* --- the socket ------------------------------------------------------------------------ */

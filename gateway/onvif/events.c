@@ -78,34 +78,36 @@ msg_unref(struct ev_msg *m)
 
 /* A message from its rendered tt:Message (Source and Data written by the caller). */
 static struct ev_msg *
-msg_new(enum ev_topic topic, const char *property_op, const struct xw *body)
+msg_new(enum ev_topic topic, const char *property_op, const struct xmlw *body)
 {
 	static const char tail[] = "</wsnt:Message></wsnt:NotificationMessage>";
-	struct xw w;
+	struct xmlw w;
 	struct ev_msg *m;
 	char now[40];
 	size_t start;
 
 	onvif_now(now, sizeof(now));
-	xw_init(&w);
-	xw_lit(&w, "<wsnt:NotificationMessage><wsnt:Topic Dialect=\""
+	xmlw_init(&w);
+	xmlw_lit(&w, "<wsnt:NotificationMessage><wsnt:Topic Dialect=\""
 	    "http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet\">tns1:");
-	xw_lit(&w, topic_paths[topic]);
-	xw_lit(&w, "</wsnt:Topic><wsnt:Message>");
+	xmlw_lit(&w, topic_paths[topic]);
+	xmlw_lit(&w, "</wsnt:Topic><wsnt:Message>");
 	start = w.len;
-	xw_open_attr(&w, "tt:Message", "UtcTime", now);
+	xmlw_open_attr(&w, "tt:Message", "UtcTime", now);
 	if (property_op != NULL)
-		xw_attr(&w, "PropertyOperation", property_op);
-	xw_lit(&w, ">");
-	xw_lit(&w, body->p);
-	xw_lit(&w, "</tt:Message>");
-	xw_lit(&w, tail);
+		xmlw_attr(&w, "PropertyOperation", property_op);
+	xmlw_lit(&w, ">");
+	xmlw_lit(&w, body->p);
+	xmlw_lit(&w, "</tt:Message>");
+	xmlw_lit(&w, tail);
+	if (xmlw_result(&w) < 0)
+		gw_out_of_memory(w.cap);
 	m = gw_xcalloc(1, sizeof(*m) + w.len + 1);
 	memcpy(m->xml, w.p, w.len + 1);
 	m->len = w.len;
 	m->msg_off = start;
 	m->msg_len = w.len - start - (sizeof(tail) - 1);
-	xw_free(&w);
+	xmlw_free(&w);
 	m->refcnt = 1;
 	m->topic = topic;
 	messages_made++;
@@ -113,11 +115,11 @@ msg_new(enum ev_topic topic, const char *property_op, const struct xw *body)
 }
 
 static void
-simple_item(struct xw *w, const char *name, const char *value)
+simple_item(struct xmlw *w, const char *name, const char *value)
 {
-	xw_open_attr(w, "tt:SimpleItem", "Name", name);
-	xw_attr(w, "Value", value);
-	xw_lit(w, "/>");
+	xmlw_open_attr(w, "tt:SimpleItem", "Name", name);
+	xmlw_attr(w, "Value", value);
+	xmlw_lit(w, "/>");
 }
 
 /* --- visibility and filters --------------------------------------------------------------- */
@@ -126,7 +128,6 @@ static bool
 visible(const struct pullpoint *pp, const struct ev_msg *m)
 {
 	struct policy_request req = { .action = ACT_EVENTS, .now_us = gw_wall_us() };
-	const struct model_grant *g;
 	unsigned caps;
 
 	if (m->authority_id != 0 && m->authority_id != pp->principal.authority_id)
@@ -135,8 +136,7 @@ visible(const struct pullpoint *pp, const struct ev_msg *m)
 		return true;
 	if (!model_authorize(&pp->principal, m->camera_id, &req).allow)
 		return false;
-	g = gw.model ? model_grant(gw.model, pp->principal.grant_id) : NULL;
-	caps = g ? view_caps_of_levels(g->pg.levels) : 0;
+	caps = model_caps(&pp->principal);
 	return (caps & m->need_caps) == m->need_caps && (caps & m->deny_caps) == 0;
 }
 
@@ -214,17 +214,17 @@ enqueue(struct pullpoint *pp, struct ev_msg *m)
 }
 
 static void
-write_times(struct xw *w, const struct pullpoint *pp, const char *prefix)
+write_times(struct xmlw *w, const struct pullpoint *pp, const char *prefix)
 {
 	char now[40], term[40];
 
 	onvif_now(now, sizeof(now));
 	soap_format_datetime(pp->termination_us, term, sizeof(term));
-	xw_fmt(w, "<%s:CurrentTime>", prefix);
-	xw_esc(w, now);
-	xw_fmt(w, "</%s:CurrentTime><%s:TerminationTime>", prefix, prefix);
-	xw_esc(w, term);
-	xw_fmt(w, "</%s:TerminationTime>", prefix);
+	xmlw_fmt(w, "<%s:CurrentTime>", prefix);
+	xmlw_esc(w, now);
+	xmlw_fmt(w, "</%s:CurrentTime><%s:TerminationTime>", prefix, prefix);
+	xmlw_esc(w, term);
+	xmlw_fmt(w, "</%s:TerminationTime>", prefix);
 }
 
 /* Answer a PullMessages with up to |limit| queued messages. */
@@ -233,17 +233,17 @@ answer_pull(struct pullpoint *pp, struct onvif_req *r, int limit)
 {
 	int n = GW_MIN(limit, pp->count);
 
-	xw_lit(&r->out, "<tev:PullMessagesResponse>");
+	xmlw_lit(&r->out, "<tev:PullMessagesResponse>");
 	write_times(&r->out, pp, "tev");
 	for (int i = 0; i < n; i++) {
 		struct ev_msg *m = pp->queue[pp->head];
 
-		xw_lit(&r->out, m->xml);
+		xmlw_lit(&r->out, m->xml);
 		msg_unref(m);
 		pp->head = (pp->head + 1) % pp->cap;
 		pp->count--;
 	}
-	xw_lit(&r->out, "</tev:PullMessagesResponse>");
+	xmlw_lit(&r->out, "</tev:PullMessagesResponse>");
 	r->reply_action = "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/PullMessagesResponse";
 	if (r->http->conn != NULL)
 		session_add_bytes(pp->session, r->out.len);
@@ -283,17 +283,17 @@ deliver(struct ev_msg *m)
 void
 onvif_events_profile_changed(int64_t authority_id, const char *profile_token)
 {
-	struct xw body;
+	struct xmlw body;
 	struct ev_msg *m;
 
 	if (npullpoints == 0)
 		return;
-	xw_init(&body);
-	xw_lit(&body, "<tt:Source>");
+	xmlw_init(&body);
+	xmlw_lit(&body, "<tt:Source>");
 	simple_item(&body, "Token", profile_token);
-	xw_lit(&body, "</tt:Source>");
+	xmlw_lit(&body, "</tt:Source>");
 	m = msg_new(TOPIC_PROFILE_CHANGED, NULL, &body);
-	xw_free(&body);
+	xmlw_free(&body);
 	m->authority_id = authority_id;
 	deliver(m);
 }
@@ -316,18 +316,18 @@ caps_for_cfg(enum cfg_kind k)
 void
 onvif_events_configuration_changed(int64_t camera_id, enum cfg_kind kind, const char *token)
 {
-	struct xw body;
+	struct xmlw body;
 	struct ev_msg *m;
 
 	if (npullpoints == 0)
 		return;
-	xw_init(&body);
-	xw_lit(&body, "<tt:Source>");
+	xmlw_init(&body);
+	xmlw_lit(&body, "<tt:Source>");
 	simple_item(&body, "Token", token);
 	simple_item(&body, "Type", onvif_cfg_kind_name(kind));
-	xw_lit(&body, "</tt:Source>");
+	xmlw_lit(&body, "</tt:Source>");
 	m = msg_new(TOPIC_CONFIGURATION_CHANGED, NULL, &body);
-	xw_free(&body);
+	xmlw_free(&body);
 	m->camera_id = camera_id;
 	m->need_caps = caps_for_cfg(kind);
 	deliver(m);
@@ -341,21 +341,21 @@ onvif_events_configuration_changed(int64_t camera_id, enum cfg_kind kind, const 
 static struct ev_msg *
 active_connections(int64_t camera_id, bool meta, const char *op, int readers, double bps)
 {
-	struct xw body;
+	struct xmlw body;
 	struct ev_msg *m;
 	char token[48];
 
 	view_token(meta ? TOK_META_PROFILE : TOK_PROFILE, camera_id, token, sizeof(token));
-	xw_init(&body);
-	xw_lit(&body, "<tt:Source>");
+	xmlw_init(&body);
+	xmlw_lit(&body, "<tt:Source>");
 	simple_item(&body, "Profile", token);
-	xw_lit(&body, "</tt:Source><tt:Data><tt:ElementItem Name=\"Status\"><tt:ProfileStatus>");
+	xmlw_lit(&body, "</tt:Source><tt:Data><tt:ElementItem Name=\"Status\"><tt:ProfileStatus>");
 	for (int i = 0; i < readers && i < 64; i++)
-		xw_fmt(&body, "<tt:ActiveConnections><tt:CurrentBitrate>%.0f</tt:CurrentBitrate>"
+		xmlw_fmt(&body, "<tt:ActiveConnections><tt:CurrentBitrate>%.0f</tt:CurrentBitrate>"
 		    "<tt:CurrentFps>0</tt:CurrentFps></tt:ActiveConnections>", bps / 1000.0);
-	xw_lit(&body, "</tt:ProfileStatus></tt:ElementItem></tt:Data>");
+	xmlw_lit(&body, "</tt:ProfileStatus></tt:ElementItem></tt:Data>");
 	m = msg_new(TOPIC_ACTIVE_CONNECTIONS, op, &body);
-	xw_free(&body);
+	xmlw_free(&body);
 	m->camera_id = camera_id;
 	m->need_caps = meta ? CAP_METADATA : CAP_VIDEO;
 	m->deny_caps = meta ? CAP_VIDEO : 0;
@@ -365,19 +365,19 @@ active_connections(int64_t camera_id, bool meta, const char *op, int readers, do
 static struct ev_msg *
 signal_loss(int64_t camera_id, const char *op, bool lost)
 {
-	struct xw body;
+	struct xmlw body;
 	struct ev_msg *m;
 	char token[48];
 
 	view_token(TOK_VIDEO_SOURCE, camera_id, token, sizeof(token));
-	xw_init(&body);
-	xw_lit(&body, "<tt:Source>");
+	xmlw_init(&body);
+	xmlw_lit(&body, "<tt:Source>");
 	simple_item(&body, "VideoSource", token);
-	xw_lit(&body, "</tt:Source><tt:Data>");
+	xmlw_lit(&body, "</tt:Source><tt:Data>");
 	simple_item(&body, "State", lost ? "true" : "false");
-	xw_lit(&body, "</tt:Data>");
+	xmlw_lit(&body, "</tt:Data>");
 	m = msg_new(TOPIC_SIGNAL_LOSS, op, &body);
-	xw_free(&body);
+	xmlw_free(&body);
 	m->camera_id = camera_id;
 	return m;
 }

@@ -24,9 +24,9 @@
 #define DIALECT_XPATH "http://www.w3.org/TR/1999/REC-xpath-19991116"
 
 void
-onvif_caps_events(struct xw *w, const struct onvif_req *r)
+onvif_caps_events(struct xmlw *w, const struct onvif_req *r)
 {
-	xw_fmt(w, "<tev:Capabilities WSSubscriptionPolicySupport=\"true\""
+	xmlw_fmt(w, "<tev:Capabilities WSSubscriptionPolicySupport=\"true\""
 	    " WSPausableSubscriptionManagerInterfaceSupport=\"false\" MaxNotificationProducers=\"0\""
 	    " MaxPullPoints=\"%d\" PersistentNotificationStorage=\"false\"/>",
 	    gw.cfg->onvif_max_subscriptions_per_principal);
@@ -35,16 +35,16 @@ onvif_caps_events(struct xw *w, const struct onvif_req *r)
 static void
 get_service_capabilities(struct onvif_req *r)
 {
-	xw_lit(&r->out, "<tev:GetServiceCapabilitiesResponse>");
+	xmlw_lit(&r->out, "<tev:GetServiceCapabilitiesResponse>");
 	onvif_caps_events(&r->out, r);
-	xw_lit(&r->out, "</tev:GetServiceCapabilitiesResponse>");
+	xmlw_lit(&r->out, "</tev:GetServiceCapabilitiesResponse>");
 	onvif_reply(r);
 }
 
 static void
 get_event_properties(struct onvif_req *r)
 {
-	xw_lit(&r->out, "<tev:GetEventPropertiesResponse>"
+	xmlw_lit(&r->out, "<tev:GetEventPropertiesResponse>"
 	    "<tev:TopicNamespaceLocation>http://www.onvif.org/onvif/ver10/topics/topicns.xml"
 	    "</tev:TopicNamespaceLocation><wsnt:FixedTopicSet>true</wsnt:FixedTopicSet><wstop:TopicSet>"
 	    "<tns1:Media><tns1:ProfileChanged wstop:topic=\"true\"><tt:MessageDescription IsProperty=\"false\">"
@@ -240,9 +240,9 @@ changed_only(const struct onvif_req *r)
 static bool
 events_allowed(const struct onvif_req *r)
 {
-	const struct model_grant *g = gw.model ? model_grant(gw.model, r->principal.grant_id) : NULL;
+	struct policy_request req = { .action = ACT_EVENTS, .now_us = gw_wall_us() };
 
-	return g != NULL && (g->pg.levels & policy_levels_for(ACT_EVENTS)) != 0;
+	return model_authorize_grant(&r->principal, &req).allow;
 }
 
 static void
@@ -276,20 +276,20 @@ create_pull_point(struct onvif_req *r)
 		return;
 	}
 	onvif_base_url(r, base, sizeof(base));
-	xw_lit(&r->out, "<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference><wsa:Address>");
-	xw_esc(&r->out, base);
-	xw_lit(&r->out, "/onvif/events_service/pullpoint/");
-	xw_esc(&r->out, pp->id);
-	xw_lit(&r->out, "</wsa:Address></tev:SubscriptionReference>");
+	xmlw_lit(&r->out, "<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference><wsa:Address>");
+	xmlw_esc(&r->out, base);
+	xmlw_lit(&r->out, "/onvif/events_service/pullpoint/");
+	xmlw_esc(&r->out, pp->id);
+	xmlw_lit(&r->out, "</wsa:Address></tev:SubscriptionReference>");
 	{
 		char now[40], term[40];
 
 		onvif_now(now, sizeof(now));
 		soap_format_datetime(pp->termination_us, term, sizeof(term));
-		xw_el(&r->out, "wsnt:CurrentTime", now);
-		xw_el(&r->out, "wsnt:TerminationTime", term);
+		xmlw_el(&r->out, "wsnt:CurrentTime", now);
+		xmlw_el(&r->out, "wsnt:TerminationTime", term);
 	}
-	xw_lit(&r->out, "</tev:CreatePullPointSubscriptionResponse>");
+	xmlw_lit(&r->out, "</tev:CreatePullPointSubscriptionResponse>");
 	r->reply_action = "http://www.onvif.org/ver10/events/wsdl/EventPortType/"
 	    "CreatePullPointSubscriptionResponse";
 	onvif_reply(r);
@@ -333,7 +333,7 @@ pull_messages(struct onvif_req *r)
 	char timeout[64], limit_text[16];
 	int64_t us;
 	int limit;
-	struct xw detail;
+	struct xmlw detail;
 
 	if (pp == NULL)
 		return;
@@ -345,13 +345,13 @@ pull_messages(struct onvif_req *r)
 		return;
 	}
 	if (us > gw.cfg->onvif_max_pull_timeout_ms * 1000) {
-		xw_init(&detail);
-		xw_fmt(&detail, "<tev:PullMessagesFaultResponse><tev:MaxTimeout>PT%lldS</tev:MaxTimeout>"
+		xmlw_init(&detail);
+		xmlw_fmt(&detail, "<tev:PullMessagesFaultResponse><tev:MaxTimeout>PT%lldS</tev:MaxTimeout>"
 		    "<tev:MaxMessageLimit>1000</tev:MaxMessageLimit></tev:PullMessagesFaultResponse>",
 		    (long long)(gw.cfg->onvif_max_pull_timeout_ms / 1000));
 		onvif_fault_detail(r, 0, "env:Sender", "ter:InvalidArgVal", NULL,
 		    "the timeout is longer than the gateway waits", &detail);
-		xw_free(&detail);
+		xmlw_free(&detail);
 		return;
 	}
 	if (pullpoint_busy(pp)) {
@@ -370,7 +370,7 @@ set_synchronization_point(struct onvif_req *r)
 	if (pp == NULL)
 		return;
 	pullpoint_resync(pp);
-	xw_lit(&r->out, "<tev:SetSynchronizationPointResponse/>");
+	xmlw_lit(&r->out, "<tev:SetSynchronizationPointResponse/>");
 	onvif_reply(r);
 }
 
@@ -391,10 +391,10 @@ renew(struct onvif_req *r)
 	pp->termination_us = termination;
 	onvif_now(now, sizeof(now));
 	soap_format_datetime(termination, term, sizeof(term));
-	xw_lit(&r->out, "<wsnt:RenewResponse>");
-	xw_el(&r->out, "wsnt:TerminationTime", term);
-	xw_el(&r->out, "wsnt:CurrentTime", now);
-	xw_lit(&r->out, "</wsnt:RenewResponse>");
+	xmlw_lit(&r->out, "<wsnt:RenewResponse>");
+	xmlw_el(&r->out, "wsnt:TerminationTime", term);
+	xmlw_el(&r->out, "wsnt:CurrentTime", now);
+	xmlw_lit(&r->out, "</wsnt:RenewResponse>");
 	r->reply_action = "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewResponse";
 	onvif_reply(r);
 }
@@ -407,7 +407,7 @@ unsubscribe(struct onvif_req *r)
 	if (pp == NULL)
 		return;
 	pullpoint_end(pp, "unsubscribed");
-	xw_lit(&r->out, "<wsnt:UnsubscribeResponse/>");
+	xmlw_lit(&r->out, "<wsnt:UnsubscribeResponse/>");
 	r->reply_action = "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeResponse";
 	onvif_reply(r);
 }

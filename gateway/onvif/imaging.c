@@ -14,18 +14,18 @@
 #include <string.h>
 
 void
-onvif_caps_imaging(struct xw *w, const struct onvif_req *r)
+onvif_caps_imaging(struct xmlw *w, const struct onvif_req *r)
 {
-	xw_lit(w, "<timg:Capabilities ImageStabilization=\"false\" Presets=\"false\""
+	xmlw_lit(w, "<timg:Capabilities ImageStabilization=\"false\" Presets=\"false\""
 	    " AdaptablePreset=\"false\"/>");
 }
 
 static void
 get_service_capabilities(struct onvif_req *r)
 {
-	xw_lit(&r->out, "<timg:GetServiceCapabilitiesResponse>");
+	xmlw_lit(&r->out, "<timg:GetServiceCapabilitiesResponse>");
 	onvif_caps_imaging(&r->out, r);
-	xw_lit(&r->out, "</timg:GetServiceCapabilitiesResponse>");
+	xmlw_lit(&r->out, "</timg:GetServiceCapabilitiesResponse>");
 	onvif_reply(r);
 }
 

@@ -14,12 +14,12 @@
 #include <string.h>
 
 void
-onvif_caps_media1(struct xw *w, const struct onvif_req *r)
+onvif_caps_media1(struct xmlw *w, const struct onvif_req *r)
 {
-	xw_lit(w, "<trt:Capabilities SnapshotUri=\"true\" Rotation=\"false\" VideoSourceMode=\"false\""
+	xmlw_lit(w, "<trt:Capabilities SnapshotUri=\"true\" Rotation=\"false\" VideoSourceMode=\"false\""
 	    " OSD=\"false\" TemporaryOSDText=\"false\" EXICompression=\"false\"><trt:ProfileCapabilities");
-	xw_fmt(w, " MaximumNumberOfProfiles=\"%d\"/>", gw.cfg->onvif_max_profiles);
-	xw_lit(w, "<trt:StreamingCapabilities RTPMulticast=\"true\" RTP_TCP=\"true\""
+	xmlw_fmt(w, " MaximumNumberOfProfiles=\"%d\"/>", gw.cfg->onvif_max_profiles);
+	xmlw_lit(w, "<trt:StreamingCapabilities RTPMulticast=\"true\" RTP_TCP=\"true\""
 	    " RTP_RTSP_TCP=\"true\" NonAggregateControl=\"false\" NoRTSPStreaming=\"false\"/>"
 	    "</trt:Capabilities>");
 }
@@ -27,14 +27,14 @@ onvif_caps_media1(struct xw *w, const struct onvif_req *r)
 static void
 get_service_capabilities(struct onvif_req *r)
 {
-	xw_lit(&r->out, "<trt:GetServiceCapabilitiesResponse>");
+	xmlw_lit(&r->out, "<trt:GetServiceCapabilitiesResponse>");
 	onvif_caps_media1(&r->out, r);
-	xw_lit(&r->out, "</trt:GetServiceCapabilitiesResponse>");
+	xmlw_lit(&r->out, "</trt:GetServiceCapabilitiesResponse>");
 	onvif_reply(r);
 }
 
 static void
-write_profile1(struct xw *w, const char *tag, const struct onvif_view *v, const struct onvif_profile *p,
+write_profile1(struct xmlw *w, const char *tag, const struct onvif_view *v, const struct onvif_profile *p,
     const struct onvif_profile *all, int nall)
 {
 	static const char *const tags[CFG_KIND_COUNT] = {
@@ -44,16 +44,16 @@ write_profile1(struct xw *w, const char *tag, const struct onvif_view *v, const 
 	};
 	const struct view_cam *vc = p->camera_id ? view_find(v, p->camera_id) : NULL;
 
-	xw_open_attr(w, tag, "token", p->token);
-	xw_lit(w, p->fixed ? " fixed=\"true\">" : " fixed=\"false\">");
-	xw_el(w, "tt:Name", p->name);
+	xmlw_open_attr(w, tag, "token", p->token);
+	xmlw_lit(w, p->fixed ? " fixed=\"true\">" : " fixed=\"false\">");
+	xmlw_el(w, "tt:Name", p->name);
 	for (int k = 0; k < CFG_KIND_COUNT && vc != NULL; k++)
 		if (p->cfgs & CFG_BIT(k))
 			onvif_write_cfg(w, (enum cfg_kind)k, tags[k], vc,
 			    onvif_use_count(all, nall, (enum cfg_kind)k, p->camera_id), false);
-	xw_lit(w, "</");
-	xw_lit(w, tag);
-	xw_lit(w, ">");
+	xmlw_lit(w, "</");
+	xmlw_lit(w, tag);
+	xmlw_lit(w, ">");
 }
 
 static void
@@ -62,10 +62,10 @@ get_profiles_cont(struct onvif_req *r, struct onvif_view *v, struct authority_st
 	struct onvif_profile *p;
 	int n = view_profiles(v, st, &p);
 
-	xw_lit(&r->out, "<trt:GetProfilesResponse>");
+	xmlw_lit(&r->out, "<trt:GetProfilesResponse>");
 	for (int i = 0; i < n; i++)
 		write_profile1(&r->out, "trt:Profiles", v, &p[i], p, n);
-	xw_lit(&r->out, "</trt:GetProfilesResponse>");
+	xmlw_lit(&r->out, "</trt:GetProfilesResponse>");
 	free(p);
 	onvif_reply(r);
 }
@@ -93,9 +93,9 @@ get_profile_cont(struct onvif_req *r, struct onvif_view *v, struct authority_sto
 		onvif_fault_arg(r, "ter:NoProfile", "the profile does not exist");
 		return;
 	}
-	xw_lit(&r->out, "<trt:GetProfileResponse>");
+	xmlw_lit(&r->out, "<trt:GetProfileResponse>");
 	write_profile1(&r->out, "trt:Profile", v, &p[found], p, n);
-	xw_lit(&r->out, "</trt:GetProfileResponse>");
+	xmlw_lit(&r->out, "</trt:GetProfileResponse>");
 	free(p);
 	onvif_reply(r);
 }
@@ -109,11 +109,11 @@ get_profile(struct onvif_req *r)
 static void
 get_video_sources_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *st)
 {
-	xw_lit(&r->out, "<trt:GetVideoSourcesResponse>");
+	xmlw_lit(&r->out, "<trt:GetVideoSourcesResponse>");
 	for (int i = 0; i < v->ncams; i++)
 		if (view_cfgs_allowed(&v->cams[i]) & CFG_BIT(CFG_VIDEO_SOURCE))
 			onvif_write_video_source(&r->out, "trt:VideoSources", &v->cams[i]);
-	xw_lit(&r->out, "</trt:GetVideoSourcesResponse>");
+	xmlw_lit(&r->out, "</trt:GetVideoSourcesResponse>");
 	onvif_reply(r);
 }
 
@@ -126,11 +126,11 @@ get_video_sources(struct onvif_req *r)
 static void
 get_audio_sources_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *st)
 {
-	xw_lit(&r->out, "<trt:GetAudioSourcesResponse>");
+	xmlw_lit(&r->out, "<trt:GetAudioSourcesResponse>");
 	for (int i = 0; i < v->ncams; i++)
 		if (view_cfgs_allowed(&v->cams[i]) & CFG_BIT(CFG_AUDIO_SOURCE))
 			onvif_write_audio_source(&r->out, "trt:AudioSources", &v->cams[i]);
-	xw_lit(&r->out, "</trt:GetAudioSourcesResponse>");
+	xmlw_lit(&r->out, "</trt:GetAudioSourcesResponse>");
 	onvif_reply(r);
 }
 
@@ -154,12 +154,12 @@ get_cfgs_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store 
 	struct onvif_profile *p;
 	int n = view_profiles(v, st, &p);
 
-	xw_fmt(&r->out, "<trt:Get%sConfigurationsResponse>", v1_names[k]);
+	xmlw_fmt(&r->out, "<trt:Get%sConfigurationsResponse>", v1_names[k]);
 	for (int i = 0; i < v->ncams; i++)
 		if (view_cfgs_allowed(&v->cams[i]) & CFG_BIT(k))
 			onvif_write_cfg(&r->out, k, "trt:Configurations", &v->cams[i],
 			    onvif_use_count(p, n, k, v->cams[i].cam->pc.id), false);
-	xw_fmt(&r->out, "</trt:Get%sConfigurationsResponse>", v1_names[k]);
+	xmlw_fmt(&r->out, "</trt:Get%sConfigurationsResponse>", v1_names[k]);
 	free(p);
 	onvif_reply(r);
 }
@@ -180,9 +180,9 @@ get_cfg_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *
 		return;
 	}
 	n = view_profiles(v, st, &p);
-	xw_fmt(&r->out, "<trt:Get%sConfigurationResponse>", v1_names[k]);
+	xmlw_fmt(&r->out, "<trt:Get%sConfigurationResponse>", v1_names[k]);
 	onvif_write_cfg(&r->out, k, "trt:Configuration", vc, onvif_use_count(p, n, k, vc->cam->pc.id), false);
-	xw_fmt(&r->out, "</trt:Get%sConfigurationResponse>", v1_names[k]);
+	xmlw_fmt(&r->out, "</trt:Get%sConfigurationResponse>", v1_names[k]);
 	free(p);
 	onvif_reply(r);
 }
@@ -240,22 +240,22 @@ get_vec_options_cont(struct onvif_req *r, struct onvif_view *v, struct authority
 		return;
 	h264 = strcmp(vc->media.video, "H264") == 0;
 	jpeg = strcmp(vc->media.video, "JPEG") == 0;
-	xw_lit(&r->out, "<trt:GetVideoEncoderConfigurationOptionsResponse><trt:Options>"
+	xmlw_lit(&r->out, "<trt:GetVideoEncoderConfigurationOptionsResponse><trt:Options>"
 	    "<tt:QualityRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:QualityRange>");
 	if (h264 || jpeg) {
-		xw_lit(&r->out, h264 ? "<tt:H264>" : "<tt:JPEG>");
-		xw_lit(&r->out, "<tt:ResolutionsAvailable>");
-		xw_el_int(&r->out, "tt:Width", vc->media.width);
-		xw_el_int(&r->out, "tt:Height", vc->media.height);
-		xw_lit(&r->out, "</tt:ResolutionsAvailable>");
+		xmlw_lit(&r->out, h264 ? "<tt:H264>" : "<tt:JPEG>");
+		xmlw_lit(&r->out, "<tt:ResolutionsAvailable>");
+		xmlw_el_int(&r->out, "tt:Width", vc->media.width);
+		xmlw_el_int(&r->out, "tt:Height", vc->media.height);
+		xmlw_lit(&r->out, "</tt:ResolutionsAvailable>");
 		if (h264)
-			xw_lit(&r->out, "<tt:GovLengthRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:GovLengthRange>");
-		xw_lit(&r->out, "<tt:FrameRateRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:FrameRateRange>"
+			xmlw_lit(&r->out, "<tt:GovLengthRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:GovLengthRange>");
+		xmlw_lit(&r->out, "<tt:FrameRateRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:FrameRateRange>"
 		    "<tt:EncodingIntervalRange><tt:Min>1</tt:Min><tt:Max>1</tt:Max></tt:EncodingIntervalRange>");
-		xw_lit(&r->out, h264 ? "<tt:H264ProfilesSupported>Main</tt:H264ProfilesSupported></tt:H264>" :
+		xmlw_lit(&r->out, h264 ? "<tt:H264ProfilesSupported>Main</tt:H264ProfilesSupported></tt:H264>" :
 		    "</tt:JPEG>");
 	}
-	xw_lit(&r->out, "</trt:Options></trt:GetVideoEncoderConfigurationOptionsResponse>");
+	xmlw_lit(&r->out, "</trt:Options></trt:GetVideoEncoderConfigurationOptionsResponse>");
 	onvif_reply(r);
 }
 
@@ -297,11 +297,11 @@ stream_setup(const struct onvif_req *r, enum stream_proto *proto)
 static void
 write_media_uri(struct onvif_req *r, const char *resp, const char *uri)
 {
-	xw_fmt(&r->out, "<trt:%s><trt:MediaUri>", resp);
-	xw_el(&r->out, "tt:Uri", uri);
-	xw_lit(&r->out, "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>"
+	xmlw_fmt(&r->out, "<trt:%s><trt:MediaUri>", resp);
+	xmlw_el(&r->out, "tt:Uri", uri);
+	xmlw_lit(&r->out, "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>"
 	    "<tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout>");
-	xw_fmt(&r->out, "</trt:MediaUri></trt:%s>", resp);
+	xmlw_fmt(&r->out, "</trt:MediaUri></trt:%s>", resp);
 	onvif_reply(r);
 }
 

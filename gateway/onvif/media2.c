@@ -11,7 +11,8 @@
  */
 #include "gateway/gw.h"
 #include "gateway/config.h"
-#include "gateway/hub.h"
+#include "gateway/media/hub.h"
+#include "gateway/media/source.h"
 #include "gateway/log.h"
 #include "gateway/media.h"
 #include "onvif.h"
@@ -26,9 +27,9 @@
 void
 m2_empty_reply(struct onvif_req *r, const char *tag)
 {
-	xw_lit(&r->out, "<");
-	xw_lit(&r->out, tag);
-	xw_lit(&r->out, "/>");
+	xmlw_lit(&r->out, "<");
+	xmlw_lit(&r->out, tag);
+	xmlw_lit(&r->out, "/>");
 	onvif_reply(r);
 }
 
@@ -51,40 +52,40 @@ m2_resolve_cfg(const struct onvif_view *v, const char *token, enum cfg_kind *kin
 bool
 m2_has_level2(const struct onvif_view *v)
 {
-	return (view_levels(v) & LEVEL_2) != 0;
+	return (view_caps(v) & CAP_PTZ) != 0;
 }
 
 /* --- GetServiceCapabilities ----------------------------------------------------------- */
 
 void
-onvif_caps_media2(struct xw *w, const struct onvif_req *r)
+onvif_caps_media2(struct xmlw *w, const struct onvif_req *r)
 {
 	char ws[320];
 
 	onvif_base_url(r, ws, sizeof(ws));
 	/* OSD and Mask are false: they are kept per authority but not drawn into the relayed stream. */
-	xw_lit(w, "<tr2:Capabilities SnapshotUri=\"true\" Rotation=\"false\" VideoSourceMode=\"true\""
+	xmlw_lit(w, "<tr2:Capabilities SnapshotUri=\"true\" Rotation=\"false\" VideoSourceMode=\"true\""
 	    " OSD=\"false\" TemporaryOSDText=\"false\" Mask=\"false\" SourceMask=\"false\">"
 	    "<tr2:ProfileCapabilities");
-	xw_fmt(w, " MaximumNumberOfProfiles=\"%d\"", gw.cfg->onvif_max_profiles);
-	xw_lit(w, " ConfigurationsSupported=\"VideoSource VideoEncoder AudioSource AudioEncoder"
+	xmlw_fmt(w, " MaximumNumberOfProfiles=\"%d\"", gw.cfg->onvif_max_profiles);
+	xmlw_lit(w, " ConfigurationsSupported=\"VideoSource VideoEncoder AudioSource AudioEncoder"
 	    " Metadata\"/><tr2:StreamingCapabilities RTSPStreaming=\"true\" RTPMulticast=\"true\""
 	    " RTP_RTSP_TCP=\"true\" NonAggregateControl=\"false\" AutoStartMulticast=\"false\"");
-	xw_lit(w, gw.cfg->listen_tls.count ? " SecureRTSPStreaming=\"true\"" :
+	xmlw_lit(w, gw.cfg->listen_tls.count ? " SecureRTSPStreaming=\"true\"" :
 	    " SecureRTSPStreaming=\"false\"");
 	/* ws:// on the web-service port (wss:// when this request came over TLS). */
-	xw_lit(w, " RTSPWebSocketUri=\"");
-	xw_esc(w, r->tls ? "wss" : "ws");
-	xw_esc(w, strchr(ws, ':'));
-	xw_lit(w, "/rtsp-over-websocket\"/></tr2:Capabilities>");
+	xmlw_lit(w, " RTSPWebSocketUri=\"");
+	xmlw_esc(w, r->tls ? "wss" : "ws");
+	xmlw_esc(w, strchr(ws, ':'));
+	xmlw_lit(w, "/rtsp-over-websocket\"/></tr2:Capabilities>");
 }
 
 static void
 get_service_capabilities(struct onvif_req *r)
 {
-	xw_lit(&r->out, "<tr2:GetServiceCapabilitiesResponse>");
+	xmlw_lit(&r->out, "<tr2:GetServiceCapabilitiesResponse>");
 	onvif_caps_media2(&r->out, r);
-	xw_lit(&r->out, "</tr2:GetServiceCapabilitiesResponse>");
+	xmlw_lit(&r->out, "</tr2:GetServiceCapabilitiesResponse>");
 	onvif_reply(r);
 }
 
@@ -110,7 +111,7 @@ requested_types(const struct onvif_req *r)
 }
 
 static void
-write_profile2(struct xw *w, const struct onvif_view *v, const struct onvif_profile *p,
+write_profile2(struct xmlw *w, const struct onvif_view *v, const struct onvif_profile *p,
     const struct onvif_profile *all, int nall, unsigned types)
 {
 	static const char *const tags[CFG_KIND_COUNT] = {
@@ -120,18 +121,18 @@ write_profile2(struct xw *w, const struct onvif_view *v, const struct onvif_prof
 	const struct view_cam *vc = p->camera_id ? view_find(v, p->camera_id) : NULL;
 	unsigned shown = vc ? p->cfgs & types : 0;
 
-	xw_open_attr(w, "tr2:Profiles", "token", p->token);
-	xw_lit(w, p->fixed ? " fixed=\"true\">" : " fixed=\"false\">");
-	xw_el(w, "tr2:Name", p->name);
+	xmlw_open_attr(w, "tr2:Profiles", "token", p->token);
+	xmlw_lit(w, p->fixed ? " fixed=\"true\">" : " fixed=\"false\">");
+	xmlw_el(w, "tr2:Name", p->name);
 	if (shown != 0) {
-		xw_lit(w, "<tr2:Configurations>");
+		xmlw_lit(w, "<tr2:Configurations>");
 		for (int k = 0; k < CFG_KIND_COUNT; k++)
 			if (shown & CFG_BIT(k))
 				onvif_write_cfg(w, (enum cfg_kind)k, tags[k], vc,
 				    onvif_use_count(all, nall, (enum cfg_kind)k, p->camera_id), true);
-		xw_lit(w, "</tr2:Configurations>");
+		xmlw_lit(w, "</tr2:Configurations>");
 	}
-	xw_lit(w, "</tr2:Profiles>");
+	xmlw_lit(w, "</tr2:Profiles>");
 }
 
 static void
@@ -143,7 +144,7 @@ get_profiles_cont(struct onvif_req *r, struct onvif_view *v, struct authority_st
 	char token[72];
 	bool one = onvif_arg_text(r, "Token", token, sizeof(token)), found = false;
 
-	xw_lit(&r->out, "<tr2:GetProfilesResponse>");
+	xmlw_lit(&r->out, "<tr2:GetProfilesResponse>");
 	for (int i = 0; i < n; i++) {
 		if (one && strcmp(p[i].token, token) != 0)
 			continue;
@@ -155,7 +156,7 @@ get_profiles_cont(struct onvif_req *r, struct onvif_view *v, struct authority_st
 		onvif_fault_arg(r, "ter:NoProfile", "the profile does not exist");
 		return;
 	}
-	xw_lit(&r->out, "</tr2:GetProfilesResponse>");
+	xmlw_lit(&r->out, "</tr2:GetProfilesResponse>");
 	onvif_reply(r);
 }
 
@@ -189,15 +190,15 @@ profile_written(void *arg, const char *error)
 	r->data = NULL;
 	onvif_events_profile_changed(r->principal.authority_id, token);
 	if (strcmp(r->msg.op_name, "CreateProfile") == 0) {
-		xw_lit(&r->out, "<tr2:CreateProfileResponse>");
-		xw_el(&r->out, "tr2:Token", token);
-		xw_lit(&r->out, "</tr2:CreateProfileResponse>");
+		xmlw_lit(&r->out, "<tr2:CreateProfileResponse>");
+		xmlw_el(&r->out, "tr2:Token", token);
+		xmlw_lit(&r->out, "</tr2:CreateProfileResponse>");
 		onvif_reply(r);
 		return;
 	}
-	xw_lit(&r->out, "<tr2:");
-	xw_lit(&r->out, r->op->name);
-	xw_lit(&r->out, "Response/>");
+	xmlw_lit(&r->out, "<tr2:");
+	xmlw_lit(&r->out, r->op->name);
+	xmlw_lit(&r->out, "Response/>");
 	onvif_reply(r);
 }
 
@@ -288,7 +289,7 @@ own_profile(struct onvif_req *r, const struct onvif_view *v, const struct author
 		onvif_fault(r, 0, "env:Sender", "ter:InvalidArgs", NULL, "the profile token is missing");
 		return NULL;
 	}
-	if ((sp = onvif_store_find_profile(st, token)) != NULL)
+	if ((sp = view_store_profile(v, st, token)) != NULL)
 		return sp;
 	if (view_profile(v, st, token, &fixed)) {
 		if (strcmp(r->msg.op_name, "DeleteProfile") == 0)
@@ -440,12 +441,12 @@ get_configurations_cont(struct onvif_req *r, struct onvif_view *v, struct author
 		return;
 	}
 	n = view_profiles(v, st, &p);
-	xw_fmt(&r->out, "<tr2:Get%sConfigurationsResponse>", cfg_ops[k]);
+	xmlw_fmt(&r->out, "<tr2:Get%sConfigurationsResponse>", cfg_ops[k]);
 	for (int i = 0; i < v->ncams; i++)
 		if (want[i])
 			onvif_write_cfg(&r->out, k, "tr2:Configurations", &v->cams[i],
 			    onvif_use_count(p, n, k, v->cams[i].cam->pc.id), true);
-	xw_fmt(&r->out, "</tr2:Get%sConfigurationsResponse>", cfg_ops[k]);
+	xmlw_fmt(&r->out, "</tr2:Get%sConfigurationsResponse>", cfg_ops[k]);
 	free(p);
 	free(want);
 	onvif_reply(r);
@@ -480,13 +481,13 @@ no_config_options(struct onvif_req *r)
 }
 
 static void
-write_options(struct xw *w, enum cfg_kind k, const struct view_cam *vc)
+write_options(struct xmlw *w, enum cfg_kind k, const struct view_cam *vc)
 {
 	char token[32];
 
 	switch (k) {
 	case CFG_VIDEO_SOURCE:
-		xw_fmt(w, "<tr2:Options MaximumNumberOfProfiles=\"%d\"><tt:BoundsRange>"
+		xmlw_fmt(w, "<tr2:Options MaximumNumberOfProfiles=\"%d\"><tt:BoundsRange>"
 		    "<tt:XRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:XRange>"
 		    "<tt:YRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:YRange>"
 		    "<tt:WidthRange><tt:Min>%d</tt:Min><tt:Max>%d</tt:Max></tt:WidthRange>"
@@ -494,35 +495,35 @@ write_options(struct xw *w, enum cfg_kind k, const struct view_cam *vc)
 		    gw.cfg->onvif_max_profiles + 1, vc->media.width, vc->media.width, vc->media.height,
 		    vc->media.height);
 		view_token(TOK_VIDEO_SOURCE, vc->cam->pc.id, token, sizeof(token));
-		xw_el(w, "tt:VideoSourceTokensAvailable", token);
-		xw_lit(w, "</tr2:Options>");
+		xmlw_el(w, "tt:VideoSourceTokensAvailable", token);
+		xmlw_lit(w, "</tr2:Options>");
 		break;
 	case CFG_AUDIO_SOURCE:
 		view_token(TOK_AUDIO_SOURCE, vc->cam->pc.id, token, sizeof(token));
-		xw_lit(w, "<tr2:Options>");
-		xw_el(w, "tt:InputTokensAvailable", token);
-		xw_lit(w, "</tr2:Options>");
+		xmlw_lit(w, "<tr2:Options>");
+		xmlw_el(w, "tt:InputTokensAvailable", token);
+		xmlw_lit(w, "</tr2:Options>");
 		break;
 	case CFG_VIDEO_ENCODER:
 		/* Exactly the source's stream: the gateway relays, it does not transcode. */
-		xw_lit(w, "<tr2:Options ConstantBitRateSupported=\"false\">");
-		xw_el(w, "tt:Encoding", vc->media.video);
-		xw_lit(w, "<tt:QualityRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:QualityRange>"
+		xmlw_lit(w, "<tr2:Options ConstantBitRateSupported=\"false\">");
+		xmlw_el(w, "tt:Encoding", vc->media.video);
+		xmlw_lit(w, "<tt:QualityRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:QualityRange>"
 		    "<tt:ResolutionsAvailable>");
-		xw_el_int(w, "tt:Width", vc->media.width);
-		xw_el_int(w, "tt:Height", vc->media.height);
-		xw_fmt(w, "</tt:ResolutionsAvailable><tt:BitrateRange><tt:Min>0</tt:Min><tt:Max>%d</tt:Max>"
+		xmlw_el_int(w, "tt:Width", vc->media.width);
+		xmlw_el_int(w, "tt:Height", vc->media.height);
+		xmlw_fmt(w, "</tt:ResolutionsAvailable><tt:BitrateRange><tt:Min>0</tt:Min><tt:Max>%d</tt:Max>"
 		    "</tt:BitrateRange></tr2:Options>", (int)(vc->media.bitrate_bps / 1000));
 		break;
 	case CFG_AUDIO_ENCODER:
-		xw_lit(w, "<tr2:Options>");
-		xw_el(w, "tt:Encoding", strcmp(vc->media.audio, "AAC") == 0 ? "mpeg4-generic" : vc->media.audio);
-		xw_fmt(w, "<tt:BitrateList><tt:Items>64</tt:Items></tt:BitrateList><tt:SampleRateList>"
+		xmlw_lit(w, "<tr2:Options>");
+		xmlw_el(w, "tt:Encoding", strcmp(vc->media.audio, "AAC") == 0 ? "mpeg4-generic" : vc->media.audio);
+		xmlw_fmt(w, "<tt:BitrateList><tt:Items>64</tt:Items></tt:BitrateList><tt:SampleRateList>"
 		    "<tt:Items>%d</tt:Items></tt:SampleRateList></tr2:Options>",
 		    (vc->media.audio_rate ? vc->media.audio_rate : 8000) / 1000);
 		break;
 	case CFG_METADATA:
-		xw_lit(w, "<tr2:Options GeoLocation=\"false\"><tt:PTZStatusFilterOptions>"
+		xmlw_lit(w, "<tr2:Options GeoLocation=\"false\"><tt:PTZStatusFilterOptions>"
 		    "<tt:PanTiltStatusSupported>false</tt:PanTiltStatusSupported>"
 		    "<tt:ZoomStatusSupported>false</tt:ZoomStatusSupported></tt:PTZStatusFilterOptions>"
 		    "</tr2:Options>");
@@ -551,9 +552,9 @@ get_options_cont(struct onvif_req *r, struct onvif_view *v, struct authority_sto
 		onvif_fault_arg(r, "ter:NoConfig", "no configuration of this kind is visible");
 		return;
 	}
-	xw_fmt(&r->out, "<tr2:Get%sConfigurationOptionsResponse>", cfg_ops[k]);
+	xmlw_fmt(&r->out, "<tr2:Get%sConfigurationOptionsResponse>", cfg_ops[k]);
 	write_options(&r->out, k, &v->cams[first]);
-	xw_fmt(&r->out, "</tr2:Get%sConfigurationOptionsResponse>", cfg_ops[k]);
+	xmlw_fmt(&r->out, "</tr2:Get%sConfigurationOptionsResponse>", cfg_ops[k]);
 	onvif_reply(r);
 }
 
@@ -595,7 +596,7 @@ set_configuration_cont(struct onvif_req *r, struct onvif_view *v, struct authori
 		return;
 	}
 	onvif_events_configuration_changed(vc->cam->pc.id, k, token);
-	xw_fmt(&r->out, "<tr2:Set%sConfigurationResponse/>", cfg_ops[k]);
+	xmlw_fmt(&r->out, "<tr2:Set%sConfigurationResponse/>", cfg_ops[k]);
 	onvif_reply(r);
 }
 
@@ -625,9 +626,9 @@ get_encoder_instances_cont(struct onvif_req *r, struct onvif_view *v, struct aut
 		onvif_fault_arg(r, "ter:NoConfig", "the video source configuration does not exist");
 		return;
 	}
-	xw_lit(&r->out, "<tr2:GetVideoEncoderInstancesResponse><tr2:Info><tr2:Codec>");
-	xw_el(&r->out, "tr2:Encoding", vc->media.video);
-	xw_lit(&r->out, "<tr2:Number>1</tr2:Number></tr2:Codec><tr2:Total>1</tr2:Total></tr2:Info>"
+	xmlw_lit(&r->out, "<tr2:GetVideoEncoderInstancesResponse><tr2:Info><tr2:Codec>");
+	xmlw_el(&r->out, "tr2:Encoding", vc->media.video);
+	xmlw_lit(&r->out, "<tr2:Number>1</tr2:Number></tr2:Codec><tr2:Total>1</tr2:Total></tr2:Info>"
 	    "</tr2:GetVideoEncoderInstancesResponse>");
 	onvif_reply(r);
 }
@@ -720,9 +721,9 @@ get_stream_uri_cont(struct onvif_req *r, struct onvif_view *v, struct authority_
 	}
 	if (!m2_stream_uri(r, vc, proto, uri, sizeof(uri)))
 		return;
-	xw_lit(&r->out, "<tr2:GetStreamUriResponse>");
-	xw_el(&r->out, "tr2:Uri", uri);
-	xw_lit(&r->out, "</tr2:GetStreamUriResponse>");
+	xmlw_lit(&r->out, "<tr2:GetStreamUriResponse>");
+	xmlw_el(&r->out, "tr2:Uri", uri);
+	xmlw_lit(&r->out, "</tr2:GetStreamUriResponse>");
 	onvif_reply(r);
 }
 
@@ -741,9 +742,9 @@ get_snapshot_uri_cont(struct onvif_req *r, struct onvif_view *v, struct authorit
 
 	if (vc == NULL || !m2_snapshot_uri(r, vc, &p, uri, sizeof(uri)))
 		return;
-	xw_lit(&r->out, "<tr2:GetSnapshotUriResponse>");
-	xw_el(&r->out, "tr2:Uri", uri);
-	xw_lit(&r->out, "</tr2:GetSnapshotUriResponse>");
+	xmlw_lit(&r->out, "<tr2:GetSnapshotUriResponse>");
+	xmlw_el(&r->out, "tr2:Uri", uri);
+	xmlw_lit(&r->out, "</tr2:GetSnapshotUriResponse>");
 	onvif_reply(r);
 }
 
@@ -754,10 +755,10 @@ get_snapshot_uri(struct onvif_req *r)
 }
 
 static void
-keyframe_ready(void *arg, struct hub_source *src, const char *error)
+keyframe_ready(void *arg, struct hub *hub, const char *error)
 {
-	if (src != NULL)
-		hub_source_request_keyframe(src);
+	if (hub != NULL)
+		hub_request_keyframe(hub);
 }
 
 /* Ask a running source for a keyframe; a source that is not running starts with one anyway. */
@@ -765,13 +766,13 @@ void
 m2_sync_point(int64_t camera_id)
 {
 	struct media_status st;
-	struct hub_wait *w;
+	struct source_wait *w;
 
 	media_camera_status(camera_id, &st);
 	if (!st.active)
 		return;
-	w = hub_get_source(camera_id, keyframe_ready, NULL);
-	hub_wait_cancel(w);	/* still describing: its first frame is a keyframe */
+	w = source_get(camera_id, keyframe_ready, NULL);
+	source_wait_cancel(w);	/* still describing: its first frame is a keyframe */
 }
 
 static void

@@ -33,17 +33,17 @@ prefix(const struct onvif_req *r)
 static void
 open_response(struct onvif_req *r)
 {
-	xw_fmt(&r->out, "<%s:", prefix(r));
-	xw_lit(&r->out, r->op->name);
-	xw_lit(&r->out, "Response>");
+	xmlw_fmt(&r->out, "<%s:", prefix(r));
+	xmlw_lit(&r->out, r->op->name);
+	xmlw_lit(&r->out, "Response>");
 }
 
 static void
 close_response(struct onvif_req *r)
 {
-	xw_fmt(&r->out, "</%s:", prefix(r));
-	xw_lit(&r->out, r->op->name);
-	xw_lit(&r->out, "Response>");
+	xmlw_fmt(&r->out, "</%s:", prefix(r));
+	xmlw_lit(&r->out, r->op->name);
+	xmlw_lit(&r->out, "Response>");
 }
 
 /* The video source configuration (vsc<id>) of a camera whose video the principal sees. */
@@ -91,14 +91,14 @@ get_modes_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store
 	if (vc == NULL)
 		return;
 	mode_token(vc, token, sizeof(token));
-	xw_lit(&r->out, "<tr2:GetVideoSourceModesResponse>");
-	xw_open_attr(&r->out, "tr2:VideoSourceModes", "token", token);
-	xw_lit(&r->out, " Enabled=\"true\"><tr2:MaxFramerate>0</tr2:MaxFramerate><tr2:MaxResolution>");
-	xw_el_int(&r->out, "tt:Width", vc->media.width);
-	xw_el_int(&r->out, "tt:Height", vc->media.height);
-	xw_lit(&r->out, "</tr2:MaxResolution>");
-	xw_el(&r->out, "tr2:Encodings", vc->media.video);
-	xw_lit(&r->out, "<tr2:Reboot>false</tr2:Reboot><tr2:Description>the stream the camera sends"
+	xmlw_lit(&r->out, "<tr2:GetVideoSourceModesResponse>");
+	xmlw_open_attr(&r->out, "tr2:VideoSourceModes", "token", token);
+	xmlw_lit(&r->out, " Enabled=\"true\"><tr2:MaxFramerate>0</tr2:MaxFramerate><tr2:MaxResolution>");
+	xmlw_el_int(&r->out, "tt:Width", vc->media.width);
+	xmlw_el_int(&r->out, "tt:Height", vc->media.height);
+	xmlw_lit(&r->out, "</tr2:MaxResolution>");
+	xmlw_el(&r->out, "tr2:Encodings", vc->media.video);
+	xmlw_lit(&r->out, "<tr2:Reboot>false</tr2:Reboot><tr2:Description>the stream the camera sends"
 	    "</tr2:Description></tr2:VideoSourceModes></tr2:GetVideoSourceModesResponse>");
 	onvif_reply(r);
 }
@@ -127,7 +127,7 @@ set_mode_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store 
 		    "changing a camera's mode needs a level 2 grant");
 		return;
 	}
-	xw_lit(&r->out, "<tr2:SetVideoSourceModeResponse><tr2:Reboot>false</tr2:Reboot>"
+	xmlw_lit(&r->out, "<tr2:SetVideoSourceModeResponse><tr2:Reboot>false</tr2:Reboot>"
 	    "</tr2:SetVideoSourceModeResponse>");
 	onvif_reply(r);
 }
@@ -299,110 +299,114 @@ read_osd(const xmlNode *osd, const char **why)
 
 /* --- writing them back ------------------------------------------------------------------- */
 
+/* The X, Y, Z and Colorspace attributes of a tt:Color kept as JSON. */
 static void
-write_color(struct xw *w, const char *tag, const json_t *c)
+write_color_attrs(struct xmlw *w, const json_t *c)
 {
-	const json_t *t = json_object_get(c, "Transparent");
-
-	xw_lit(w, "<");
-	xw_lit(w, tag);
-	if (t != NULL)
-		xw_fmt(w, " Transparent=\"%lld\"", (long long)json_integer_value(t));
-	xw_lit(w, "><tt:Color");
-	xw_attr_num(w, "X", json_real_value(json_object_get(c, "X")));
-	xw_attr_num(w, "Y", json_real_value(json_object_get(c, "Y")));
-	xw_attr_num(w, "Z", json_real_value(json_object_get(c, "Z")));
-	xw_attr(w, "Colorspace", json_string_value(json_object_get(c, "Colorspace")));
-	xw_lit(w, "/></");
-	xw_lit(w, tag);
-	xw_lit(w, ">");
+	xmlw_attr_num(w, "X", json_real_value(json_object_get(c, "X")));
+	xmlw_attr_num(w, "Y", json_real_value(json_object_get(c, "Y")));
+	xmlw_attr_num(w, "Z", json_real_value(json_object_get(c, "Z")));
+	xmlw_attr(w, "Colorspace", json_string_value(json_object_get(c, "Colorspace")));
 }
 
 static void
-write_opt_text(struct xw *w, const json_t *o, const char *key, const char *tag)
+write_color(struct xmlw *w, const char *tag, const json_t *c)
+{
+	const json_t *t = json_object_get(c, "Transparent");
+
+	xmlw_lit(w, "<");
+	xmlw_lit(w, tag);
+	if (t != NULL)
+		xmlw_fmt(w, " Transparent=\"%lld\"", (long long)json_integer_value(t));
+	xmlw_lit(w, "><tt:Color");
+	write_color_attrs(w, c);
+	xmlw_lit(w, "/></");
+	xmlw_lit(w, tag);
+	xmlw_lit(w, ">");
+}
+
+static void
+write_opt_text(struct xmlw *w, const json_t *o, const char *key, const char *tag)
 {
 	const json_t *v = json_object_get(o, key);
 
 	if (json_is_string(v))
-		xw_el(w, tag, json_string_value(v));
+		xmlw_el(w, tag, json_string_value(v));
 }
 
 static void
-write_osd(struct xw *w, const char *tag, const struct store_item *it)
+write_osd(struct xmlw *w, const char *tag, const struct store_item *it)
 {
 	const json_t *pos = json_object_get(it->spec, "Position"), *t;
 	char vsc[32];
 
 	view_cfg_token(CFG_VIDEO_SOURCE, it->camera_id, vsc, sizeof(vsc));
-	xw_open_attr(w, tag, "token", it->token);
-	xw_lit(w, ">");
-	xw_el(w, "tt:VideoSourceConfigurationToken", vsc);
+	xmlw_open_attr(w, tag, "token", it->token);
+	xmlw_lit(w, ">");
+	xmlw_el(w, "tt:VideoSourceConfigurationToken", vsc);
 	write_opt_text(w, it->spec, "Type", "tt:Type");
-	xw_lit(w, "<tt:Position>");
+	xmlw_lit(w, "<tt:Position>");
 	write_opt_text(w, pos, "Type", "tt:Type");
 	if (json_object_get(pos, "x") != NULL) {
-		xw_lit(w, "<tt:Pos");
-		xw_attr_num(w, "x", json_real_value(json_object_get(pos, "x")));
-		xw_attr_num(w, "y", json_real_value(json_object_get(pos, "y")));
-		xw_lit(w, "/>");
+		xmlw_lit(w, "<tt:Pos");
+		xmlw_attr_num(w, "x", json_real_value(json_object_get(pos, "x")));
+		xmlw_attr_num(w, "y", json_real_value(json_object_get(pos, "y")));
+		xmlw_lit(w, "/>");
 	}
-	xw_lit(w, "</tt:Position>");
+	xmlw_lit(w, "</tt:Position>");
 	if ((t = json_object_get(it->spec, "TextString")) != NULL) {
-		xw_lit(w, "<tt:TextString>");
+		xmlw_lit(w, "<tt:TextString>");
 		write_opt_text(w, t, "Type", "tt:Type");
 		write_opt_text(w, t, "DateFormat", "tt:DateFormat");
 		write_opt_text(w, t, "TimeFormat", "tt:TimeFormat");
 		if (json_object_get(t, "FontSize") != NULL)
-			xw_el_int(w, "tt:FontSize", json_integer_value(json_object_get(t, "FontSize")));
+			xmlw_el_int(w, "tt:FontSize", json_integer_value(json_object_get(t, "FontSize")));
 		if (json_object_get(t, "FontColor") != NULL)
 			write_color(w, "tt:FontColor", json_object_get(t, "FontColor"));
 		if (json_object_get(t, "BackgroundColor") != NULL)
 			write_color(w, "tt:BackgroundColor", json_object_get(t, "BackgroundColor"));
 		write_opt_text(w, t, "PlainText", "tt:PlainText");
-		xw_lit(w, "</tt:TextString>");
+		xmlw_lit(w, "</tt:TextString>");
 	}
 	if (json_object_get(it->spec, "ImgPath") != NULL) {
-		xw_lit(w, "<tt:Image>");
+		xmlw_lit(w, "<tt:Image>");
 		write_opt_text(w, it->spec, "ImgPath", "tt:ImgPath");
-		xw_lit(w, "</tt:Image>");
+		xmlw_lit(w, "</tt:Image>");
 	}
-	xw_lit(w, "</");
-	xw_lit(w, tag);
-	xw_lit(w, ">");
+	xmlw_lit(w, "</");
+	xmlw_lit(w, tag);
+	xmlw_lit(w, ">");
 }
 
 static void
-write_mask(struct xw *w, const char *tag, const struct store_item *it)
+write_mask(struct xmlw *w, const char *tag, const struct store_item *it)
 {
 	const json_t *pts = json_object_get(it->spec, "Points"), *pt, *color;
 	char vsc[32];
 	size_t i;
 
 	view_cfg_token(CFG_VIDEO_SOURCE, it->camera_id, vsc, sizeof(vsc));
-	xw_open_attr(w, tag, "token", it->token);
-	xw_lit(w, ">");
-	xw_el(w, "tr2:ConfigurationToken", vsc);
-	xw_lit(w, "<tr2:Polygon>");
+	xmlw_open_attr(w, tag, "token", it->token);
+	xmlw_lit(w, ">");
+	xmlw_el(w, "tr2:ConfigurationToken", vsc);
+	xmlw_lit(w, "<tr2:Polygon>");
 	json_array_foreach(pts, i, pt) {
-		xw_lit(w, "<tt:Point");
-		xw_attr_num(w, "x", json_real_value(json_array_get(pt, 0)));
-		xw_attr_num(w, "y", json_real_value(json_array_get(pt, 1)));
-		xw_lit(w, "/>");
+		xmlw_lit(w, "<tt:Point");
+		xmlw_attr_num(w, "x", json_real_value(json_array_get(pt, 0)));
+		xmlw_attr_num(w, "y", json_real_value(json_array_get(pt, 1)));
+		xmlw_lit(w, "/>");
 	}
-	xw_lit(w, "</tr2:Polygon>");
+	xmlw_lit(w, "</tr2:Polygon>");
 	write_opt_text(w, it->spec, "Type", "tr2:Type");
 	if ((color = json_object_get(it->spec, "Color")) != NULL) {
-		xw_lit(w, "<tr2:Color");
-		xw_attr_num(w, "X", json_real_value(json_object_get(color, "X")));
-		xw_attr_num(w, "Y", json_real_value(json_object_get(color, "Y")));
-		xw_attr_num(w, "Z", json_real_value(json_object_get(color, "Z")));
-		xw_attr(w, "Colorspace", json_string_value(json_object_get(color, "Colorspace")));
-		xw_lit(w, "/>");
+		xmlw_lit(w, "<tr2:Color");
+		write_color_attrs(w, color);
+		xmlw_lit(w, "/>");
 	}
-	xw_el_bool(w, "tr2:Enabled", json_is_true(json_object_get(it->spec, "Enabled")));
-	xw_lit(w, "</");
-	xw_lit(w, tag);
-	xw_lit(w, ">");
+	xmlw_el_bool(w, "tr2:Enabled", json_is_true(json_object_get(it->spec, "Enabled")));
+	xmlw_lit(w, "</");
+	xmlw_lit(w, tag);
+	xmlw_lit(w, ">");
 }
 
 /* --- OSD operations --------------------------------------------------------------------- */
@@ -412,6 +416,16 @@ static bool
 item_visible(const struct onvif_view *v, const struct store_item *it)
 {
 	return (view_cfgs_allowed(view_find(v, it->camera_id)) & CFG_BIT(CFG_VIDEO_SOURCE)) != 0;
+}
+
+/* The item |token| of |kind| if this principal may see it. */
+static const struct store_item *
+visible_item(const struct onvif_view *v, const struct authority_store *st, enum store_kind kind,
+    const char *token)
+{
+	const struct store_item *it = onvif_store_find_item(st, kind, token);
+
+	return it != NULL && item_visible(v, it) ? it : NULL;
 }
 
 static void
@@ -466,10 +480,10 @@ get_osd_options_cont(struct onvif_req *r, struct onvif_view *v, struct authority
 		return;
 	}
 	open_response(r);
-	xw_fmt(&r->out, "<%s:OSDOptions><tt:MaximumNumberOfOSDs Total=\"%d\" Image=\"%d\""
+	xmlw_fmt(&r->out, "<%s:OSDOptions><tt:MaximumNumberOfOSDs Total=\"%d\" Image=\"%d\""
 	    " PlainText=\"%d\" Date=\"%d\" Time=\"%d\" DateAndTime=\"%d\"/>", prefix(r), max, max, max,
 	    max, max, max);
-	xw_lit(&r->out, "<tt:Type>Text</tt:Type><tt:Type>Image</tt:Type>"
+	xmlw_lit(&r->out, "<tt:Type>Text</tt:Type><tt:Type>Image</tt:Type>"
 	    "<tt:PositionOption>UpperLeft</tt:PositionOption><tt:PositionOption>UpperRight</tt:PositionOption>"
 	    "<tt:PositionOption>LowerLeft</tt:PositionOption><tt:PositionOption>LowerRight</tt:PositionOption>"
 	    "<tt:PositionOption>Custom</tt:PositionOption><tt:TextOption><tt:Type>Plain</tt:Type>"
@@ -478,7 +492,7 @@ get_osd_options_cont(struct onvif_req *r, struct onvif_view *v, struct authority
 	    "<tt:DateFormat>yyyy-MM-dd</tt:DateFormat><tt:DateFormat>dd/MM/yyyy</tt:DateFormat>"
 	    "<tt:DateFormat>MM/dd/yyyy</tt:DateFormat><tt:TimeFormat>HH:mm:ss</tt:TimeFormat>"
 	    "<tt:TimeFormat>hh:mm:ss tt</tt:TimeFormat></tt:TextOption>");
-	xw_fmt(&r->out, "</%s:OSDOptions>", prefix(r));
+	xmlw_fmt(&r->out, "</%s:OSDOptions>", prefix(r));
 	close_response(r);
 	onvif_reply(r);
 }
@@ -517,7 +531,7 @@ item_written(void *arg, const char *error)
 	}
 	open_response(r);
 	if (strncmp(r->op->name, "Create", 6) == 0)
-		xw_el(&r->out, strcmp(r->op->name, "CreateOSD") == 0 ?
+		xmlw_el(&r->out, strcmp(r->op->name, "CreateOSD") == 0 ?
 		    (prefix(r)[2] == 't' ? "trt:OSDToken" : "tr2:OSDToken") : "tr2:Token", token);
 	close_response(r);
 	free(token);
@@ -540,7 +554,7 @@ put_osd(struct onvif_req *r, struct onvif_view *v, struct authority_store *st, b
 		return;
 	}
 	if (!create && (!soap_attr(osd, NULL, "token", token, sizeof(token)) ||
-	    onvif_store_find_item(st, STORE_OSD, token) == NULL)) {
+	    visible_item(v, st, STORE_OSD, token) == NULL)) {
 		onvif_fault_arg(r, "ter:NoConfig", "the OSD does not exist");
 		return;
 	}
@@ -588,12 +602,12 @@ m2_set_osd(struct onvif_req *r)
 }
 
 static void
-delete_item(struct onvif_req *r, const struct authority_store *st, enum store_kind kind,
-    const char *arg)
+delete_item(struct onvif_req *r, const struct onvif_view *v, const struct authority_store *st,
+    enum store_kind kind, const char *arg)
 {
 	char token[72];
 
-	if (!onvif_arg_text(r, arg, token, sizeof(token)) || onvif_store_find_item(st, kind, token) == NULL) {
+	if (!onvif_arg_text(r, arg, token, sizeof(token)) || visible_item(v, st, kind, token) == NULL) {
 		onvif_fault_arg(r, "ter:NoConfig", "it does not exist");
 		return;
 	}
@@ -604,7 +618,7 @@ delete_item(struct onvif_req *r, const struct authority_store *st, enum store_ki
 static void
 delete_osd_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *st)
 {
-	delete_item(r, st, STORE_OSD, "OSDToken");
+	delete_item(r, v, st, STORE_OSD, "OSDToken");
 }
 
 void
@@ -669,7 +683,7 @@ put_mask(struct onvif_req *r, struct onvif_view *v, struct authority_store *st, 
 		return;
 	}
 	if (!create && (!soap_attr(mask, NULL, "token", token, sizeof(token)) ||
-	    onvif_store_find_item(st, STORE_MASK, token) == NULL)) {
+	    visible_item(v, st, STORE_MASK, token) == NULL)) {
 		onvif_fault_arg(r, "ter:NoConfig", "the mask does not exist");
 		return;
 	}
@@ -719,7 +733,7 @@ m2_set_mask(struct onvif_req *r)
 static void
 delete_mask_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *st)
 {
-	delete_item(r, st, STORE_MASK, "Token");
+	delete_item(r, v, st, STORE_MASK, "Token");
 }
 
 void
@@ -749,7 +763,7 @@ get_mask_options_cont(struct onvif_req *r, struct onvif_view *v, struct authorit
 		onvif_fault_arg(r, "ter:NoConfig", "the video source configuration does not exist");
 		return;
 	}
-	xw_fmt(&r->out, "<tr2:GetMaskOptionsResponse><tr2:Options RectangleOnly=\"false\""
+	xmlw_fmt(&r->out, "<tr2:GetMaskOptionsResponse><tr2:Options RectangleOnly=\"false\""
 	    " SingleColorOnly=\"false\"><tr2:MaxMasks>%d</tr2:MaxMasks><tr2:MaxPoints>%d</tr2:MaxPoints>"
 	    "<tr2:Types>Color</tr2:Types><tr2:Types>Pixelated</tr2:Types><tr2:Types>Blurred</tr2:Types>"
 	    "<tr2:Color><tt:ColorList X=\"0\" Y=\"0\" Z=\"0\" Colorspace=\"" COLORSPACE_RGB "\"/>"

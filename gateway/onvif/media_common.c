@@ -19,7 +19,7 @@
 
 /* tt:Name is at most 64 characters; camera names may be longer: cut on a character. */
 static void
-write_name(struct xw *w, const char *tag, const char *name)
+write_name(struct xmlw *w, const char *tag, const char *name)
 {
 	char cut[72];
 	size_t n = strlen(name);
@@ -29,78 +29,78 @@ write_name(struct xw *w, const char *tag, const char *name)
 	while (n > 0 && ((unsigned char)name[n] & 0xc0) == 0x80)
 		n--;
 	snprintf(cut, sizeof(cut), "%.*s", (int)n, name);
-	xw_el(w, tag, cut);
+	xmlw_el(w, tag, cut);
 }
 
 static void
-entity_head(struct xw *w, const char *tag, enum cfg_kind k, const struct view_cam *vc, int use)
+entity_head(struct xmlw *w, const char *tag, enum cfg_kind k, const struct view_cam *vc, int use)
 {
 	char token[32];
 
 	view_cfg_token(k, vc->cam->pc.id, token, sizeof(token));
-	xw_open_attr(w, tag, "token", token);
-	xw_lit(w, ">");
+	xmlw_open_attr(w, tag, "token", token);
+	xmlw_lit(w, ">");
 	write_name(w, "tt:Name", vc->cam->name);
-	xw_el_int(w, "tt:UseCount", use);
+	xmlw_el_int(w, "tt:UseCount", use);
 }
 
 static void
-close_el(struct xw *w, const char *tag)
+close_el(struct xmlw *w, const char *tag)
 {
-	xw_lit(w, "</");
-	xw_lit(w, tag);
-	xw_lit(w, ">");
+	xmlw_lit(w, "</");
+	xmlw_lit(w, tag);
+	xmlw_lit(w, ">");
 }
 
 /* The camera's multicast group (if it has one) at port + 2 * |track|. */
 static void
-write_multicast(struct xw *w, const struct view_cam *vc, int track)
+write_multicast(struct xmlw *w, const struct view_cam *vc, int track)
 {
 	const char *group = vc->cam->multicast_group;
 	bool v6 = group != NULL && strchr(group, ':') != NULL;
 
-	xw_lit(w, "<tt:Multicast><tt:Address><tt:Type>");
-	xw_lit(w, v6 ? "IPv6" : "IPv4");
-	xw_lit(w, "</tt:Type>");
-	xw_el(w, v6 ? "tt:IPv6Address" : "tt:IPv4Address", group ? group : "0.0.0.0");
-	xw_lit(w, "</tt:Address>");
-	xw_el_int(w, "tt:Port", group ? vc->cam->multicast_port + 2 * track : 0);
-	xw_el_int(w, "tt:TTL", group ? gw.cfg->rtsp_multicast_ttl : 0);
-	xw_lit(w, "<tt:AutoStart>false</tt:AutoStart></tt:Multicast>");
+	xmlw_lit(w, "<tt:Multicast><tt:Address><tt:Type>");
+	xmlw_lit(w, v6 ? "IPv6" : "IPv4");
+	xmlw_lit(w, "</tt:Type>");
+	xmlw_el(w, v6 ? "tt:IPv6Address" : "tt:IPv4Address", group ? group : "0.0.0.0");
+	xmlw_lit(w, "</tt:Address>");
+	xmlw_el_int(w, "tt:Port", group ? vc->cam->multicast_port + 2 * track : 0);
+	xmlw_el_int(w, "tt:TTL", group ? gw.cfg->rtsp_multicast_ttl : 0);
+	xmlw_lit(w, "<tt:AutoStart>false</tt:AutoStart></tt:Multicast>");
 }
 
 static void
-write_resolution(struct xw *w, const char *tag, int width, int height)
+write_resolution(struct xmlw *w, const char *tag, int width, int height)
 {
-	xw_lit(w, "<");
-	xw_lit(w, tag);
-	xw_lit(w, ">");
-	xw_el_int(w, "tt:Width", width);
-	xw_el_int(w, "tt:Height", height);
+	xmlw_lit(w, "<");
+	xmlw_lit(w, tag);
+	xmlw_lit(w, ">");
+	xmlw_el_int(w, "tt:Width", width);
+	xmlw_el_int(w, "tt:Height", height);
 	close_el(w, tag);
 }
 
 void
-onvif_write_video_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use)
+onvif_write_video_source_cfg(struct xmlw *w, const char *tag, const struct view_cam *vc, int use)
 {
 	char src[32];
 
 	entity_head(w, tag, CFG_VIDEO_SOURCE, vc, use);
 	view_token(TOK_VIDEO_SOURCE, vc->cam->pc.id, src, sizeof(src));
-	xw_el(w, "tt:SourceToken", src);
-	xw_fmt(w, "<tt:Bounds x=\"0\" y=\"0\" width=\"%d\" height=\"%d\"/>", vc->media.width,
+	xmlw_el(w, "tt:SourceToken", src);
+	xmlw_fmt(w, "<tt:Bounds x=\"0\" y=\"0\" width=\"%d\" height=\"%d\"/>", vc->media.width,
 	    vc->media.height);
 	close_el(w, tag);
 }
 
 void
-onvif_write_audio_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use)
+onvif_write_audio_source_cfg(struct xmlw *w, const char *tag, const struct view_cam *vc, int use)
 {
 	char src[32];
 
 	entity_head(w, tag, CFG_AUDIO_SOURCE, vc, use);
 	view_token(TOK_AUDIO_SOURCE, vc->cam->pc.id, src, sizeof(src));
-	xw_el(w, "tt:SourceToken", src);
+	xmlw_el(w, "tt:SourceToken", src);
 	close_el(w, tag);
 }
 
@@ -115,29 +115,29 @@ bitrate_kbps(const struct view_cam *vc)
  * still reported as "H265" there, as devices do in practice.
  */
 void
-onvif_write_video_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use, bool v2)
+onvif_write_video_encoder_cfg(struct xmlw *w, const char *tag, const struct view_cam *vc, int use, bool v2)
 {
 	const char *enc = vc->media.video;
 
 	entity_head(w, tag, CFG_VIDEO_ENCODER, vc, use);
-	xw_el(w, "tt:Encoding", enc);
+	xmlw_el(w, "tt:Encoding", enc);
 	write_resolution(w, "tt:Resolution", vc->media.width, vc->media.height);
 	if (v2) {
-		xw_lit(w, "<tt:RateControl ConstantBitRate=\"false\"><tt:FrameRateLimit>0</tt:FrameRateLimit>");
-		xw_el_int(w, "tt:BitrateLimit", bitrate_kbps(vc));
-		xw_lit(w, "</tt:RateControl>");
+		xmlw_lit(w, "<tt:RateControl ConstantBitRate=\"false\"><tt:FrameRateLimit>0</tt:FrameRateLimit>");
+		xmlw_el_int(w, "tt:BitrateLimit", bitrate_kbps(vc));
+		xmlw_lit(w, "</tt:RateControl>");
 		write_multicast(w, vc, 0);
-		xw_lit(w, "<tt:Quality>0</tt:Quality>");
+		xmlw_lit(w, "<tt:Quality>0</tt:Quality>");
 	} else {
-		xw_lit(w, "<tt:Quality>0</tt:Quality><tt:RateControl><tt:FrameRateLimit>0</tt:FrameRateLimit>"
+		xmlw_lit(w, "<tt:Quality>0</tt:Quality><tt:RateControl><tt:FrameRateLimit>0</tt:FrameRateLimit>"
 		    "<tt:EncodingInterval>1</tt:EncodingInterval>");
-		xw_el_int(w, "tt:BitrateLimit", bitrate_kbps(vc));
-		xw_lit(w, "</tt:RateControl>");
+		xmlw_el_int(w, "tt:BitrateLimit", bitrate_kbps(vc));
+		xmlw_lit(w, "</tt:RateControl>");
 		if (strcmp(enc, "H264") == 0)
-			xw_lit(w, "<tt:H264><tt:GovLength>0</tt:GovLength><tt:H264Profile>Main</tt:H264Profile>"
+			xmlw_lit(w, "<tt:H264><tt:GovLength>0</tt:GovLength><tt:H264Profile>Main</tt:H264Profile>"
 			    "</tt:H264>");
 		write_multicast(w, vc, 0);
-		xw_el(w, "tt:SessionTimeout", SESSION_TIMEOUT);
+		xmlw_el(w, "tt:SessionTimeout", SESSION_TIMEOUT);
 	}
 	close_el(w, tag);
 }
@@ -156,37 +156,37 @@ audio_encoding(const struct view_cam *vc, bool v2)
 }
 
 void
-onvif_write_audio_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use, bool v2)
+onvif_write_audio_encoder_cfg(struct xmlw *w, const char *tag, const struct view_cam *vc, int use, bool v2)
 {
 	int rate = vc->media.audio_rate ? vc->media.audio_rate : 8000;
 
 	entity_head(w, tag, CFG_AUDIO_ENCODER, vc, use);
-	xw_el(w, "tt:Encoding", audio_encoding(vc, v2));
+	xmlw_el(w, "tt:Encoding", audio_encoding(vc, v2));
 	if (v2) {
 		write_multicast(w, vc, 1);
-		xw_el_int(w, "tt:Bitrate", 64);
-		xw_el_int(w, "tt:SampleRate", rate / 1000);
+		xmlw_el_int(w, "tt:Bitrate", 64);
+		xmlw_el_int(w, "tt:SampleRate", rate / 1000);
 	} else {
-		xw_el_int(w, "tt:Bitrate", 64);
-		xw_el_int(w, "tt:SampleRate", rate / 1000);
+		xmlw_el_int(w, "tt:Bitrate", 64);
+		xmlw_el_int(w, "tt:SampleRate", rate / 1000);
 		write_multicast(w, vc, 1);
-		xw_el(w, "tt:SessionTimeout", SESSION_TIMEOUT);
+		xmlw_el(w, "tt:SessionTimeout", SESSION_TIMEOUT);
 	}
 	close_el(w, tag);
 }
 
 void
-onvif_write_metadata_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use)
+onvif_write_metadata_cfg(struct xmlw *w, const char *tag, const struct view_cam *vc, int use)
 {
 	entity_head(w, tag, CFG_METADATA, vc, use);
-	xw_lit(w, "<tt:Analytics>true</tt:Analytics>");
+	xmlw_lit(w, "<tt:Analytics>true</tt:Analytics>");
 	write_multicast(w, vc, 2);
-	xw_el(w, "tt:SessionTimeout", SESSION_TIMEOUT);
+	xmlw_el(w, "tt:SessionTimeout", SESSION_TIMEOUT);
 	close_el(w, tag);
 }
 
 void
-onvif_write_cfg(struct xw *w, enum cfg_kind k, const char *tag, const struct view_cam *vc, int use, bool v2)
+onvif_write_cfg(struct xmlw *w, enum cfg_kind k, const char *tag, const struct view_cam *vc, int use, bool v2)
 {
 	switch (k) {
 	case CFG_VIDEO_SOURCE:
@@ -210,26 +210,26 @@ onvif_write_cfg(struct xw *w, enum cfg_kind k, const char *tag, const struct vie
 }
 
 void
-onvif_write_video_source(struct xw *w, const char *tag, const struct view_cam *vc)
+onvif_write_video_source(struct xmlw *w, const char *tag, const struct view_cam *vc)
 {
 	char token[32];
 
 	view_token(TOK_VIDEO_SOURCE, vc->cam->pc.id, token, sizeof(token));
-	xw_open_attr(w, tag, "token", token);
-	xw_lit(w, "><tt:Framerate>0</tt:Framerate>");
+	xmlw_open_attr(w, tag, "token", token);
+	xmlw_lit(w, "><tt:Framerate>0</tt:Framerate>");
 	write_resolution(w, "tt:Resolution", vc->media.width, vc->media.height);
 	close_el(w, tag);
 }
 
 void
-onvif_write_audio_source(struct xw *w, const char *tag, const struct view_cam *vc)
+onvif_write_audio_source(struct xmlw *w, const char *tag, const struct view_cam *vc)
 {
 	char token[32];
 
 	view_token(TOK_AUDIO_SOURCE, vc->cam->pc.id, token, sizeof(token));
-	xw_open_attr(w, tag, "token", token);
-	xw_lit(w, ">");
-	xw_el_int(w, "tt:Channels", vc->media.audio_channels ? vc->media.audio_channels : 1);
+	xmlw_open_attr(w, tag, "token", token);
+	xmlw_lit(w, ">");
+	xmlw_el_int(w, "tt:Channels", vc->media.audio_channels ? vc->media.audio_channels : 1);
 	close_el(w, tag);
 }
 

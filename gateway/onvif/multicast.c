@@ -6,27 +6,27 @@
  *
  * A started multicast is keyed by authority and profile token (profiles
  * belong to the authority), holds one reference on the camera's shared
- * sender (media_mcast_join, which RTSP multicast sessions share too) and
+ * sender (mcast_join, which RTSP multicast sessions share too) and
  * is a session in the registry: revocation and expiry stop it, and its
  * start and end go to the audit log like any other viewing.
  *
  * States: MC_STARTING (the camera's source is being started; the SOAP
  * request is parked until it is known), MC_STREAMING, MC_FAILED (the
  * start failed; answered and freed after the current loop pass, because
- * the source may report at once, inside hub_get_source()).
+ * the source may report at once, inside source_get()).
  *
  * Ownership: this file owns every struct onvif_mcast; the registry session
  * is ended exactly once, in mcast_end().
  */
 #include "gateway/gw.h"
 #include "gateway/http.h"
-#include "gateway/hub.h"
 #include "gateway/log.h"
 #include "gateway/loop.h"
-#include "gateway/media.h"
 #include "gateway/session.h"
-#include "onvif.h"
-#include "media2.h"
+#include "gateway/media/mcast.h"
+#include "gateway/media/source.h"
+#include "gateway/onvif/onvif.h"
+#include "gateway/onvif/media2.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,9 +47,10 @@ struct onvif_mcast {
 	char token[48];
 	int64_t camera_id;
 	struct gw_principal principal;	/* who started it */
-	struct hub_wait *wait;		/* MC_STARTING */
+	struct source_wait *wait;	/* MC_STARTING */
 	struct onvif_req *parked;	/* MC_STARTING: the Start request, answered when the source is known */
-	struct rtsp_mcast *group;	/* MC_STREAMING: one reference */
+	struct mcast_group *group;	/* MC_STREAMING: one reference */
+	uint64_t bytes_at_join;		/* what the group had sent before this holder joined */
 	struct gw_session *session;
 	struct loop_deferred fail;	/* MC_FAILED */
 	bool not_permitted;		/* MC_FAILED: the grant does not cover every track */
@@ -88,12 +89,15 @@ mcast_end(struct onvif_mcast *m, const char *reason, const char *fault)
 	TAILQ_REMOVE(&mcasts, m, link);
 	loop_defer_cancel(&m->fail);
 	if (m->wait != NULL)
-		hub_wait_cancel(m->wait);
+		source_wait_cancel(m->wait);
 	if (m->parked != NULL)
 		onvif_fault(m->parked, 0, "env:Receiver", "ter:Action", "ter:IncompleteConfiguration",
 		    fault ? fault : reason);
-	if (m->group != NULL)
-		media_mcast_leave(m->group);
+	if (m->group != NULL) {
+		/* What the group sent while this holder held it is what it viewed. */
+		session_add_bytes(m->session, mcast_bytes_sent(m->group) - m->bytes_at_join);
+		mcast_leave(m->group);
+	}
 	session_end(m->session, reason);
 	m->magic = 0;
 	free(m);
@@ -125,7 +129,7 @@ finish_failed(void *arg)
 }
 
 static void
-source_ready(void *arg, struct hub_source *src, const char *error)
+source_ready(void *arg, struct hub *hub, const char *error)
 {
 	struct onvif_mcast *m = arg;
 	struct onvif_req *r = m->parked;
@@ -133,17 +137,18 @@ source_ready(void *arg, struct hub_source *src, const char *error)
 
 	GW_CHECK(m, MCAST_MAGIC);
 	m->wait = NULL;
-	if (src != NULL && !media_mcast_allowed(&m->principal, m->camera_id, src)) {
+	if (hub != NULL && !mcast_allowed(&m->principal, hub)) {
 		m->not_permitted = true;
 		why = "the group would carry tracks this grant does not cover";
-	} else if (src != NULL && (m->group = media_mcast_join(&m->principal, m->camera_id, src, &why)) != NULL) {
+	} else if (hub != NULL && (m->group = mcast_join(&m->principal, hub, &why)) != NULL) {
+		m->bytes_at_join = mcast_bytes_sent(m->group);
 		m->state = MC_STREAMING;
 		m->parked = NULL;
 		olog_info(m->session, "multicast started by profile %s", m->token);
 		m2_empty_reply(r, response_tag(r, true));
 		return;
 	}
-	/* Not here: this may run inside hub_get_source(), which start_cont() still returns from. */
+	/* Not here: this may run inside source_get(), which start_cont() still returns from. */
 	m->state = MC_FAILED;
 	snprintf(m->why, sizeof(m->why), "%s", why);
 	loop_defer(&m->fail, finish_failed, m);
@@ -189,7 +194,7 @@ start_cont(struct onvif_req *r, struct onvif_view *v, struct authority_store *st
 	    r->http->peer, &mcast_session_ops, m);
 	TAILQ_INSERT_TAIL(&mcasts, m, link);
 	/* NULL when source_ready ran at once. */
-	m->wait = hub_get_source(p.camera_id, source_ready, m);
+	m->wait = source_get(p.camera_id, source_ready, m);
 }
 
 static void

@@ -10,13 +10,14 @@
  */
 #include "gateway/gw.h"
 #include "gateway/audit.h"
+#include "gateway/authn.h"
 #include "gateway/config.h"
 #include "gateway/conn.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
 #include "gateway/loop.h"
-#include "onvif.h"
-#include "media2.h"
+#include "gateway/onvif/onvif.h"
+#include "gateway/onvif/media2.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -200,31 +201,35 @@ static void
 req_free(struct onvif_req *r)
 {
 	soap_msg_free(&r->msg);
-	xw_free(&r->out);
+	xmlw_free(&r->out);
 	r->magic = 0;
 	free(r);
 }
 
 static void
-send_envelope(struct onvif_req *r, int status, const struct xw *body)
+send_envelope(struct onvif_req *r, int status, const struct xmlw *body)
 {
-	struct xw w;
+	struct xmlw w;
 
-	xw_init(&w);
-	xw_lit(&w, ENVELOPE_OPEN);
+	xmlw_init(&w);
+	xmlw_lit(&w, ENVELOPE_OPEN);
 	if (r->reply_action != NULL || r->msg.wsa_message_id[0] != '\0') {
-		xw_lit(&w, "<env:Header>");
+		xmlw_lit(&w, "<env:Header>");
 		if (r->reply_action != NULL)
-			xw_el(&w, "wsa:Action", r->reply_action);
+			xmlw_el(&w, "wsa:Action", r->reply_action);
 		if (r->msg.wsa_message_id[0] != '\0')
-			xw_el(&w, "wsa:RelatesTo", r->msg.wsa_message_id);
-		xw_lit(&w, "</env:Header>");
+			xmlw_el(&w, "wsa:RelatesTo", r->msg.wsa_message_id);
+		xmlw_lit(&w, "</env:Header>");
 	}
-	xw_lit(&w, "<env:Body>");
-	xw_lit(&w, body->p);
-	xw_lit(&w, "</env:Body></env:Envelope>\n");
-	http_respond(r->http, status, SOAP_CTYPE, w.p, w.len);
-	xw_free(&w);
+	xmlw_lit(&w, "<env:Body>");
+	if (!body->failed)
+		xmlw_lit(&w, body->p);
+	xmlw_lit(&w, "</env:Body></env:Envelope>\n");
+	if (xmlw_result(&w) < 0 || body->failed)
+		http_respond_error(r->http, 500, "out of memory", NULL, NULL);
+	else
+		http_respond(r->http, status, SOAP_CTYPE, w.p, w.len);
+	xmlw_free(&w);
 }
 
 void
@@ -245,9 +250,9 @@ onvif_fault(struct onvif_req *r, int status, const char *code, const char *sub1,
 
 void
 onvif_fault_detail(struct onvif_req *r, int status, const char *code, const char *sub1,
-    const char *sub2, const char *reason, const struct xw *detail)
+    const char *sub2, const char *reason, const struct xmlw *detail)
 {
-	struct xw f;
+	struct xmlw f;
 
 	GW_CHECK(r, ONVIF_REQ_MAGIC);
 	if (status == 0)
@@ -255,33 +260,33 @@ onvif_fault_detail(struct onvif_req *r, int status, const char *code, const char
 	if (!r->quiet)
 		olog_info(r, "%s: fault %s%s%s: %s", r->msg.op_name[0] ? r->msg.op_name : "request",
 		    sub1 ? sub1 : code, sub2 ? "/" : "", sub2 ? sub2 : "", reason);
-	xw_init(&f);
-	xw_lit(&f, "<env:Fault><env:Code><env:Value>");
-	xw_lit(&f, code);
-	xw_lit(&f, "</env:Value>");
+	xmlw_init(&f);
+	xmlw_lit(&f, "<env:Fault><env:Code><env:Value>");
+	xmlw_lit(&f, code);
+	xmlw_lit(&f, "</env:Value>");
 	if (sub1 != NULL) {
-		xw_lit(&f, "<env:Subcode><env:Value>");
-		xw_lit(&f, sub1);
-		xw_lit(&f, "</env:Value>");
+		xmlw_lit(&f, "<env:Subcode><env:Value>");
+		xmlw_lit(&f, sub1);
+		xmlw_lit(&f, "</env:Value>");
 		if (sub2 != NULL) {
-			xw_lit(&f, "<env:Subcode><env:Value>");
-			xw_lit(&f, sub2);
-			xw_lit(&f, "</env:Value></env:Subcode>");
+			xmlw_lit(&f, "<env:Subcode><env:Value>");
+			xmlw_lit(&f, sub2);
+			xmlw_lit(&f, "</env:Value></env:Subcode>");
 		}
-		xw_lit(&f, "</env:Subcode>");
+		xmlw_lit(&f, "</env:Subcode>");
 	}
-	xw_lit(&f, "</env:Code><env:Reason><env:Text xml:lang=\"en\">");
-	xw_esc(&f, reason);
-	xw_lit(&f, "</env:Text></env:Reason>");
+	xmlw_lit(&f, "</env:Code><env:Reason><env:Text xml:lang=\"en\">");
+	xmlw_esc(&f, reason);
+	xmlw_lit(&f, "</env:Text></env:Reason>");
 	if (detail != NULL) {
-		xw_lit(&f, "<env:Detail>");
-		xw_lit(&f, detail->p);
-		xw_lit(&f, "</env:Detail>");
+		xmlw_lit(&f, "<env:Detail>");
+		xmlw_lit(&f, detail->p);
+		xmlw_lit(&f, "</env:Detail>");
 	}
-	xw_lit(&f, "</env:Fault>");
+	xmlw_lit(&f, "</env:Fault>");
 	r->reply_action = "http://www.w3.org/2005/08/addressing/soap/fault";
 	send_envelope(r, status, &f);
-	xw_free(&f);
+	xmlw_free(&f);
 	req_free(r);
 }
 
@@ -372,7 +377,7 @@ req_new(struct http_request *http, enum onvif_service svc, const char *sub)
 	r->path_svc = svc;
 	snprintf(r->subscription, sizeof(r->subscription), "%s", sub);
 	snprintf(r->ident, sizeof(r->ident), "%s onvif", http->conn->ident);
-	xw_init(&r->out);
+	xmlw_init(&r->out);
 	request_origin(r);
 	return r;
 }
@@ -398,95 +403,63 @@ parse(struct onvif_req *r)
 	return false;
 }
 
-/*
- * Failed logins are logged and audited one by one up to this many a
- * second; beyond that (a guessing run) they are counted and summed up once
- * a second, so an attacker cannot flood the log or the audit table.
- */
-#define AUTH_FAILURES_RECORDED_PER_S 20
-
-static struct {
-	int64_t window_us;
-	int recorded;
-	uint64_t skipped;
-} failures;
-
+/* The one authenticator, with the request's UsernameToken and HTTP credentials. */
 static void
-audit_failures(const char *actor, const char *peer, json_t *detail)
+check_credentials(struct onvif_req *r, struct authn_outcome *o)
 {
-	struct audit_entry e = {
-		.actor = actor, .action = "onvif.auth", .outcome = "denied", .peer = peer, .detail = detail,
+	const char *authz = http_header_get(r->http, "Authorization");
+	struct authn_request ar = {
+		.protocol = "onvif", .method = r->http->method, .target = r->http->target,
+		.authorization = authz, .nauthorization = authz ? 1 : 0,
+		.ut = &r->msg.ut, .tls = r->tls, .peer = r->http->peer, .ident = r->ident,
 	};
 
-	audit_record(&e);
+	authn_check(&ar, o);
+	r->authenticated = o->result == AUTHN_OK;
+	if (r->authenticated) {
+		r->principal = o->principal;
+		snprintf(r->ident, sizeof(r->ident), "%s onvif %s", r->http->conn->ident,
+		    r->principal.username);
+	}
 }
 
+/*
+ * What a refused request gets: HTTP credentials a 401 with fresh
+ * challenges, a UsernameToken ter:NotAuthorized (400, as ONVIF Core
+ * says); too many failures the same with a Retry-After (429 for HTTP).
+ * The reason is in the log (authn.c), never on the wire.
+ */
 static void
-flush_failures(int64_t now)
+refuse(struct onvif_req *r, const struct authn_outcome *o)
 {
-	json_t *detail;
+	char retry[16];
 
-	if (now - failures.window_us < 1000000)
-		return;
-	if (failures.skipped > 0) {
-		log_warn("%llu more failed ONVIF logins in the last second were not logged one by one",
-		    (unsigned long long)failures.skipped);
-		detail = json_pack("{s:I}", "failures_not_listed", (json_int_t)failures.skipped);
-		audit_failures("onvif", NULL, detail);
-		json_decref(detail);
-	}
-	failures.window_us = now;
-	failures.recorded = 0;
-	failures.skipped = 0;
-}
-
-/* Log and audit one failed login, unless the rate says to count it only. */
-static void
-record_failure(const struct onvif_req *r, const char *why)
-{
-	char actor[96];
-	json_t *detail;
-
-	flush_failures(gw_mono_us());
-	if (failures.recorded >= AUTH_FAILURES_RECORDED_PER_S) {
-		failures.skipped++;
+	r->quiet = true;	/* authn has logged it, or counted it */
+	if (o->result == AUTHN_LIMITED) {
+		snprintf(retry, sizeof(retry), "%d", o->retry_after_s);
+		http_add_header(r->http, "Retry-After", retry);
+		onvif_fault(r, o->http ? 429 : 400, "env:Sender", "ter:NotAuthorized", NULL,
+		    "too many failed logins; try again later");
 		return;
 	}
-	failures.recorded++;
-	/* One reason in the log, none on the wire: a guesser learns nothing. */
-	olog_info(r, "authentication failed: %s", why);
-	/* The user name a client claims is not a secret; passwords and nonces never go here. */
-	snprintf(actor, sizeof(actor), "user:%.64s", r->msg.ut.present ? r->msg.ut.username : "-");
-	detail = json_pack("{s:s, s:s}", "operation", r->msg.op_name, "reason", why);
-	audit_failures(actor, r->http->peer, detail);
-	json_decref(detail);
+	if (o->result == AUTHN_NONE || o->http) {
+		authn_http_challenges(r->http, NULL, o->stale);
+		onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL, o->result == AUTHN_NONE ?
+		    "credentials are required" : "Sender not authorized");
+		return;
+	}
+	onvif_fault_not_authorized(r, "Sender not authorized");
 }
 
 static bool
 authenticate(struct onvif_req *r)
 {
-	const char *why = NULL;
-	enum auth_result res = onvif_auth_request(r, &why);
+	struct authn_outcome o;
 
-	if (res == AUTH_OK) {
-		snprintf(r->ident, sizeof(r->ident), "%s onvif %s", r->http->conn->ident,
-		    r->principal.username);
+	check_credentials(r, &o);
+	if (o.result == AUTHN_OK)
 		return true;
-	}
-	r->quiet = true;	/* the failure is logged below, or counted */
-	if (res == AUTH_NONE) {
-		onvif_auth_challenges(r->http, false);
-		onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL, "credentials are required");
-		return false;
-	}
-	if (res != AUTH_STALE_HTTP)
-		record_failure(r, why);
-	if (res == AUTH_FAILED) {
-		onvif_fault_not_authorized(r, "Sender not authorized");
-		return false;
-	}
-	onvif_auth_challenges(r->http, res == AUTH_STALE_HTTP);
-	onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL, "Sender not authorized");
+	refuse(r, &o);
 	return false;
 }
 
@@ -504,7 +477,7 @@ soap_post(struct http_request *http)
 	r = req_new(http, svc, sub);
 	/* An empty POST without credentials is a client asking for the Digest challenge (curl). */
 	if (http->body_len == 0 && http_header_get(http, "Authorization") == NULL) {
-		onvif_auth_challenges(http, false);
+		authn_http_challenges(http, NULL, false);
 		onvif_fault(r, 401, "env:Sender", "ter:NotAuthorized", NULL, "credentials are required");
 		return;
 	}
@@ -523,11 +496,11 @@ soap_post(struct http_request *http)
 		return;
 	}
 	if (r->op->flags & OP_PRE_AUTH) {
-		const char *why;
+		struct authn_outcome o;
 
 		/* Credentials are not needed here; when they are right, answers may use them. */
 		if (r->msg.ut.present || http_header_get(http, "Authorization") != NULL)
-			(void)onvif_auth_request(r, &why);
+			check_credentials(r, &o);
 	} else if (!authenticate(r)) {
 		return;
 	}
@@ -541,11 +514,10 @@ onvif_init(void)
 	if (!enabled)
 		return 0;
 	soap_global_init();
-	if (onvif_auth_init() < 0 || onvif_store_init() < 0 || onvif_events_init() < 0 || onvif_snapshot_init() < 0 ||
+	if (onvif_store_init() < 0 || onvif_events_init() < 0 || onvif_snapshot_init() < 0 ||
 	    onvif_discovery_init() < 0)
 		return -1;
 	http_route("POST", "/onvif/", true, soap_post);
-	loop_janitor_add(flush_failures);
 	log_info("ONVIF services at /onvif/device_service%s", gw.cfg->onvif_discovery ?
 	    ", WS-Discovery on" : "");
 	return 0;
@@ -571,7 +543,6 @@ onvif_shutdown(void)
 		return;
 	onvif_snapshot_shutdown();
 	onvif_store_shutdown();
-	onvif_auth_shutdown();
 	view_forget_media();
 	soap_global_cleanup();
 	enabled = false;

@@ -4,7 +4,7 @@
  *
  * A SOAP request goes: HTTP POST -> soap_parse (proto/soap) -> operation
  * lookup by the body element's namespace and name -> authentication
- * (WS-UsernameToken or HTTP credentials, auth.c) -> the operation's
+ * (WS-UsernameToken or HTTP credentials, gateway/authn.c) -> the operation's
  * handler, which builds the per-principal view (view.c) and answers with
  * onvif_reply() or onvif_fault(), now or later (a parked PullMessages, a
  * database write).
@@ -23,6 +23,7 @@
 #include "gateway/model.h"
 #include "gateway/policy.h"
 #include "proto/soap.h"
+#include "proto/xmlw.h"
 
 struct http_request;
 
@@ -38,35 +39,6 @@ struct http_request;
 #define NS_TNS1  "http://www.onvif.org/ver10/topics"
 #define NS_TER   "http://www.onvif.org/ver10/error"
 #define NS_DN    "http://www.onvif.org/ver10/network/wsdl"
-
-/* --- the XML writer ---------------------------------------------------------- */
-
-/*
- * A growing buffer for responses. Markup goes in through xw_lit() (string
- * literals of our own only); every value that comes from a client, the
- * database or a camera goes through xw_esc() or the xw_el*() helpers,
- * which escape it.
- */
-struct xw {
-	char *p;
-	size_t len, cap;
-};
-
-void xw_init(struct xw *w);
-void xw_free(struct xw *w);
-void xw_lit(struct xw *w, const char *markup);
-void xw_esc(struct xw *w, const char *text);
-/* Numbers into markup: every %s argument must be a literal of our own. */
-void xw_fmt(struct xw *w, const char *fmt, ...) GW_PRINTF(2, 3);
-/* <tag>text</tag> with the text escaped. */
-void xw_el(struct xw *w, const char *tag, const char *text);
-void xw_el_int(struct xw *w, const char *tag, long long v);
-void xw_el_num(struct xw *w, const char *tag, double v);
-void xw_el_bool(struct xw *w, const char *tag, bool v);
-/* <tag attr="value" (left open for more attributes; close with xw_lit(">") or "/>"). */
-void xw_open_attr(struct xw *w, const char *tag, const char *attr, const char *value);
-void xw_attr(struct xw *w, const char *attr, const char *value);
-void xw_attr_num(struct xw *w, const char *attr, double v);
 
 /* --- requests ---------------------------------------------------------------- */
 
@@ -102,7 +74,7 @@ struct onvif_req {
 	int port;			/* the port the request came in on */
 	char subscription[40];		/* SVC_PULLPOINT: the id in the path */
 	char ident[200];		/* log prefix: connection, principal */
-	struct xw out;			/* the body of the response (inside env:Body) */
+	struct xmlw out;			/* the body of the response (inside env:Body) */
 	const char *reply_action;	/* wsa:Action of the response, or NULL */
 	void *data;			/* the handler's state while the request is parked */
 	int arg;			/* a small argument of the handler (a configuration kind) */
@@ -143,7 +115,7 @@ void onvif_fault(struct onvif_req *r, int status, const char *code, const char *
 
 /* The same with an env:Detail (markup written by our own code). */
 void onvif_fault_detail(struct onvif_req *r, int status, const char *code, const char *sub1,
-    const char *sub2, const char *reason, const struct xw *detail);
+    const char *sub2, const char *reason, const struct xmlw *detail);
 
 /* Shorthands for the common faults. */
 void onvif_fault_arg(struct onvif_req *r, const char *sub2, const char *reason);	/* Sender/InvalidArgVal/sub2 */
@@ -171,39 +143,7 @@ bool onvif_arg_text(const struct onvif_req *r, const char *name, char *out, size
 /* The wall clock as xs:dateTime. */
 void onvif_now(char *out, size_t outlen);
 
-/* --- authentication (auth.c) ------------------------------------------------- */
-
-enum auth_result {
-	AUTH_OK,
-	AUTH_NONE,			/* no credentials at all */
-	AUTH_FAILED,			/* credentials, but wrong, stale, replayed or of a dead grant */
-	AUTH_FAILED_HTTP,		/* HTTP-level credentials were wrong: answer 401 */
-	AUTH_STALE_HTTP,		/* a Digest nonce that expired: 401 with stale=true */
-};
-
-int onvif_auth_init(void) GW_MUSTCHECK;
-void onvif_auth_shutdown(void);
-/* Authenticate |r| from its UsernameToken or HTTP credentials; fills r->principal. */
-enum auth_result onvif_auth_request(struct onvif_req *r, const char **why);
-/* HTTP credentials only (snapshots): Digest, or Basic over TLS. */
-enum auth_result onvif_auth_http(struct http_request *req, bool tls, struct gw_principal *p,
-    const char **why);
-/* Add the WWW-Authenticate challenges a 401 carries (Digest SHA-256, then MD5). */
-void onvif_auth_challenges(struct http_request *req, bool stale);
-bool onvif_auth_has_challenges(void);
-
 /* --- the per-principal view (view.c) ------------------------------------------- */
-
-enum view_cap {
-	CAP_LIST = 1u << 0,
-	CAP_VIDEO = 1u << 1,
-	CAP_AUDIO = 1u << 2,
-	CAP_METADATA = 1u << 3,
-	CAP_EVENTS = 1u << 4,
-	CAP_SNAPSHOT = 1u << 5,
-	CAP_PTZ = 1u << 6,
-	CAP_ANALYTICS = 1u << 7,
-};
 
 /* What is known of a camera's stream (from the hub, or remembered). */
 struct cam_media {
@@ -220,7 +160,7 @@ struct cam_media {
 
 struct view_cam {
 	const struct model_camera *cam;	/* in view->model */
-	unsigned caps;
+	unsigned caps;			/* enum policy_cap bits */
 	struct cam_media media;
 };
 
@@ -235,10 +175,8 @@ struct onvif_view {
 int view_build(const struct gw_principal *p, struct onvif_view *v) GW_MUSTCHECK;
 void view_free(struct onvif_view *v);
 const struct view_cam *view_find(const struct onvif_view *v, int64_t camera_id);
-/* CAP_* bits that grant levels give on a camera the grant covers. */
-unsigned view_caps_of_levels(unsigned levels);
-/* Levels of the principal's grant (0 when the grant is gone). */
-unsigned view_levels(const struct onvif_view *v);
+/* Capabilities (policy_caps()) of the principal's grant (0 when the grant is gone). */
+unsigned view_caps(const struct onvif_view *v);
 /* What the hub knows of the camera's stream, or what we remember of it. */
 void view_camera_media(int64_t camera_id, struct cam_media *out);
 /* The size of a picture decoded from the camera (its SDP may not say it). */
@@ -293,6 +231,11 @@ struct authority_store;
  */
 int view_profiles(const struct onvif_view *v, const struct authority_store *st,
     struct onvif_profile **out);
+struct store_profile;
+/* The authority's profile |token| if this principal may see it (see view.c), else NULL. */
+const struct store_profile *view_store_profile(const struct onvif_view *v,
+    const struct authority_store *st, const char *token);
+bool view_sees_profile(const struct onvif_view *v, const struct store_profile *sp);
 /* One profile by token, or false. */
 bool view_profile(const struct onvif_view *v, const struct authority_store *st, const char *token,
     struct onvif_profile *out);
@@ -369,12 +312,12 @@ void onvif_events_configuration_changed(int64_t camera_id, enum cfg_kind kind, c
 /* --- capabilities and identity -------------------------------------------------- */
 
 /* Each service's Capabilities element, for GetServiceCapabilities and GetServices. */
-void onvif_caps_device(struct xw *w, const struct onvif_req *r);
-void onvif_caps_media1(struct xw *w, const struct onvif_req *r);
-void onvif_caps_media2(struct xw *w, const struct onvif_req *r);
-void onvif_caps_events(struct xw *w, const struct onvif_req *r);
-void onvif_caps_deviceio(struct xw *w, const struct onvif_req *r);
-void onvif_caps_imaging(struct xw *w, const struct onvif_req *r);
+void onvif_caps_device(struct xmlw *w, const struct onvif_req *r);
+void onvif_caps_media1(struct xmlw *w, const struct onvif_req *r);
+void onvif_caps_media2(struct xmlw *w, const struct onvif_req *r);
+void onvif_caps_events(struct xmlw *w, const struct onvif_req *r);
+void onvif_caps_deviceio(struct xmlw *w, const struct onvif_req *r);
+void onvif_caps_imaging(struct xmlw *w, const struct onvif_req *r);
 
 #define ONVIF_SCOPE_MAX 8
 #define ONVIF_SCOPE_LEN 320
@@ -396,16 +339,16 @@ void onvif_snapshot_shutdown(void);		/* free the cache (after the workers stoppe
  * as the element |tag| ("tr2:Configurations", "tt:VideoSourceConfiguration",
  * ...), with |use| as its UseCount.
  */
-void onvif_write_video_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use);
-void onvif_write_audio_source_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use);
-void onvif_write_video_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use,
+void onvif_write_video_source_cfg(struct xmlw *w, const char *tag, const struct view_cam *vc, int use);
+void onvif_write_audio_source_cfg(struct xmlw *w, const char *tag, const struct view_cam *vc, int use);
+void onvif_write_video_encoder_cfg(struct xmlw *w, const char *tag, const struct view_cam *vc, int use,
     bool v2);
-void onvif_write_audio_encoder_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use,
+void onvif_write_audio_encoder_cfg(struct xmlw *w, const char *tag, const struct view_cam *vc, int use,
     bool v2);
-void onvif_write_metadata_cfg(struct xw *w, const char *tag, const struct view_cam *vc, int use);
-void onvif_write_video_source(struct xw *w, const char *tag, const struct view_cam *vc);
-void onvif_write_audio_source(struct xw *w, const char *tag, const struct view_cam *vc);
-void onvif_write_cfg(struct xw *w, enum cfg_kind k, const char *tag, const struct view_cam *vc, int use,
+void onvif_write_metadata_cfg(struct xmlw *w, const char *tag, const struct view_cam *vc, int use);
+void onvif_write_video_source(struct xmlw *w, const char *tag, const struct view_cam *vc);
+void onvif_write_audio_source(struct xmlw *w, const char *tag, const struct view_cam *vc);
+void onvif_write_cfg(struct xmlw *w, enum cfg_kind k, const char *tag, const struct view_cam *vc, int use,
     bool v2);
 /* How many of the principal's profiles use configuration |k| of |camera_id|. */
 int onvif_use_count(const struct onvif_profile *p, int n, enum cfg_kind k, int64_t camera_id);

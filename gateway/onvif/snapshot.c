@@ -15,15 +15,17 @@
  */
 #include "gateway/gw.h"
 #include "gateway/audit.h"
+#include "gateway/authn.h"
 #include "gateway/config.h"
 #include "gateway/conn.h"
 #include "gateway/http.h"
-#include "gateway/hub.h"
 #include "gateway/log.h"
 #include "gateway/loop.h"
 #include "gateway/worker.h"
-#include "onvif.h"
-#include "snapshot.h"
+#include "gateway/media/hub.h"
+#include "gateway/media/snapshot.h"
+#include "gateway/media/source.h"
+#include "gateway/onvif/onvif.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -54,7 +56,7 @@ struct snap_cam {
 	uint32_t key_ts;
 	int64_t made_us;		/* monotonic */
 	int64_t used_us;
-	struct hub_wait *wait;		/* the hub is describing the source */
+	struct source_wait *wait;	/* the source is being described */
 	bool busy;			/* a lookup or a job is under way */
 	int64_t retry_at_us;		/* 0, or when to look for a keyframe again */
 	TAILQ_HEAD(, snap_waiter) waiters;
@@ -168,21 +170,14 @@ job_done(struct worker_job *job)
 	free(j);
 }
 
-static int
-video_track(struct hub_source *src)
-{
-	for (int i = 0; i < hub_source_ntracks(src); i++)
-		if (hub_source_track(src, i)->media == ADAPTER_VIDEO)
-			return i;
-	return -1;
-}
+
 
 /* The worker gets its own copy of the keyframe's pieces, back to back. */
 static void
-start_job(struct snap_cam *sc, struct hub_source *src, int track, struct hub_frame **pieces, int n)
+start_job(struct snap_cam *sc, struct hub *hub, int track, struct media_frame **pieces, int n)
 {
 	struct snap_job *j = gw_xcalloc(1, sizeof(*j));
-	const struct adapter_track *t = hub_source_track(src, track);
+	const struct adapter_track *t = hub_track(hub, track);
 	size_t len = 0;
 
 	for (int i = 0; i < n; i++)
@@ -206,28 +201,28 @@ start_job(struct snap_cam *sc, struct hub_source *src, int track, struct hub_fra
 }
 
 static void
-unref_all(struct hub_frame **pieces, int n)
+unref_all(struct media_frame **pieces, int n)
 {
 	for (int i = 0; i < n; i++)
-		hub_frame_unref(pieces[i]);
+		media_frame_unref(pieces[i]);
 }
 
 /* The source is described: share the JPEG of its newest keyframe, or make it. */
 static void
-source_ready(void *arg, struct hub_source *src, const char *error)
+source_ready(void *arg, struct hub *hub, const char *error)
 {
 	struct snap_cam *sc = arg;
-	struct hub_frame *pieces[KEYFRAME_PIECES_MAX];
+	struct media_frame *pieces[KEYFRAME_PIECES_MAX];
 	bool complete;
 	int track, n;
 
 	sc->wait = NULL;
-	if (src == NULL || (track = video_track(src)) < 0) {
+	if (hub == NULL || (track = hub_video_track(hub)) < 0) {
 		sc->busy = false;
-		answer_all(sc, 503, src == NULL ? "the camera is not available" : "the camera sends no video");
+		answer_all(sc, 503, hub == NULL ? "the camera is not available" : "the camera sends no video");
 		return;
 	}
-	n = hub_source_keyframe_unit(src, track, pieces, KEYFRAME_PIECES_MAX, &complete);
+	n = hub_keyframe_unit(hub, track, pieces, KEYFRAME_PIECES_MAX, &complete);
 	if (n == 0 || !complete) {
 		/* None cached yet, or still arriving: the janitor looks again. */
 		unref_all(pieces, n);
@@ -244,7 +239,7 @@ source_ready(void *arg, struct hub_source *src, const char *error)
 		sc->busy = false;
 		answer_all(sc, 503, "too many snapshots are being made; try again");
 	} else {
-		start_job(sc, src, track, pieces, n);
+		start_job(sc, hub, track, pieces, n);
 	}
 	unref_all(pieces, n);
 }
@@ -254,7 +249,7 @@ lookup(struct snap_cam *sc)
 {
 	sc->busy = true;
 	sc->retry_at_us = 0;
-	sc->wait = hub_get_source(sc->camera_id, source_ready, sc);
+	sc->wait = source_get(sc->camera_id, source_ready, sc);
 }
 
 static void
@@ -274,18 +269,16 @@ fetch(int64_t camera_id, struct http_request *http)
 /* --- the request --------------------------------------------------------------------- */
 
 static void
-audit_snapshot(const struct snap_fetch *f, int64_t camera_id, const char *outcome, const char *why)
+audit_snapshot(const struct snap_fetch *f, int64_t camera_id)
 {
 	char actor[96];
 	json_t *detail = json_pack("{s:s}", "profile", f->token);
 	struct audit_entry e = {
-		.actor = actor, .action = "onvif.snapshot", .outcome = outcome,
+		.actor = actor, .action = "onvif.snapshot", .outcome = "ok",
 		.authority_id = f->principal.authority_id, .grant_id = f->principal.grant_id,
 		.camera_id = camera_id, .peer = f->http->peer, .detail = detail,
 	};
 
-	if (why != NULL)
-		json_object_set_new(detail, "reason", json_string(why));
 	snprintf(actor, sizeof(actor), "grant:%lld:%s", (long long)f->principal.grant_id,
 	    f->principal.username);
 	audit_record(&e);
@@ -312,10 +305,12 @@ authorized(void *arg, struct authority_store *st, const char *error)
 	if (!view_profile(&v, st, f->token, &p) || (vc = view_find(&v, p.camera_id)) == NULL) {
 		http_respond_error(f->http, 404, "no such profile", NULL, NULL);
 	} else if (!(p.cfgs & CFG_BIT(CFG_VIDEO_ENCODER)) || !(vc->caps & CAP_SNAPSHOT)) {
-		audit_snapshot(f, p.camera_id, "denied", "the grant permits no snapshot of this profile");
+		authn_audit_denied("snapshot", f->http->conn ? f->http->conn->ident : f->http->peer,
+		    f->http->peer, &f->principal, p.camera_id, "snapshot",
+		    "the grant permits no snapshot of this profile");
 		http_respond_error(f->http, 403, "the grant permits no snapshot of this profile", NULL, NULL);
 	} else {
-		audit_snapshot(f, p.camera_id, "ok", NULL);
+		audit_snapshot(f, p.camera_id);
 		fetch(p.camera_id, f->http);
 	}
 	view_free(&v);
@@ -336,29 +331,54 @@ token_ok(const char *t)
 	return true;
 }
 
+/* Who asks, through the one authenticator: HTTP Digest, or Basic over TLS. */
+static bool
+authenticate(struct http_request *http, struct gw_principal *p)
+{
+	struct authn_outcome o;
+	struct authn_request ar = {
+		.protocol = "snapshot", .method = http->method, .target = http->target,
+		.authorization = http_header_get(http, "Authorization"),
+		.nauthorization = http_header_get(http, "Authorization") ? 1 : 0,
+		.tls = http->conn != NULL && http->conn->tls, .peer = http->peer,
+		.ident = http->conn ? http->conn->ident : http->peer,
+	};
+	char retry[16];
+
+	authn_check(&ar, &o);
+	switch (o.result) {
+	case AUTHN_OK:
+		*p = o.principal;
+		return true;
+	case AUTHN_MALFORMED:
+		http_respond_error(http, 400, "malformed credentials", NULL, NULL);
+		return false;
+	case AUTHN_LIMITED:
+		snprintf(retry, sizeof(retry), "%d", o.retry_after_s);
+		http_add_header(http, "Retry-After", retry);
+		http_respond_error(http, 429, "too many failed logins", "wait before trying again", NULL);
+		return false;
+	default:
+		authn_http_challenges(http, NULL, o.stale);
+		http_respond_error(http, 401, "authentication required", NULL,
+		    "HTTP Digest, or Basic over TLS, with the grant's credentials");
+		return false;
+	}
+}
+
 static void
 snapshot_get(struct http_request *http)
 {
-	const char *token = http->path + strlen(SNAP_PATH), *why = NULL;
-	bool tls = http->conn != NULL && http->conn->tls;
+	const char *token = http->path + strlen(SNAP_PATH);
 	struct snap_fetch *f;
-	enum auth_result res;
 	struct gw_principal p;
 
 	if (!token_ok(token)) {
 		http_respond_error(http, 404, "no such profile", NULL, NULL);
 		return;
 	}
-	res = onvif_auth_http(http, tls, &p, &why);
-	if (res != AUTH_OK) {
-		if (why != NULL)
-			log_info("%s snapshot: authentication failed: %s", http->conn ? http->conn->ident :
-			    http->peer, why);
-		onvif_auth_challenges(http, res == AUTH_STALE_HTTP);
-		http_respond_error(http, 401, "authentication required", NULL,
-		    "HTTP Digest, or Basic over TLS, with the grant's credentials");
+	if (!authenticate(http, &p))
 		return;
-	}
 	f = gw_xcalloc(1, sizeof(*f));
 	f->http = http;
 	f->principal = p;
@@ -394,7 +414,7 @@ janitor(int64_t now)
 			lookup(sc);
 		expire_waiters(sc, now);
 		if (TAILQ_EMPTY(&sc->waiters) && sc->busy && sc->wait != NULL) {
-			hub_wait_cancel(sc->wait);	/* nobody waits for this source any more */
+			source_wait_cancel(sc->wait);	/* nobody waits for this source any more */
 			sc->wait = NULL;
 			sc->busy = false;
 		}
@@ -427,7 +447,7 @@ onvif_snapshot_stop(void)
 	stopping = true;
 	TAILQ_FOREACH(sc, &cams, link) {
 		if (sc->wait != NULL)
-			hub_wait_cancel(sc->wait);
+			source_wait_cancel(sc->wait);
 		sc->wait = NULL;
 		expire_waiters(sc, gw_mono_us());
 	}

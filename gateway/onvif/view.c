@@ -194,34 +194,14 @@ view_camera_media(int64_t camera_id, struct cam_media *out)
 
 /* --- the view ------------------------------------------------------------------ */
 
-unsigned
-view_caps_of_levels(unsigned levels)
-{
-	static const struct { enum gw_action action; unsigned cap; } map[] = {
-		{ ACT_LIVE_VIDEO, CAP_VIDEO }, { ACT_LIVE_AUDIO, CAP_AUDIO },
-		{ ACT_METADATA, CAP_METADATA }, { ACT_EVENTS, CAP_EVENTS },
-		{ ACT_SNAPSHOT, CAP_SNAPSHOT }, { ACT_PTZ, CAP_PTZ }, { ACT_ANALYTICS, CAP_ANALYTICS },
-	};
-	unsigned caps = CAP_LIST;
-
-	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
-		if (levels & policy_levels_for(map[i].action))
-			caps |= map[i].cap;
-	return caps;
-}
-
-/*
- * One policy decision per camera (scope, time, enabled) with the listing
- * action; the other actions differ from it only by level, which is the
- * grant's, so they are derived from the levels without more decisions.
- */
+/* The cameras the model says |p| may list now, each with what its grant's levels permit. */
 int
 view_build(const struct gw_principal *p, struct onvif_view *v)
 {
 	struct gw_model *m = gw.model;
-	const struct policy_grant *grants[1];
-	struct policy_request req = { .action = ACT_LIST_CAMERAS, .now_us = gw_wall_us() };
+	const struct model_camera **cams = NULL;
 	unsigned caps;
+	int n;
 
 	memset(v, 0, sizeof(*v));
 	if (m == NULL)
@@ -231,20 +211,17 @@ view_build(const struct gw_principal *p, struct onvif_view *v)
 	v->grant = model_grant(m, p->grant_id);
 	if (v->grant == NULL || model_policy_stale())
 		return 0;
-	grants[0] = &v->grant->pg;
-	caps = view_caps_of_levels(v->grant->pg.levels);
-	v->cams = gw_xcalloc((size_t)m->ncameras, sizeof(*v->cams));
-	for (int i = 0; i < m->ncameras; i++) {
-		const struct model_camera *cam = &m->cameras[i];
-		struct view_cam *vc;
+	caps = policy_caps(v->grant->pg.levels);
+	n = model_cameras_for(m, p, gw_wall_us(), &cams);
+	v->cams = gw_xcalloc((size_t)GW_MAX(n, 1), sizeof(*v->cams));
+	for (int i = 0; i < n; i++) {
+		struct view_cam *vc = &v->cams[v->ncams++];
 
-		if (!policy_decide(grants, 1, &cam->pc, &req).allow)
-			continue;
-		vc = &v->cams[v->ncams++];
-		vc->cam = cam;
+		vc->cam = cams[i];
 		vc->caps = caps;
-		view_camera_media(cam->pc.id, &vc->media);
+		view_camera_media(cams[i]->pc.id, &vc->media);
 	}
+	free(cams);
 	return 0;
 }
 
@@ -258,9 +235,9 @@ view_free(struct onvif_view *v)
 }
 
 unsigned
-view_levels(const struct onvif_view *v)
+view_caps(const struct onvif_view *v)
 {
-	return v->grant ? v->grant->pg.levels : 0;
+	return v->grant ? policy_caps(v->grant->pg.levels) : 0;
 }
 
 const struct view_cam *
@@ -416,6 +393,26 @@ fixed_profile(const struct view_cam *vc, bool meta, struct onvif_profile *p)
 	return true;
 }
 
+/*
+ * Profiles belong to the authority, but one bound to a camera is for the
+ * principals that may act on that camera: another grant of the same
+ * authority neither sees nor changes it. An empty profile (no camera yet)
+ * is the authority's to share.
+ */
+bool
+view_sees_profile(const struct onvif_view *v, const struct store_profile *sp)
+{
+	return sp->camera_id == 0 || view_find(v, sp->camera_id) != NULL;
+}
+
+const struct store_profile *
+view_store_profile(const struct onvif_view *v, const struct authority_store *st, const char *token)
+{
+	const struct store_profile *sp = st ? onvif_store_find_profile(st, token) : NULL;
+
+	return sp != NULL && view_sees_profile(v, sp) ? sp : NULL;
+}
+
 static void
 stored_profile(const struct onvif_view *v, const struct store_profile *sp, struct onvif_profile *p)
 {
@@ -443,7 +440,8 @@ view_profiles(const struct onvif_view *v, const struct authority_store *st,
 			n++;
 	}
 	for (int i = 0; st != NULL && i < st->nprofiles; i++)
-		stored_profile(v, &st->profiles[i], &p[n++]);
+		if (view_sees_profile(v, &st->profiles[i]))
+			stored_profile(v, &st->profiles[i], &p[n++]);
 	*out = p;
 	return n;
 }
@@ -463,7 +461,7 @@ view_profile(const struct onvif_view *v, const struct authority_store *st, const
 			return false;
 		return fixed_profile(vc, kind == TOK_META_PROFILE, out);
 	}
-	if (st == NULL || (sp = onvif_store_find_profile(st, token)) == NULL)
+	if ((sp = view_store_profile(v, st, token)) == NULL)
 		return false;
 	stored_profile(v, sp, out);
 	return true;

@@ -1,5 +1,6 @@
 """REST API: administrators, login, bearer tokens, roles, rate limits, the
 Origin check, and secrets kept out of the log."""
+import json
 import os
 import subprocess
 
@@ -100,6 +101,32 @@ def test_login_rate_limit(api_factory):
     g.wait_log(r"more than 4 attempts in a minute")
     # Tokens already issued keep working.
     assert api.get("/api/v1/auth/me").status == 200
+
+
+def login_from(g, source, password):
+    """POST /api/v1/auth/login as root from the loopback address |source|; the status."""
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", g.http_port, timeout=10, source_address=(source, 0))
+    try:
+        conn.request("POST", "/api/v1/auth/login", json.dumps({"username": "root", "password": password}),
+                     {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        return r.status
+    finally:
+        conn.close()
+
+
+def test_a_user_name_cannot_be_locked_out_from_elsewhere(api_factory):
+    """Twelve wrong logins for "root" from twelve addresses use up its budget of ten, but
+    only the addresses that tried are refused; the right password from an address that has
+    not failed still logs in."""
+    api = api_factory({"api": {"login_attempts_per_minute": 10}})
+    g = api.gw
+    statuses = [login_from(g, f"127.0.0.{10 + i}", "wrong password!") for i in range(12)]
+    assert statuses == [401] * 12, statuses
+    assert login_from(g, "127.0.0.99", ADMIN_PASSWORD) == 201, "a token is made"
+    assert login_from(g, "127.0.0.10", ADMIN_PASSWORD) == 429, "an address that tried it is refused"
 
 
 def test_roles(api):

@@ -86,10 +86,12 @@ def page_server():
 
 
 @pytest.fixture
-def site(gateway_factory, fakecam):
+def site(gateway_factory, fakecam, page_server):
     """A gateway with one H.264 + AAC camera (a 2-byte AAC config: the library's MP4 muxer
-    cannot take FFmpeg's 5-byte one) and a 1V grant on it."""
-    gw = gateway_factory()
+    cannot take FFmpeg's 5-byte one) and a 1V grant on it. The player page comes from another
+    origin, which the gateway is told to let open WebSockets."""
+    origin = "/".join(page_server.split("/")[:3])
+    gw = gateway_factory({"security": {"websocket_origins": origin}})
     gw.cam = add_camera(gw, "quai-1", fakecam.url("/h264aac"))
     gw.grant, gw.user, gw.password = add_grant(gw, [gw.cam], levels=("1V",))
     return gw

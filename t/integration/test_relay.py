@@ -135,13 +135,15 @@ def read_response(s):
     return status, headers, rest[:length]
 
 
-def digest_header(method, uri, user, password, challenge, algorithm="MD5"):
+def digest_header(method, uri, user, password, challenge, algorithm="MD5", nc=1):
+    """An Authorization answering |challenge| with qop=auth; a client that signs several
+    requests with one nonce counts them (|nc|), as RFC 7616 says."""
     realm = re.search(r'realm="([^"]*)"', challenge).group(1)
     nonce = re.search(r'nonce="([^"]*)"', challenge).group(1)
     h = hashlib.md5 if algorithm == "MD5" else hashlib.sha256
     ha1 = h(f"{user}:{realm}:{password}".encode()).hexdigest()
     ha2 = h(f"{method}:{uri}".encode()).hexdigest()
-    cnonce, nc = "0a4f113b", "00000001"
+    cnonce, nc = "0a4f113b", f"{nc:08x}"
     resp = h(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}".encode()).hexdigest()
     return (f'Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
             f'algorithm={algorithm}, qop=auth, nc={nc}, cnonce="{cnonce}", response="{resp}"')
@@ -153,7 +155,7 @@ class RtspClient:
     def __init__(self, port, user=None, password=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.port, self.user, self.password = port, user, password
-        self.cseq, self.challenge, self.session = 0, None, None
+        self.cseq, self.challenge, self.session, self.nc = 0, None, None, 0
 
     def request(self, method, uri, headers=(), algorithm="MD5"):
         self.cseq += 1
@@ -161,8 +163,9 @@ class RtspClient:
         if self.session:
             lines.append(f"Session: {self.session}")
         if self.challenge and self.user:
+            self.nc += 1
             lines.append("Authorization: " + digest_header(method, uri, self.user, self.password,
-                                                          self.challenge, algorithm))
+                                                          self.challenge, algorithm, self.nc))
         self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         status, hdrs, body = read_response(self.sock)
         if status == 401 and self.user and not self.challenge:
@@ -244,11 +247,24 @@ def test_unknown_require_gets_551(relay):
     assert hdrs["unsupported"] == ["com.example.teleport"]
 
 
-def test_credentials_in_the_url_path_are_refused(relay):
-    status, _, _ = rtsp_exchange(relay.rtsp_port, [
-        f"DESCRIBE rtsp://{relay.user}:{relay.password}@127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam} RTSP/1.0",
-        "CSeq: 1"])
-    assert status == 400
+def test_credentials_in_the_url_are_ignored(relay):
+    """Some players (the live555 family, with rtsp://user:pass@host/...) put the credentials
+    in the request line. They are cut out and count for nothing: the request is challenged
+    like one without them, a Digest answer works, Content-Base never carries them, and they
+    never reach the log."""
+    port, cam = relay.rtsp_port, relay.cam
+    with_creds = f"rtsp://{relay.user}:{relay.password}@127.0.0.1:{port}/cameras/{cam}"
+    status, hdrs, _ = rtsp_exchange(port, [f"DESCRIBE {with_creds} RTSP/1.0", "CSeq: 1"])
+    assert status == 401 and hdrs["www-authenticate"], (status, hdrs)
+    c = RawWire(relay)
+    chal = md5_challenge(c.request("DESCRIBE", with_creds)[1])
+    status, hdrs, body = c.request("DESCRIBE", with_creds, auth=digest_header(
+        "DESCRIBE", f"rtsp://127.0.0.1:{port}/cameras/{cam}", relay.user, relay.password, chal))
+    assert status == 200 and b"m=video" in body, status
+    assert hdrs["content-base"] == [f"rtsp://127.0.0.1:{port}/cameras/{cam}/"], hdrs
+    c.close()
+    relay.wait_log(r"DESCRIBE: credentials in the request URL were ignored")
+    assert relay.password not in relay.log()
 
 
 # --- sessions, revocation, audit --------------------------------------------------------
@@ -438,6 +454,56 @@ def h264_annexb(packets):
     return bytes(out)
 
 
+def ws_upgrade_status(port, origin=None):
+    """The status a WebSocket upgrade to /rtsp-over-websocket gets, sent with |origin|."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    head = (f"GET /rtsp-over-websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: rtsp.onvif.org\r\n" + (f"Origin: {origin}\r\n" if origin else "") + "\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head.encode())
+        return int(s.recv(4096).split(b" ", 2)[1])
+
+
+def test_websocket_upgrade_checks_the_origin(gateway_factory):
+    """Any web page a control-room browser opens could otherwise drive RTSP logins from that
+    room's address: an upgrade carrying an Origin is taken only from the gateway's own origin
+    or one listed in [security] websocket_origins; a player (no Origin) is not concerned."""
+    gw = gateway_factory({"security": {"websocket_origins": "https://ops.example.org, http://wall:8000"}})
+    port = gw.http_port
+    assert ws_upgrade_status(port) == 101
+    assert ws_upgrade_status(port, f"http://127.0.0.1:{port}") == 101
+    assert ws_upgrade_status(port, "https://ops.example.org") == 101
+    assert ws_upgrade_status(port, "http://wall:8000") == 101
+    assert ws_upgrade_status(port, "https://evil.example") == 403
+    assert ws_upgrade_status(port, f"http://127.0.0.1:{port + 1}") == 403
+    gw.wait_log(r"WebSocket upgrade refused: the page's Origin is not allowed")
+
+
+def test_tunnel_post_side_cannot_be_reattached(relay):
+    """The cookie is all that joins the two halves of a tunnel. Once the first POST side has
+    closed, the tunnel is over: a second POST with the same cookie (any process on the
+    client's host may have seen it) gets 409 or 404 and drives nothing."""
+    cookie = base64.b16encode(os.urandom(8)).decode()
+    get = socket.create_connection(("127.0.0.1", relay.http_port), timeout=10)
+    get.sendall(f"GET /cameras/{relay.cam} HTTP/1.0\r\nx-sessioncookie: {cookie}\r\n"
+                "Accept: application/x-rtsp-tunnelled\r\n\r\n".encode())
+    assert get.recv(4096).startswith(b"HTTP/1.0 200 OK")
+    post_head = (f"POST /cameras/{relay.cam} HTTP/1.0\r\nx-sessioncookie: {cookie}\r\n"
+                 "Content-Type: application/x-rtsp-tunnelled\r\nContent-Length: 32767\r\n\r\n").encode()
+    post = socket.create_connection(("127.0.0.1", relay.http_port), timeout=10)
+    post.sendall(post_head + base64.b64encode(b"OPTIONS * RTSP/1.0\r\nCSeq: 1\r\n\r\n"))
+    assert b"RTSP/1.0 200 OK" in get.recv(4096)
+    post.close()
+    assert eof(get), "the tunnel lives on without its POST side"
+    second = socket.create_connection(("127.0.0.1", relay.http_port), timeout=10)
+    second.sendall(post_head + base64.b64encode(b"OPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\n"))
+    answer = second.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 409") or answer.startswith(b"HTTP/1.1 404"), answer
+    second.close()
+    get.close()
+
+
 @pytest.mark.parametrize("protocol", ["rtsp.onvif.org", "binary"])
 def test_websocket_stream_decodes(relay, protocol):
     c = WsRtsp(relay, protocol)
@@ -445,7 +511,8 @@ def test_websocket_stream_decodes(relay, protocol):
     status, hdrs, _ = c.request("DESCRIBE", uri)
     assert status == 401
     chal = [h for h in hdrs["www-authenticate"] if "MD5" in h][0]
-    auth = lambda m, u: digest_header(m, u, relay.user, relay.password, chal)  # noqa: E731
+    counts = iter(range(1, 100))
+    auth = lambda m, u: digest_header(m, u, relay.user, relay.password, chal, nc=next(counts))  # noqa: E731
     status, _, body = c.request("DESCRIBE", uri, auth=auth("DESCRIBE", uri))
     assert status == 200 and b"m=video" in body
     status, hdrs, _ = c.request("SETUP", uri + "/trackID=0", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"],
@@ -532,12 +599,13 @@ def test_stalled_reader_does_not_slow_others(relay):
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     c = RtspClient.__new__(RtspClient)
     c.sock, c.port, c.user, c.password = stalled, relay.rtsp_port, relay.user, relay.password
-    c.cseq, c.challenge, c.session = 0, None, None
+    c.cseq, c.challenge, c.session, c.nc = 0, None, None, 0
     uri = f"rtsp://127.0.0.1:{relay.rtsp_port}/cameras/{relay.cam}"
     c.request("DESCRIBE", uri)
     c.request("SETUP", uri + "/trackID=0", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
+    play_auth = digest_header("PLAY", uri, relay.user, relay.password, c.challenge, nc=c.nc + 1)
     c.sock.sendall(f"PLAY {uri} RTSP/1.0\r\nCSeq: 99\r\nSession: {c.session}\r\n"
-                   f"Authorization: {digest_header('PLAY', uri, relay.user, relay.password, c.challenge)}\r\n\r\n"
+                   f"Authorization: {play_auth}\r\n\r\n"
                    .encode())
     # Never read from `stalled` again; a healthy reader must still get everything on time
     # (received, not decoded: this is about delivery, and decoding costs the test machine's CPU).
@@ -727,7 +795,7 @@ def first_keyframe_delay(gw, cam, user, password):
     c.request("DESCRIBE", uri)
     c.request("SETUP", uri + "/trackID=0", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])
     c.cseq += 1
-    auth = digest_header("PLAY", uri, user, password, c.challenge)
+    auth = digest_header("PLAY", uri, user, password, c.challenge, nc=c.nc + 1)
     t0 = time.monotonic()
     c.sock.sendall(f"PLAY {uri} RTSP/1.0\r\nCSeq: {c.cseq}\r\nSession: {c.session}\r\n"
                    f"Authorization: {auth}\r\n\r\n".encode())
@@ -1077,13 +1145,14 @@ def test_an_address_over_its_budget_of_failed_logins_gets_503(gateway_factory, f
     def describe(c, pw, chal):
         return c.request("DESCRIBE", uri, auth=digest_header("DESCRIBE", uri, user, pw, chal))
 
+    # Three different wrong passwords (a client's retry of the same one counts once).
     a = RawWire(gw, source="127.0.0.2")
     chal = md5_challenge(a.request("DESCRIBE", uri)[1])
-    assert [describe(a, "not-the-password", chal)[0] for _ in range(2)] == [401, 401]
+    assert [describe(a, f"not-the-password-{i}", chal)[0] for i in range(2)] == [401, 401]
     a.close()
     b = RawWire(gw, source="127.0.0.2")
     chal = md5_challenge(b.request("DESCRIBE", uri)[1])
-    assert describe(b, "not-the-password", chal)[0] == 401, "the third failure of the minute is still checked"
+    assert describe(b, "not-the-password-2", chal)[0] == 401, "the third failure of the minute is still checked"
     status, hdrs, _ = describe(b, password, chal)
     assert status == 503 and 1 <= int(hdrs["retry-after"][0]) <= 60 and hdrs["connection"] == ["close"], hdrs
     assert b.gone()

@@ -94,6 +94,7 @@ test_rfc7616(void)
 static void
 test_verify_password(void)
 {
+	static const enum digest_algo order[2] = { DIGEST_SHA256, DIGEST_MD5 };
 	const char *v = unfold(rfc2617);
 	char out[1024];
 	int n;
@@ -106,17 +107,17 @@ test_verify_password(void)
 	digest_parse_authorization("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==", 34, &cr);
 	ok(digest_verify_password(&cr, "GET", "open sesame"), "Basic password");
 	ok(!digest_verify_password(&cr, "GET", "open sesam"), "Basic, shorter password");
-	n = digest_challenges_format("vssgate", "abc", NULL, false, true, out, sizeof(out));
-	is_str(out, "WWW-Authenticate: Digest realm=\"vssgate\", qop=\"auth\", nonce=\"abc\", "
-	    "algorithm=SHA-256\r\nWWW-Authenticate: Digest realm=\"vssgate\", qop=\"auth\", "
-	    "nonce=\"abc\", algorithm=MD5\r\nWWW-Authenticate: Basic realm=\"vssgate\"\r\n",
+	n = digest_challenges_format("vssgate", "abc", NULL, order, 2, false, true, out, sizeof(out));
+	is_str(out, "WWW-Authenticate: Digest realm=\"vssgate\", nonce=\"abc\", qop=\"auth\", "
+	    "algorithm=SHA-256\r\nWWW-Authenticate: Digest realm=\"vssgate\", nonce=\"abc\", "
+	    "qop=\"auth\", algorithm=MD5\r\nWWW-Authenticate: Basic realm=\"vssgate\"\r\n",
 	    "401 challenges: SHA-256, MD5, Basic");
 	is_int(n, (long long)strlen(out), "length");
-	n = digest_challenges_format("vssgate", "abc", "o", true, false, out, sizeof(out));
-	ok(n > 0 && strstr(out, "Basic") == NULL && strstr(out, "stale=true\r\n") != NULL,
-	    "without TLS: no Basic; stale");
-	is_int(digest_challenges_format("vssgate", "abc", NULL, false, true, out, 150), PROTO_ETOOBIG,
-	    "small buffer");
+	n = digest_challenges_format("vssgate", "abc", "o", order + 1, 1, true, false, out, sizeof(out));
+	ok(n > 0 && strstr(out, "Basic") == NULL && strstr(out, "SHA-256") == NULL &&
+	    strstr(out, "stale=true\r\n") != NULL, "without TLS: no Basic; one algorithm; stale");
+	is_int(digest_challenges_format("vssgate", "abc", NULL, order, 2, false, true, out, 150),
+	    PROTO_ETOOBIG, "small buffer");
 }
 
 static void
@@ -217,13 +218,13 @@ test_challenges(void)
 
 	n = digest_challenge_format("http-auth@example.org", "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
 	    "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS", DIGEST_SHA256, false, out, sizeof(out));
-	is_str(out, "Digest realm=\"http-auth@example.org\", qop=\"auth\", "
-	    "nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", "
+	is_str(out, "Digest realm=\"http-auth@example.org\", "
+	    "nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", qop=\"auth\", "
 	    "opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\", algorithm=SHA-256",
-	    "SHA-256 challenge, realm first");
+	    "SHA-256 challenge, realm first, nonce second (live555)");
 	is_int(n, (long long)strlen(out), "length");
 	digest_challenge_format("a \"b\"", "n", NULL, DIGEST_MD5, true, out, sizeof(out));
-	is_str(out, "Digest realm=\"a \\\"b\\\"\", qop=\"auth\", nonce=\"n\", algorithm=MD5, stale=true",
+	is_str(out, "Digest realm=\"a \\\"b\\\"\", nonce=\"n\", qop=\"auth\", algorithm=MD5, stale=true",
 	    "MD5, escaped realm, no opaque, stale");
 	is_int(digest_challenge_format("r\r\nX: y", "n", NULL, DIGEST_MD5, false, out, sizeof(out)),
 	    PROTO_EBADMSG, "CR/LF in the realm");

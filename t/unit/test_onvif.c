@@ -19,48 +19,48 @@ struct gw_state gw;
 static void
 test_escaping(void)
 {
-	struct xw w;
+	struct xmlw w;
 
-	xw_init(&w);
-	xw_el(&w, "tt:Name", "<a href='x'>&\"</a>");
+	xmlw_init(&w);
+	xmlw_el(&w, "tt:Name", "<a href='x'>&\"</a>");
 	is_str(w.p, "<tt:Name>&lt;a href=&apos;x&apos;&gt;&amp;&quot;&lt;/a&gt;</tt:Name>", "element text");
-	xw_free(&w);
+	xmlw_free(&w);
 
-	xw_init(&w);
-	xw_open_attr(&w, "tt:SimpleItem", "Value", "\"/><evil x=\"");
-	xw_lit(&w, "/>");
+	xmlw_init(&w);
+	xmlw_open_attr(&w, "tt:SimpleItem", "Value", "\"/><evil x=\"");
+	xmlw_lit(&w, "/>");
 	is_str(w.p, "<tt:SimpleItem Value=\"&quot;/&gt;&lt;evil x=&quot;\"/>", "attribute value");
-	xw_free(&w);
+	xmlw_free(&w);
 
-	xw_init(&w);
-	xw_esc(&w, "a\x01" "b\tc\nd\x7f");
+	xmlw_init(&w);
+	xmlw_esc(&w, "a\x01" "b\tc\nd\x7f");
 	is_str(w.p, "a?b\tc\nd\x7f", "control characters XML cannot carry become '?'");
-	xw_free(&w);
+	xmlw_free(&w);
 
-	xw_init(&w);
-	xw_el_num(&w, "tt:X", 0.5);
-	xw_el_num(&w, "tt:Y", INFINITY);
-	xw_el_int(&w, "tt:N", -42);
-	xw_el_bool(&w, "tt:B", true);
+	xmlw_init(&w);
+	xmlw_el_num(&w, "tt:X", 0.5);
+	xmlw_el_num(&w, "tt:Y", INFINITY);
+	xmlw_el_int(&w, "tt:N", -42);
+	xmlw_el_bool(&w, "tt:B", true);
 	is_str(w.p, "<tt:X>0.5</tt:X><tt:Y>0</tt:Y><tt:N>-42</tt:N><tt:B>true</tt:B>",
 	    "numbers: no infinity on the wire");
-	xw_free(&w);
+	xmlw_free(&w);
 }
 
 static void
 test_growth(void)
 {
-	struct xw w;
+	struct xmlw w;
 	char big[5000];
 
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	xw_init(&w);
+	xmlw_init(&w);
 	for (int i = 0; i < 10; i++)
-		xw_esc(&w, big);
+		xmlw_esc(&w, big);
 	is_int((long long)w.len, 10 * 4999, "grows past its first buffer");
 	is_int((long long)strlen(w.p), 10 * 4999, "stays NUL-terminated");
-	xw_free(&w);
+	xmlw_free(&w);
 }
 
 static void

@@ -1,9 +1,10 @@
 /*
- * snapshot.h - the JPEG of a keyframe (snapshot_codec.c), what snapshot.c
- * hands to a worker thread. Nothing here touches the loop's state.
+ * snapshot.h - the JPEG of a keyframe (snapshot_codec.c): what the ONVIF
+ * snapshot endpoint (onvif/snapshot.c) hands to a worker thread. Nothing
+ * here touches the loop's state.
  */
-#ifndef GW_ONVIF_SNAPSHOT_H
-#define GW_ONVIF_SNAPSHOT_H
+#ifndef GW_MEDIA_SNAPSHOT_H
+#define GW_MEDIA_SNAPSHOT_H
 
 #include "gateway/gw.h"
 

@@ -9,7 +9,7 @@
  * A JPEG source needs no decoding: the depacketized JFIF is the answer.
  */
 #include "gateway/gw.h"
-#include "snapshot.h"
+#include "gateway/media/snapshot.h"
 #include "proto/depay.h"
 #include "proto/rtp.h"
 #include "proto/sdp.h"
