@@ -76,8 +76,8 @@ mp4_annexb_to_nal4(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 		sc = next;
 		if (end == start)
 			continue;
-		if (end - start > UINT32_MAX || o > INT32_MAX - 4 - (end - start))
-			return PROTO_ETOOBIG;
+		if (end - start > (size_t)INT32_MAX - 4 || o > (size_t)INT32_MAX - 4 - (end - start))
+			return PROTO_ETOOBIG;	/* the result must fit an int */
 		if (out != NULL) {
 			if (cap - o < 4 + (end - start))
 				return PROTO_ETOOBIG;

@@ -278,7 +278,8 @@ void mp4r_scan_init(struct mp4r_scan *s, const struct mp4r_limits *lim);
  * complete (s->movie, s->frag valid until |p| changes); 0: the range ends
  * after a complete unit; PROTO_AGAIN: it ends inside one, and a file that
  * stops here must be cut at s->good_end; PROTO_E*: s->bad_pos is the box
- * at fault, s->good_end the end of what was good before it.
+ * at fault, s->good_end the end of what was good before it; the scan
+ * cannot go on past an error (mp4r_scan_init() starts again).
  */
 int mp4r_scan_next(struct mp4r_scan *s, const uint8_t *p, size_t len);
 const char *mp4r_scan_state_str(enum mp4r_scan_state st);

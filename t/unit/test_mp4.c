@@ -10,13 +10,16 @@
  * (contrib/install-deps.sh): without them the tests that need them fail.
  *
  * `test_mp4 --corpus DIR` writes the seed corpus of t/fuzz/fuzz_mp4r
- * (t/fuzz/corpus/mp4r) instead of testing.
+ * (t/fuzz/corpus/mp4r) instead of testing; with MP4_TEST_KEEP set the
+ * files written are left in the temporary directory.
  */
 #include "vssgate_build.h"	/* popen, mkdtemp, strtok_r */
 
+#include "proto/depay.h"
 #include "proto/mp4.h"
 #include "proto/mp4r.h"
 #include "proto/mp4w.h"
+#include "proto/pay.h"
 #include "t/tap.h"
 #include "t/unit/mp4_fixture.h"
 
@@ -255,6 +258,76 @@ test_codec(const struct codec_case *c)
 	    p.st[0].duration);
 	if (c->decodable)
 		ok(decode_file(path, err, sizeof(err)), "  ffmpeg decodes every frame silently (%s)", err);
+	mp4w_buf_free(&wr.out);
+}
+
+/* --- replay: samples out of the file, through pay.c and depay.c ------------------------- */
+
+/* Packetizes one Annex B unit and depacketizes it again; the unit out, or 0. */
+static size_t
+rtp_round_trip(struct pay *p, struct depay *d, const uint8_t *au, size_t len, uint32_t ts,
+    uint16_t *seq, uint8_t *out, size_t cap)
+{
+	static uint8_t buf[1 << 18];
+	static size_t sizes[512];
+	struct depay_au got;
+	size_t off = 0, n = 0;
+	int np = pay_au(p, au, len, buf, sizeof(buf), sizes, 512);
+
+	for (int i = 0; i < np; i++) {
+		depay_push(d, buf + off, sizes[i], i == np - 1, ts, (*seq)++);
+		off += sizes[i];
+	}
+	while (depay_pop(d, &got))
+		if (got.len <= cap) {
+			memcpy(out, got.data, got.len);
+			n = got.len;
+		}
+	return n;
+}
+
+/* What replay will do: read sample N of a fragment from the tables, turn it
+ * into Annex B in place, packetize (pay.c); a client's depacketizer gets the
+ * access unit the camera sent. */
+static void
+test_replay_path(void)
+{
+	static uint8_t sample[1 << 17], got[1 << 17], want[1 << 17];
+	struct source v = { .name = "H.264" }, *src[1] = { &v };
+	struct written wr;
+	struct mp4r_scan s;
+	struct pay p;
+	struct depay d;
+	uint16_t seq = 1;
+	int units = 0, same = 0;
+
+	src_h264(&v);
+	write_sources(src, 1, 0.5, true, &wr);
+	pay_init(&p, &pay_h264_ops, NULL);
+	depay_init(&d, &depay_h264_ops, NULL);
+	mp4r_scan_init(&s, NULL);
+	while (mp4r_scan_next(&s, wr.out.p, wr.out.len) == 1) {
+		const struct mp4r_traf *t = mp4r_frag_traf(&s.frag, 1);
+		struct mp4r_sample smp;
+
+		for (uint32_t i = 0; s.unit == MP4R_UNIT_FRAGMENT && t && i < t->nsamples; i++) {
+			size_t n, w;
+
+			mp4r_frag_sample(t, i, &smp);
+			memcpy(sample, wr.out.p + smp.pos, smp.size);
+			if (mp4_nal4_to_annexb_inplace(sample, smp.size) != 0)
+				continue;
+			n = rtp_round_trip(&p, &d, sample, smp.size, (uint32_t)smp.dts, &seq, got,
+			    sizeof(got));
+			w = media_annexb4(v.s[units].p, v.s[units].len, want, sizeof(want));
+			same += n == w && memcmp(got, want, w) == 0;
+			units++;
+		}
+	}
+	ok(units == v.n && same == units, "replay: %d of %d samples read from the tables, made "
+	    "Annex B in place, through pay.c and depay.c come out as the camera sent them", same,
+	    v.n);
+	depay_free(&d);
 	mp4w_buf_free(&wr.out);
 }
 
@@ -1567,6 +1640,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(codec_cases) / sizeof(codec_cases[0]); i++)
 		test_codec(&codec_cases[i]);
 	test_multitrack();
+	test_replay_path();
 	test_hand_fragments();
 	test_damages();
 	test_reader_limits();
@@ -1574,6 +1648,10 @@ main(int argc, char **argv)
 	test_overhead();
 	test_foreign("frag_keyframe+empty_moov+default_base_moof");
 	test_foreign("frag_keyframe+empty_moov");
+	if (getenv("MP4_TEST_KEEP") != NULL) {	/* to look at the files with other players */
+		diag("files kept in %s", fx.tmp);
+		return done_testing();
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx.tmp);
 	if (system(cmd) != 0)
 		diag("could not remove %s", fx.tmp);
