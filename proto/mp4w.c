@@ -296,11 +296,12 @@ frag_bound(const struct mp4w *w, size_t extra)
 static int
 stored_size(const struct mp4w_trackstate *t, const struct mp4w_sample *s)
 {
+	int rc;
+
 	if (!mp4_codec_is_nal(t->codec))
 		return (int)s->size;
 	if (t->samples_nal4)
-		return mp4_nal_to_annexb(s->data, s->size, 4, NULL, 0) < 0 ? PROTO_EBADMSG :
-		    (int)s->size;
+		return (rc = mp4_nal_to_annexb(s->data, s->size, 4, NULL, 0)) < 0 ? rc : (int)s->size;
 	return mp4_annexb_to_nal4(s->data, s->size, NULL, 0);
 }
 
