@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* --- sources: real media as samples ------------------------------------------------- */
@@ -436,3 +437,37 @@ near(double a, double b)
 	return a > b - 0.0015 && a < b + 0.0015;
 }
 
+/* ffprobe's packets of stream |index|, in order. */
+int
+probe_packets(const char *path, int index, struct pkt *p, int max)
+{
+	char cmd[1024], *line, *save = NULL;
+	size_t len;
+	int status, n = 0;
+	uint8_t *out;
+
+	snprintf(cmd, sizeof(cmd), "ffprobe -v error -select_streams %d -show_entries "
+	    "packet=size,dts,flags -of csv=p=0 '%s' 2>/dev/null", index, path);
+	if ((out = run_capture(cmd, &len, &status)) == NULL)
+		return -1;
+	for (line = strtok_r((char *)out, "\n", &save); line && n < max;
+	    line = strtok_r(NULL, "\n", &save)) {
+		long long dts;
+		unsigned size;
+		char flags[8] = "";
+
+		if (sscanf(line, "%lld,%u,%7s", &dts, &size, flags) == 3)
+			p[n++] = (struct pkt){ size, dts, flags[0] == 'K' };
+	}
+	free(out);
+	return status == 0 ? n : -1;
+}
+
+double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}

@@ -104,4 +104,15 @@ const char *tmp_path(const char *name);
 /* Within 1.5 ms. */
 bool near(double a, double b);
 
+struct pkt {
+	uint32_t size;
+	int64_t dts;
+	bool key;
+};
+
+/* ffprobe's packets of stream |index| (size, dts, K flag), in order; -1 on failure. */
+int probe_packets(const char *path, int index, struct pkt *p, int max);
+/* CLOCK_MONOTONIC in seconds. */
+double now(void);
+
 #endif

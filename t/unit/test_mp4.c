@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /* --- reading it back ------------------------------------------------------------- */
@@ -1386,15 +1385,6 @@ test_flip_sweep(void)
 
 /* --- cost: bytes around the media, and time ----------------------------------------------- */
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
  * A 4 Mbit/s camera for 60 s in 1 s fragments with prft: 25 fps video
  * (one 120 kB keyframe a second, 15 kB otherwise, each with 4 NAL
@@ -1465,38 +1455,6 @@ test_overhead(void)
 }
 
 /* --- fMP4 written by FFmpeg, read by mp4r, checked against ffprobe's packets ------------ */
-
-struct pkt {
-	uint32_t size;
-	int64_t dts;
-	bool key;
-};
-
-/* ffprobe's packets of stream |index|, in order. */
-static int
-probe_packets(const char *path, int index, struct pkt *p, int max)
-{
-	char cmd[1024], *line, *save = NULL;
-	size_t len;
-	int status, n = 0;
-	uint8_t *out;
-
-	snprintf(cmd, sizeof(cmd), "ffprobe -v error -select_streams %d -show_entries "
-	    "packet=size,dts,flags -of csv=p=0 '%s' 2>/dev/null", index, path);
-	if ((out = run_capture(cmd, &len, &status)) == NULL)
-		return -1;
-	for (line = strtok_r((char *)out, "\n", &save); line && n < max;
-	    line = strtok_r(NULL, "\n", &save)) {
-		long long dts;
-		unsigned size;
-		char flags[8] = "";
-
-		if (sscanf(line, "%lld,%u,%7s", &dts, &size, flags) == 3)
-			p[n++] = (struct pkt){ size, dts, flags[0] == 'K' };
-	}
-	free(out);
-	return status == 0 ? n : -1;
-}
 
 /* mp4r's samples of track |id| in file order; decode times relative to the first. */
 static int
