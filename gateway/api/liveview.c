@@ -74,6 +74,8 @@ on_view_created(struct api_call *call, PGresult *res)
 		api_fail(call, 500, "internal error", NULL, NULL);
 		return;
 	}
+	/* The statement's own snapshot does not see an authority it created: name it here. */
+	json_object_set_new(grant, "authority", json_string(LIVE_VIEW_AUTHORITY));
 	doc = json_pack("{s:O, s:s, s:s, s:s, s:o, s:O}", "grant", grant, "username",
 	    json_string_value(json_object_get(grant, "username")), "password", vs->password,
 	    "websocket_path", "/rtsp-over-websocket", "rtsp_path",

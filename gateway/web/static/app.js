@@ -54,6 +54,7 @@ app.loadCameras = async function () {
 		app.fitted = true;
 	}
 	drawIndoor();
+	drawList();
 	if (!$('view-cameras').hidden)
 		app.camerasView.draw();
 	app.timings = { camerasFetchMs: t1 - t0, mapRenderMs: app.map.lastRenderMs,
@@ -73,6 +74,25 @@ async function loadSites() {
 	const list = await attempt('Sites', () => api.listAll('sites'));
 	if (list)
 		app.state.sites = list;
+}
+
+// The cameras of the map as a list: for the keyboard and screen readers.
+function drawList() {
+	const frag = document.createDocumentFragment();
+	for (const c of app.map.cameras) {
+		const b = document.createElement('button');
+		b.type = 'button';
+		b.className = 'link';
+		b.textContent = c.name;
+		b.onclick = () => { app.map.selected = c; app.map.requestRender(); selectCamera(c.id); };
+		const li = document.createElement('li');
+		li.dataset.cameraId = c.id;
+		li.dataset.status = c.cls;
+		li.append(b, ` ${c.cls}`);
+		frag.append(li);
+	}
+	$('map-list').replaceChildren(frag);
+	$('map-count').textContent = app.map.cameras.length;
 }
 
 // Cameras with a floor and an indoor position, listed per floor.
@@ -182,6 +202,9 @@ async function main() {
 		app.liveView.open(cam);
 	};
 	bindTools();
+	// Cancel buttons are not submit buttons: Enter in a field submits with the default (OK, Save).
+	for (const b of document.querySelectorAll('dialog [data-close]'))
+		b.addEventListener('click', () => b.closest('dialog').close('cancel'));
 	$('error-close').addEventListener('click', clearError);
 	$('logout').addEventListener('click', async () => { await api.logout(); showLogin(); });
 	$('login-form').addEventListener('submit', async (e) => {

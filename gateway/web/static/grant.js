@@ -126,11 +126,12 @@ export class GrantPanel {
 				return;		// a newer drawing is on its way
 			this.lastPreview = r.cameras;
 			this.map.setHighlight(r.cameras.map((c) => c.id));
-			this.covers.replaceChildren(el('strong', { text: `${r.count} camera${r.count === 1 ? '' : 's'}` }),
+			this.covers.replaceChildren(...[el('strong', { text: `${r.count} camera${r.count === 1 ? '' : 's'}` }),
 				r.count ? ' covered:' : ' covered: nothing to grant yet.',
 				el('ul', {}, ...r.cameras.slice(0, 200).map((c) => el('li', { 'data-camera-id': c.id, text: c.name }))),
 				r.count > 200 ? el('p', { text: `and ${r.count - 200} more` }) : null,
-				r.unknown_camera_ids.length ? el('p', { text: `unknown ids: ${r.unknown_camera_ids.join(', ')}` }) : null);
+				r.unknown_camera_ids.length ? el('p', { text: `unknown ids: ${r.unknown_camera_ids.join(', ')}` }) : null,
+			].filter((x) => x !== null));
 			this.covers.dataset.count = r.count;
 		} catch (err) {
 			if (seq === this.previewSeq) {

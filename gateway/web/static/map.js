@@ -129,8 +129,9 @@ export class CameraMap {
 				y0 = Math.min(y0, c.my); y1 = Math.max(y1, c.my);
 			}
 			this.center = { x: (x0 + x1) / 2, y: (y0 + y1) / 2 };
-			const span = Math.max(x1 - x0, (y1 - y0) * this.width / Math.max(1, this.height), 1e-7);
-			this.zoom = Math.max(1, Math.min(17, Math.log2(this.width * 0.8 / (span * TILE))));
+			const zx = Math.log2(this.width * 0.8 / (Math.max(x1 - x0, 1e-9) * TILE));
+			const zy = Math.log2(this.height * 0.8 / (Math.max(y1 - y0, 1e-9) * TILE));
+			this.zoom = Math.max(1, Math.min(17, zx, zy));
 		}
 		this.requestRender();
 	}
