@@ -267,7 +267,7 @@ async function pan(opts) {
 			await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
 			times.push(m.lastRenderMs);
 		}
-		return { times, max_ms: Math.max(...times), cameras: m.cameras.length };
+		return { times, max_ms: Math.max(...times), cameras: m.cameras.length, parts: m.partMs };
 	}, opts.n || 20);
 }
 
