@@ -30,6 +30,7 @@ const executablePath = process.env.CHROMIUM || '/usr/lib/chromium/chromium';
 const foreign = [];
 const consoleLines = [];
 let browser, page;
+let intercept = true;		// launch {"intercept": false}: watch requests without holding them
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -51,7 +52,40 @@ async function shot(name) {
 	return file;
 }
 
+// A page with the interception and the WebSocket watch; |context| gives it an empty cache.
+async function openPage(context) {
+	page = await context.newPage();
+	page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+	page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+	// Not a host: data: and blob: (Chromium's own icons of <input type=datetime-local>,
+	// the live view's MediaSource); anything else must be the gateway.
+	const local = (url) => url.startsWith(origin + '/') || url.startsWith('data:') || url.startsWith('blob:');
+	const cdp = await page.createCDPSession();
+	await cdp.send('Network.enable');
+	cdp.on('Network.webSocketCreated', (e) => {
+		if (!e.url.startsWith(wsOrigin + '/'))
+			foreign.push(e.url);
+	});
+	if (!intercept) {
+		// Benchmarks: watch without stopping each request (interception costs a round
+		// trip to this process per request, which would be counted as the page's time).
+		cdp.on('Network.requestWillBeSent', (e) => { if (!local(e.request.url)) foreign.push(e.request.url); });
+		return;
+	}
+	await page.setRequestInterception(true);
+	page.on('request', (req) => {
+		const url = req.url();
+		if (local(url)) {
+			req.continue();
+		} else {
+			foreign.push(url);
+			req.abort('blockedbyclient');
+		}
+	});
+}
+
 async function launch(opts) {
+	intercept = opts.intercept !== false;
 	browser = await puppeteer.launch({
 		executablePath, headless: true,
 		args: [
@@ -62,33 +96,20 @@ async function launch(opts) {
 		],
 		defaultViewport: { width: opts.width || 1280, height: opts.height || 800 },
 	});
-	page = await browser.newPage();
-	page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
-	page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
-	await page.setRequestInterception(true);
-	page.on('request', (req) => {
-		const url = req.url();
-		// data: and blob: name no host (Chromium's own icons of <input type=datetime-local>,
-		// the live view's MediaSource); anything else must be the gateway.
-		if (url.startsWith(origin + '/') || url.startsWith('data:') || url.startsWith('blob:')) {
-			req.continue();
-		} else {
-			foreign.push(url);
-			req.abort('blockedbyclient');
-		}
-	});
-	const cdp = await page.createCDPSession();
-	await cdp.send('Network.enable');
-	cdp.on('Network.webSocketCreated', (e) => {
-		if (!e.url.startsWith(wsOrigin + '/'))
-			foreign.push(e.url);
-	});
+	await openPage(browser);
 	return {};
 }
 
 // --- steps ------------------------------------------------------------------------------
 
 async function load(opts) {
+	if (opts.fresh) {		// a cold cache: a new browser context
+		const old = page.browserContext();
+		await page.close();
+		await openPage(await browser.createBrowserContext());
+		if (old !== browser.defaultBrowserContext())
+			await old.close();
+	}
 	const t0 = Date.now();
 	await page.goto(base + '/admin/' + (opts.hash || ''), { waitUntil: 'load' });
 	return page.evaluate((wall) => {
@@ -103,6 +124,7 @@ async function load(opts) {
 			encoded_bytes: all.reduce((s, e) => s + (e.encodedBodySize || 0), 0),
 			decoded_bytes: all.reduce((s, e) => s + (e.decodedBodySize || 0), 0),
 			files: all.map((e) => e.name.replace(location.origin, '')),
+			timeline: all.map((e) => [e.name.replace(location.origin, ''), Math.round(e.startTime), Math.round(e.responseEnd)]),
 		};
 	}, Date.now() - t0);
 }
