@@ -147,3 +147,22 @@ def test_the_installed_page_is_served(destdir, gateway_factory):
     c.request("GET", "/admin/vendor/media-stream-library.min.js")
     r = c.getresponse()
     assert r.status == 200 and len(r.read()) > 100000
+
+
+def test_the_readme_documents_every_metric_and_the_dashboard_uses_real_ones(api):
+    r = api.get("/metrics")
+    assert r.status == 200
+    names = set(re.findall(r"^# TYPE (\w+) ", r.body.decode(), re.M))
+    assert len(names) > 20, names
+    with open(os.path.join(TOP_SRCDIR, "README.md")) as f:
+        readme = f.read()
+    table = set(re.findall(r"^\| `(vssgate_\w+)(?:\{[^}]*\})?` \|", readme, re.M))
+    assert names - table == set(), f"metrics missing from README.md: {sorted(names - table)}"
+    assert table - names == set(), f"README.md lists metrics the daemon does not export: {sorted(table - names)}"
+    import json
+    with open(os.path.join(TOP_SRCDIR, "contrib/grafana/vssgate-dashboard.json")) as f:
+        dash = json.load(f)
+    used = {m for p in dash["panels"] for t in p.get("targets", []) for m in re.findall(r"vssgate_\w+", t["expr"])}
+    known = names | {n + s for n in names for s in ("_sum", "_count")}
+    assert used and used <= known, sorted(used - known)
+    assert names - {re.sub(r"_(sum|count)$", "", u) for u in used} == set(), "metrics without a panel"
