@@ -32,8 +32,10 @@ INSTALLED = [
 
 def make(*args, **env):
     assert os.path.isfile(os.path.join(BUILD, "Makefile")), f"no configured build tree at {BUILD}"
+    # Not the jobserver of a `make check` this may run under: a make of its own.
+    clean = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
     r = subprocess.run(["make", "-s", "-C", BUILD, *args], capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, **env))
+                       env=dict(clean, **env))
     assert r.returncode == 0, f"make {' '.join(args)}: {r.stdout[-2000:]}{r.stderr[-3000:]}"
     return r
 

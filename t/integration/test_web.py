@@ -27,7 +27,7 @@ import zlib
 
 import pytest
 
-from conftest import (ADMIN_PASSWORD, TOP_SRCDIR, VSSGATED, Api, add_admin, add_camera, http_request, wait_until)
+from conftest import ADMIN_PASSWORD, TOP_SRCDIR, VSSGATED, Api, add_admin, add_camera, add_grant, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_MODULES = os.path.join(HERE, "node_modules")
@@ -249,6 +249,74 @@ def test_an_operator_grants_watches_and_revokes_in_the_page(site, tmp_path):
                      "live", "sessions", "audit"):
             assert os.path.getsize(os.path.join(shots, name + ".png")) > 5000, name
         assert first["load_ms"] < 3000, first
+    finally:
+        b.close()
+
+
+def test_keyboard_tablet_cameras_csv_sessions_and_a_broken_chain(site, tmp_path):
+    """The rest of the page: a grant made with the keyboard only, a camera added with the
+    form, the CSV exported and imported, a session ended (its ffmpeg reader is cut), a
+    tampered audit row named by the verification, and every page at 1280x800 and on a
+    portrait tablet without a horizontal scroll bar."""
+    shots = artefacts_dir("more")
+    b = Browser(site, shots)
+    try:
+        b.step("load")
+        b.step("login", username="operator1", password=ADMIN_PASSWORD)
+        k = b.step("keyboardGrant", authority_index=1, lat=STATION[0], lon=STATION[1], radius=30,
+                   reason="incident 43, typed")
+        grant_id = int(re.match(r"g(\d+)-", k["user"]).group(1))
+        assert site.sql(f"SELECT scope_kind, area_radius_m, reason FROM grants WHERE id = {grant_id}") == [
+            ["area", "30", "incident 43, typed"]]
+
+        c = b.step("cameraAdd", fields={"name": "entrance", "source_uri": "rtsp://127.0.0.1:9/entrance",
+                                        "latitude": "48.8820", "longitude": "2.3570", "heading_deg": "45"})
+        assert not c["open"]
+        assert site.sql("SELECT source_uri, latitude, heading FROM cameras WHERE name = 'entrance'") == [
+            ["rtsp://127.0.0.1:9/entrance", "48.882", "45"]]
+
+        csv_file = tmp_path / "locations.csv"
+        csv_file.write_text("name;latitude;longitude;floor\nparvis;48,9001;2,3601;-1\n")
+        r = b.step("csv", file=str(csv_file))
+        assert r["exported"] == "Exported 4 cameras." and r["error"] is None, r
+        assert r["imported"] == "Imported: 0 created, 1 updated.", r
+        assert site.sql("SELECT latitude, floor FROM cameras WHERE name = 'parvis'") == [["48.9001", "-1"]]
+
+        # A session ended in the page: its reader is cut.
+        _, user, password = add_grant(site, [site.cams[1]], authority="Police 10e")
+        url = f"rtsp://{user}:{password}@127.0.0.1:{site.rtsp_port}/cameras/{site.cams[1]}"
+        reader = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-rtsp_transport", "tcp", "-i", url,
+                                   "-c", "copy", "-f", "null", "-"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            site.wait_log(rf"rtsp cam={site.cams[1]} grant=\d+: started for {user}", timeout=15)
+            sid = wait_until(lambda: site.sql(f"SELECT id FROM sessions WHERE camera_id = {site.cams[1]} "
+                                              "AND ended_at IS NULL"), 10, what="the session row")[0][0]
+            b.step("endSession", session_id=int(sid), reason="not needed")
+            reader.wait(10)
+        finally:
+            if reader.poll() is None:
+                reader.kill()
+                reader.wait()
+                raise AssertionError("the ffmpeg reader still runs after its session was ended")
+
+        # Tamper with one audit row behind the triggers' back: the page names it.
+        bad = site.sql("SELECT min(id) FROM audit_log WHERE action = 'grant.create'")[0][0]
+        site.sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only; "
+                 f"UPDATE audit_log SET actor = 'admin:mallory' WHERE id = {bad}; "
+                 "ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+        au = b.step("audit", action="")
+        assert au["verify_ok"] == "false" and au["first_bad_id"] == bad, au["verify"]
+        assert f"broken at row {bad}" in au["verify"] and au["marked"] == [bad], au
+
+        for size, name in (((1280, 800), "desktop"), ((800, 1280), "tablet")):
+            b.close()
+            b = Browser(site, artefacts_dir(f"fit-{name}"), width=size[0], height=size[1])
+            b.step("load")
+            b.step("login", username="operator1", password=ADMIN_PASSWORD)
+            views = b.step("fits")["views"]
+            for view, v in views.items():
+                assert v["scroll"] <= v["inner"], f"{name}: #{view} scrolls sideways: {v}"
+            assert views["map"]["map"] >= (700 if name == "tablet" else 800), views["map"]
     finally:
         b.close()
 

@@ -269,6 +269,8 @@ async function audit(opts) {
 			detail: tr.children[8].textContent })),
 		verify: document.getElementById('audit-verify-result').textContent,
 		verify_ok: document.getElementById('audit-verify-result').dataset.ok,
+		first_bad_id: document.getElementById('audit-verify-result').dataset.firstBadId,
+		marked: [...document.querySelectorAll('#audit-table tr.broken')].map((tr) => tr.dataset.auditId),
 	})).then(async (r) => Object.assign(r, { shot: await shot('audit') }));
 }
 
@@ -293,7 +295,84 @@ async function pan(opts) {
 	}, opts.n || 20);
 }
 
+// The grant panel with the keyboard only: fields reached by focus, typed, Enter to grant.
+async function keyboardGrant(opts) {
+	await page.evaluate(() => { location.hash = '#map'; });
+	await page.focus('#grant-authority');
+	for (let i = 0; i < opts.authority_index; i++)
+		await page.keyboard.press('ArrowDown');
+	for (const [name, value] of [['lat', opts.lat], ['lon', opts.lon], ['radius', opts.radius]]) {
+		await page.focus(`#grant-form input[name=${name}]`);
+		await page.keyboard.type(String(value));
+	}
+	await waitFor(() => Number(document.getElementById('grant-covers').dataset.count || 0) > 0, null, 10000,
+		'the preview');
+	await page.focus('#grant-form input[name=reason]');
+	await page.keyboard.type(opts.reason);
+	await page.keyboard.press('Enter');
+	await page.waitForSelector('#credentials-dialog[open]', { timeout: 15000 });
+	const user = await page.$eval('#credentials-body .secret code', (c) => c.textContent);
+	const file = await shot('grant-keyboard');
+	await page.focus('#credentials-close');
+	await page.keyboard.press('Enter');
+	await waitFor(() => !document.getElementById('credentials-dialog').open, null, 5000, 'the dialog closed');
+	return { user, shot: file };
+}
+
+// Add a camera with the form of the cameras page.
+async function cameraAdd(opts) {
+	await page.evaluate(() => { location.hash = '#cameras'; });
+	await page.click('#camera-add');
+	await page.waitForSelector('#camera-dialog[open]');
+	for (const [k, v] of Object.entries(opts.fields))
+		await page.type(`#camera-form input[name=${k}]`, String(v));
+	const file = await shot('camera-form');
+	await page.keyboard.press('Enter');
+	await waitFor((name) => [...document.querySelectorAll('#cameras-table td')].some((td) => td.textContent === name),
+		opts.fields.name, 10000, 'the new camera in the table');
+	return { shot: file, open: await page.evaluate(() => document.getElementById('camera-dialog').open) };
+}
+
+async function csv(opts) {
+	await page.evaluate(() => { location.hash = '#cameras'; });
+	await page.click('#csv-export');
+	await waitFor(() => document.getElementById('csv-result').textContent.startsWith('Exported'), null, 10000, 'the export');
+	const exported = await page.$eval('#csv-result', (e) => e.textContent);
+	const input = await page.$('#csv-import');
+	await input.uploadFile(opts.file);
+	await waitFor(() => document.getElementById('csv-result').textContent.startsWith('Imported') ||
+		!document.getElementById('error').hidden, null, 10000, 'the import');
+	return { exported, imported: await page.$eval('#csv-result', (e) => e.textContent),
+		error: await page.evaluate(() => document.getElementById('error').hidden ? null : document.getElementById('error').textContent) };
+}
+
+async function endSession(opts) {
+	await page.evaluate(() => { location.hash = '#sessions'; });
+	const sel = `#sessions-table tr[data-session-id="${opts.session_id}"]`;
+	await page.waitForSelector(sel, { timeout: 10000 });
+	await page.click(`${sel} button.danger`);
+	await page.waitForSelector('#prompt-dialog[open]');
+	await page.type('#prompt-form input[name=value]', opts.reason);
+	await page.keyboard.press('Enter');
+	await waitFor((s) => !document.querySelector(s), sel, 10000, 'the session gone from the live list');
+	return { shot: await shot('sessions-ended') };
+}
+
+// Does any page need a horizontal scroll bar at this size?
+async function fits() {
+	const out = {};
+	for (const view of ['map', 'grants', 'sessions', 'audit', 'cameras']) {
+		await page.evaluate((v) => { location.hash = '#' + v; }, view);
+		await sleep(300);
+		out[view] = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: innerWidth,
+			map: document.getElementById('map').getBoundingClientRect().width }));
+		await shot(`fit-${view}`);
+	}
+	return { views: out };
+}
+
 const STEPS = { launch, load, login, map: mapState, drawCircle, grant, grants, revoke, live, audit, sessions, pan,
+	keyboardGrant, cameraAdd, csv, endSession, fits,
 	shot: async (o) => ({ shot: await shot(o.name) }) };
 
 async function main() {

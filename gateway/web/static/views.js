@@ -309,8 +309,16 @@ export class AuditView {
 		out.textContent = r.ok ? `The chain is intact: ${r.rows} rows checked.`
 			: `The chain is broken at row ${r.first_bad_id} (${r.why}); ${r.rows} rows before it are intact.`;
 		out.dataset.ok = r.ok;
-		if (!r.ok)
+		for (const tr of this.tbody.querySelectorAll('tr.broken'))
+			tr.classList.remove('broken');
+		if (!r.ok) {
 			out.dataset.firstBadId = r.first_bad_id;
+			const tr = this.tbody.querySelector(`tr[data-audit-id="${r.first_bad_id}"]`);
+			if (tr) {
+				tr.classList.add('broken');
+				tr.scrollIntoView({ block: 'center' });
+			}
+		}
 	}
 }
 
