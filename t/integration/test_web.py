@@ -495,12 +495,14 @@ def test_five_thousand_cameras_render_under_a_second(api, tmp_path):
         b.step("login", username="root", password=ADMIN_PASSWORD)
         m = b.step("map", shot="map-5000")
         t = m["timings"]
+        print("5000 cameras:", json.dumps(t))
         assert t["cameras"] == 5000 and len(m["markers"]) == 5000 and len(m["list"]) == 5000
         # From the camera list in hand to the map drawn (two full draws: fit, then draw).
         assert t["camerasToMapMs"] < 1000, t
         assert t["mapRenderMs"] < 1000, t
         p = b.step("pan", n=20)
-        print("5000 cameras:", json.dumps(t), "pan max ms", p["max_ms"], p["parts"])
-        assert p["cameras"] == 5000 and p["max_ms"] < 100, p
+        print("5000 cameras, dragging: max frame ms", p["max_ms"], "drawing after the release", p["release_ms"], p["parts"])
+        # Dragging moves the last drawing (one copy a frame); the full drawing follows the release.
+        assert p["cameras"] == 5000 and p["max_ms"] < 50 and p["release_ms"] < 1000, p
     finally:
         b.close()

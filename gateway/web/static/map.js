@@ -99,13 +99,14 @@ export class CameraMap {
 
 	// --- data ----------------------------------------------------------------------------
 
-	setCameras(list) {
+	setCameras(list, draw = true) {
 		this.cameras = list.filter((c) => c.latitude !== null && c.longitude !== null).map((c) => {
 			const m = mercator(c.latitude, c.longitude);
 			return { id: c.id, name: c.name, lat: c.latitude, lon: c.longitude, mx: m.x, my: m.y,
 				heading: c.heading_deg, fov: c.fov_deg, cls: statusClass(c) };
 		});
-		this.render();
+		if (draw)
+			this.render();
 	}
 
 	setHighlight(ids) {
@@ -175,8 +176,42 @@ export class CameraMap {
 		this.pending = true;
 		requestAnimationFrame(() => {
 			this.pending = false;
-			this.render();
+			if (this.dragging && this.frame && this.frame.zoom === this.zoom)
+				this.renderShifted();
+			else
+				this.render();
 		});
+	}
+
+	// While the map is dragged: the last full drawing moved by the drag, which costs
+	// one copy however many cameras there are; the full drawing follows the release.
+	renderShifted() {
+		const t0 = performance.now(), ctx = this.ctx, dpr = window.devicePixelRatio || 1, w = this.worldPx;
+		const dx = Math.round((this.frame.cx - this.center.x) * w * dpr);
+		const dy = Math.round((this.frame.cy - this.center.y) * w * dpr);
+		ctx.save();
+		ctx.setTransform(1, 0, 0, 1, 0, 0);
+		ctx.fillStyle = this.tiles ? '#e5e9ec' : '#eef2ec';
+		ctx.fillRect(0, 0, this.canvas.width, this.canvas.height);
+		ctx.drawImage(this.frame.canvas, dx, dy);
+		ctx.restore();
+		this.lastRenderMs = performance.now() - t0;
+		this.renders++;
+	}
+
+	// Keep the drawing just made, for renderShifted().
+	keepFrame() {
+		if (!this.frame || this.frame.canvas.width !== this.canvas.width || this.frame.canvas.height !== this.canvas.height) {
+			const c = document.createElement('canvas');
+			c.width = this.canvas.width;
+			c.height = this.canvas.height;
+			this.frame = { canvas: c, ctx: c.getContext('2d') };
+		}
+		this.frame.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+		this.frame.ctx.drawImage(this.canvas, 0, 0);
+		this.frame.cx = this.center.x;
+		this.frame.cy = this.center.y;
+		this.frame.zoom = this.zoom;
 	}
 
 	render() {
@@ -190,6 +225,7 @@ export class CameraMap {
 		this.drawCameras(ctx);
 		this.drawScale(ctx);
 		this.lastRenderMs = performance.now() - t0;
+		this.fullRenderMs = this.lastRenderMs;
 		this.renders++;
 	}
 
@@ -286,45 +322,29 @@ export class CameraMap {
 			if (x > -range && y > -range && x < this.width + range && y < this.height + range)
 				visible.push([c, x, y]);
 		}
-		// Fields of view first, all in one path: they sit under the markers.
+		// Fields of view first: they sit under the markers.
 		const coarse = visible.length > 1000;
-		ctx.beginPath();
-		for (const [c, x, y] of visible) {
-			if (c.heading === null || c.heading === undefined)
-				continue;
-			const half = (c.fov ? Math.min(c.fov, 359) : 20) * Math.PI / 360;
-			const a = (c.heading - 90) * Math.PI / 180;
-			ctx.moveTo(x, y);
-			if (coarse) {
-				// Many cameras on screen: a triangle per view is enough, and far cheaper to fill.
-				ctx.lineTo(x + range * Math.cos(a - half), y + range * Math.sin(a - half));
-				ctx.lineTo(x + range * Math.cos(a + half), y + range * Math.sin(a + half));
-			} else {
-				ctx.arc(x, y, range, a - half, a + half);
-			}
-			ctx.closePath();
-		}
-		ctx.fillStyle = 'rgba(255, 176, 32, 0.28)';
-		ctx.strokeStyle = 'rgba(178, 107, 0, 0.55)';
-		ctx.lineWidth = 1;
-		ctx.fill();
-		if (!coarse)		// outlines only where they can be told apart
-			ctx.stroke();
+		if (coarse)
+			this.drawViewsStamped(ctx, visible, range);
+		else
+			this.drawViewsExact(ctx, visible, range);
 		const t1 = performance.now();
-		// Markers by colour, one path per colour.
-		for (const cls of Object.keys(COLOURS)) {
-			ctx.beginPath();
-			for (const [c, x, y] of visible) {
-				if (c.cls !== cls)
-					continue;
-				ctx.moveTo(x + 6, y);
-				ctx.arc(x, y, 6, 0, 2 * Math.PI);
+		if (coarse) {
+			// Thousands on screen: one small bitmap per colour, stamped. A software
+			// rasteriser fills a few thousand tiny images far faster than one huge path.
+			for (const [c, x, y] of visible)
+				ctx.drawImage(this.sprite('m' + c.cls, 16, (g) => this.markerShape(g, c.cls)), x - 8, y - 8, 16, 16);
+		} else {
+			for (const cls of Object.keys(COLOURS)) {
+				ctx.beginPath();
+				for (const [c, x, y] of visible) {
+					if (c.cls !== cls)
+						continue;
+					ctx.moveTo(x + 6, y);
+					ctx.arc(x, y, 6, 0, 2 * Math.PI);
+				}
+				this.markerStyle(ctx, cls);
 			}
-			ctx.fillStyle = COLOURS[cls];
-			ctx.fill();
-			ctx.strokeStyle = cls === 'disabled' ? '#1c2430' : '#ffffff';
-			ctx.lineWidth = cls === 'disabled' ? 2 : 1.5;
-			ctx.stroke();
 		}
 		this.partMs = { wedges: t1 - t0, markers: performance.now() - t1 };
 		ctx.beginPath();
@@ -348,6 +368,78 @@ export class CameraMap {
 			ctx.font = '600 12px system-ui, sans-serif';
 			ctx.fillText(this.selected.name, p.x + 15, p.y + 4);
 		}
+	}
+
+	drawViewsExact(ctx, visible, range) {
+		ctx.beginPath();
+		for (const [c, x, y] of visible) {
+			if (c.heading === null || c.heading === undefined)
+				continue;
+			const half = (c.fov ? Math.min(c.fov, 359) : 20) * Math.PI / 360;
+			const a = (c.heading - 90) * Math.PI / 180;
+			ctx.moveTo(x, y);
+			ctx.arc(x, y, range, a - half, a + half);
+			ctx.closePath();
+		}
+		ctx.fillStyle = 'rgba(255, 176, 32, 0.28)';
+		ctx.strokeStyle = 'rgba(178, 107, 0, 0.55)';
+		ctx.lineWidth = 1;
+		ctx.fill();
+		ctx.stroke();
+	}
+
+	// Views as bitmaps, by heading and angle rounded to 10 degrees and range to 2 px
+	// (only when thousands are on screen, where that cannot be told apart).
+	drawViewsStamped(ctx, visible, range) {
+		const r = Math.round(range / 2) * 2, size = 2 * r + 2;
+		for (const [c, x, y] of visible) {
+			if (c.heading === null || c.heading === undefined)
+				continue;
+			const h = Math.round(c.heading / 10) * 10 % 360, f = Math.max(10, Math.round((c.fov || 40) / 10) * 10);
+			const img = this.sprite(`v${h}/${f}/${r}`, size, (g) => {
+				const half = Math.min(f, 359) * Math.PI / 360, a = (h - 90) * Math.PI / 180;
+				g.beginPath();
+				g.moveTo(r + 1, r + 1);
+				g.arc(r + 1, r + 1, r, a - half, a + half);
+				g.closePath();
+				g.fillStyle = 'rgba(255, 176, 32, 0.28)';
+				g.fill();
+			});
+			ctx.drawImage(img, x - r - 1, y - r - 1, size, size);
+		}
+	}
+
+	markerShape(g, cls) {
+		g.beginPath();
+		g.arc(8, 8, 6, 0, 2 * Math.PI);
+		this.markerStyle(g, cls);
+	}
+
+	markerStyle(g, cls) {
+		g.fillStyle = COLOURS[cls];
+		g.fill();
+		g.strokeStyle = cls === 'disabled' ? '#1c2430' : '#ffffff';
+		g.lineWidth = cls === 'disabled' ? 2 : 1.5;
+		g.stroke();
+	}
+
+	// A small bitmap drawn once by |draw| (in CSS pixels) at the screen's density, then reused.
+	sprite(key, size, draw) {
+		const dpr = window.devicePixelRatio || 1;
+		this.sprites = this.sprites || new Map();
+		let c = this.sprites.get(key);
+		if (!c || c.dpr !== dpr) {
+			if (this.sprites.size > 3000)
+				this.sprites.clear();
+			c = document.createElement('canvas');
+			c.width = c.height = Math.ceil(size * dpr);
+			c.dpr = dpr;
+			const g = c.getContext('2d');
+			g.scale(dpr, dpr);
+			draw(g);
+			this.sprites.set(key, c);
+		}
+		return c;
 	}
 
 	drawScale(ctx) {
@@ -424,6 +516,9 @@ export class CameraMap {
 				this.area = { lat: this.area.lat, lon: this.area.lon, radius_m: Math.max(1, distanceM(this.area, c)) };
 				this.requestRender();
 			} else if (down.moved) {
+				if (!this.dragging)
+					this.keepFrame();	// what the screen shows now, moved while dragging
+				this.dragging = true;
 				this.panBy(p.x - down.last.x, p.y - down.last.y);
 			}
 			down.last = p;
@@ -431,6 +526,10 @@ export class CameraMap {
 		cv.addEventListener('pointerup', (e) => {
 			const p = this.local(e), d = down;
 			down = null;
+			if (this.dragging) {
+				this.dragging = false;
+				this.requestRender();
+			}
 			if (!d)
 				return;
 			if (d.circle) {
