@@ -401,7 +401,9 @@ web_init(void)
 {
 	if (!gw.cfg->web_enable)
 		return 0;
-	if (gw.cfg->web_root[0] != '\0' ? load_root(gw.cfg->web_root) < 0 : (load_builtin(), 0) < 0) {
+	if (gw.cfg->web_root[0] == '\0') {
+		load_builtin();
+	} else if (load_root(gw.cfg->web_root) < 0) {
 		table_clear();
 		return -1;
 	}
