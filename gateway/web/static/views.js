@@ -238,8 +238,16 @@ export class SessionsView {
 		const reason = await ask(`End session ${s.id}`, 'Reason', '');
 		if (reason === null)
 			return;
-		if (await attempt('End session', () => api.del(`sessions/${s.id}`, reason ? { reason } : undefined)))
+		if (!await attempt('End session', () => api.del(`sessions/${s.id}`, reason ? { reason } : undefined)))
+			return;
+		// The node serving it ends it (maybe another one): look again until the row says so.
+		for (let i = 0; i < 10; i++) {
 			await this.load();
+			const tr = this.tbody.querySelector(`tr[data-session-id="${s.id}"]`);
+			if (!tr || tr.classList.contains('ended'))
+				return;
+			await new Promise((r) => setTimeout(r, 500));
+		}
 	}
 }
 
