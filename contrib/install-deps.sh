@@ -23,6 +23,7 @@ gstreamer1.0-tools gstreamer1.0-rtsp
 clang libclang-rt-14-dev
 curl nghttp2-client wrk ca-certificates procps iproute2 perl
 chromium
+systemd man-db
 "
 
 missing=""
@@ -44,8 +45,14 @@ else
 	echo "install-deps.sh: all packages present"
 fi
 
+# systemd-analyze (from systemd) verifies the unit and man -l renders the manual pages
+# in the packaging tests; installing systemd starts nothing (policy-rc.d, no init).
+
 # The Node clients the integration tests drive (npm onvif, media-stream-library,
 # and puppeteer-core, which drives the chromium package above headless), exactly
 # as pinned by t/integration/package-lock.json; node_modules stays out of git.
 top=$(cd "$(dirname "$0")/.." && pwd)
 (cd "$top/t/integration" && npm ci --no-audit --no-fund --loglevel=error)
+# What the admin page bundles (media-stream-library for its live view), exactly as
+# gateway/web/package-lock.json pins it; the build copies it from there.
+(cd "$top/gateway/web" && npm ci --no-audit --no-fund --loglevel=error)

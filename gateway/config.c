@@ -170,6 +170,8 @@ static const struct cfg_key cfg_keys[] = {
 	  "Login attempts allowed per minute from one peer address, and separately for one user name; more get 429." },
 	{ "api", "allowed_origins", CFG_STRING, F(allowed_origins), "", 0, 0, 0, NULL,
 	  "Browser origins (comma-separated, e.g. https://ops.example.org) allowed to call the API; a request with any other Origin header gets 403." },
+	{ "api", "allow_own_origin", CFG_BOOL, F(allow_own_origin), "yes", 0, 0, 0, NULL,
+	  "Also allow the gateway's own origin (the scheme and Host of the request itself), which the admin page at /admin/ sends; no: only allowed_origins." },
 	{ "api", "max_grant_duration", CFG_DURATION, F(max_grant_duration_ms), "30d", 0, 60000, 3650 * DAY_MS, NULL,
 	  "Longest active window of a normal grant; a longer request is refused." },
 	{ "api", "max_emergency_duration", CFG_DURATION, F(max_emergency_duration_ms), "4h", 0, 60000, 30 * DAY_MS, NULL,
@@ -232,6 +234,17 @@ static const struct cfg_key cfg_keys[] = {
 	  "JPEG quantiser of snapshots (2: best, 31: smallest)." },
 	{ "onvif", "snapshot_max_jobs", CFG_INT, F(onvif_snapshot_max_jobs), "8", 0, 1, 1000, NULL,
 	  "Snapshot decodes running at once; a fetch that needs one more is refused with 503 (fetches of a camera being decoded wait for it)." },
+
+	{ "web", "enable", CFG_BOOL, F(web_enable), "yes", CF_NO_RELOAD, 0, 0, NULL,
+	  "Serve the admin page at /admin/ on the HTTP and TLS listeners (it uses the REST API with an admin's login)." },
+	{ "web", "root", CFG_STRING, F(web_root), "", CF_NO_RELOAD, 0, 0, NULL,
+	  "Directory the page's files are read from at start-up (make install puts them in PREFIX/share/vssgate/web); empty: the copy built into vssgated." },
+	{ "web", "map_tiles", CFG_STRING, F(web_map_tiles), "", 0, 0, 0, NULL,
+	  "Tile URL template of the map, e.g. https://tiles.example.org/{z}/{x}/{y}.png (the browser then loads images from that host); empty: a plain background drawn without tiles, which works offline." },
+	{ "web", "map_attribution", CFG_STRING, F(web_map_attribution), "", 0, 0, 0, NULL,
+	  "Attribution text shown on the map with the tiles, as the tile server's licence asks." },
+	{ "web", "live_view_duration", CFG_DURATION, F(web_live_view_duration_ms), "10m", 0, 60000, 14400000, NULL,
+	  "An admin's live view in the page runs under a short grant of its own (audited like any grant); this is its length, renewed while the view stays open." },
 };
 
 /* --- value parsing ------------------------------------------------------- */
@@ -595,6 +608,11 @@ validate_whole(const struct load_ctx *ctx, int *line, char *why, size_t whylen)
 		snprintf(why, whylen, "[webhook] retry_min_delay is larger than retry_max_delay");
 		return -1;
 	}
+	if (cfg->web_map_tiles[0] != '\0' && strncmp(cfg->web_map_tiles, "https://", 8) != 0 &&
+	    strncmp(cfg->web_map_tiles, "http://", 7) != 0 && cfg->web_map_tiles[0] != '/') {
+		snprintf(why, whylen, "[web] map_tiles must be an http:// or https:// URL, or a path on this gateway");
+		return -1;
+	}
 	if (cfg->listen_rtsp.count + cfg->listen_http.count + cfg->listen_tls.count == 0) {
 		*line = last_line_of(ctx, "listen", listeners);
 		snprintf(why, whylen, "keys \"rtsp\", \"http\" and \"tls\" in [listen] leave no address at all");
@@ -792,5 +810,88 @@ config_print_defaults(void *stream)
 			fprintf(out, "%s = \"%s\"\n", k->name, k->def);
 		else
 			fprintf(out, "%s = %s\n", k->name, k->def);
+	}
+}
+
+/* --- the manual page --------------------------------------------------------- */
+
+/* |s| as troff text: backslashes escaped, no line may start with a control character. */
+static void
+man_text(FILE *out, const char *s)
+{
+	if (*s == '.' || *s == '\'')
+		fputs("\\&", out);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\e", out);
+		else if (*s == '-')
+			fputs("\\-", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+static void
+man_range(FILE *out, const struct cfg_key *k)
+{
+	switch (k->type) {
+	case CFG_INT:
+		fprintf(out, "An integer from %lld to %lld.", (long long)k->min, (long long)k->max);
+		break;
+	case CFG_DURATION:
+		fprintf(out, "A duration from %lldms to %llds.", (long long)k->min, (long long)k->max / 1000);
+		break;
+	case CFG_SIZE:
+		fprintf(out, "A size from %lld to %lld bytes.", (long long)k->min, (long long)k->max);
+		break;
+	case CFG_BOOL:
+		fputs("yes or no.", out);
+		break;
+	case CFG_ENUM:
+		fputs("One of:", out);
+		for (int i = 0; k->choices[i]; i++)
+			fprintf(out, " %s", k->choices[i]);
+		fputc('.', out);
+		break;
+	case CFG_LISTEN:
+		fputs("A comma-separated list of host:port.", out);
+		break;
+	case CFG_STRING:
+		fputs("A string.", out);
+		break;
+	}
+}
+
+/*
+ * The KEYS part of vssgate.conf(5), in man(7) markup: one .SS per section and
+ * one tagged paragraph per key, from the same table as the sample file.
+ */
+void
+config_print_man(void *stream)
+{
+	FILE *out = stream;
+	const char *section = "";
+
+	for (size_t i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
+		const struct cfg_key *k = &cfg_keys[i];
+
+		if (strcmp(section, k->section) != 0) {
+			section = k->section;
+			fprintf(out, ".SS [%s]\n", section);
+		}
+		fprintf(out, ".TP\n\\fB%s\\fR = ", k->name);
+		if (k->def[0] == '\0') {
+			fputs("\\fI(empty)\\fR\n", out);
+		} else {
+			fputs("\\fB", out);
+			man_text(out, k->def);
+			fputs("\\fR\n", out);
+		}
+		man_text(out, k->help);
+		fputc(' ', out);
+		man_range(out, k);
+		if (k->flags & CF_NO_RELOAD)
+			fputs(" Changing it needs a restart; a reload keeps the running value.", out);
+		fputc('\n', out);
 	}
 }

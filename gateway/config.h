@@ -92,6 +92,7 @@ struct gw_config {
 	int64_t token_lifetime_ms;
 	int login_attempts_per_minute;
 	char *allowed_origins;
+	bool allow_own_origin;
 	int64_t max_grant_duration_ms;
 	int64_t max_emergency_duration_ms;
 	char *public_host;
@@ -126,6 +127,13 @@ struct gw_config {
 	int64_t onvif_snapshot_max_age_ms;
 	int onvif_snapshot_quality;
 	int onvif_snapshot_max_jobs;
+
+	/* [web] */
+	bool web_enable;
+	char *web_root;
+	char *web_map_tiles;
+	char *web_map_attribution;
+	int64_t web_live_view_duration_ms;
 };
 
 struct cfg_error {
@@ -150,6 +158,9 @@ int config_reload(const char *path) GW_MUSTCHECK;
 
 /* Print every key with its default, in the format of etc/vssgate.conf. */
 void config_print_defaults(void *stream);
+
+/* Print every key as the KEYS section of vssgate.conf(5) (man(7) markup). */
+void config_print_man(void *stream);
 
 /* Apply settings that have a global effect (logging). */
 void config_apply_globals(const struct gw_config *cfg);

@@ -67,6 +67,16 @@ http_refuse_conn(struct gw_conn *c, int status, const char *why)
 	conn_close_after_flush(c, why);
 }
 
+bool
+http_is_own_origin(bool tls, const char *host, const char *origin)
+{
+	const char *scheme = tls ? "https://" : "http://";
+	size_t n = strlen(scheme);
+
+	return host != NULL && host[0] != '\0' && origin != NULL &&
+	    strncasecmp(origin, scheme, n) == 0 && strcasecmp(origin + n, host) == 0;
+}
+
 const char *
 http_status_text(int status)
 {

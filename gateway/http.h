@@ -77,6 +77,11 @@ const char *http_status_text(int status);
  * the connection closes once the answer is out.
  */
 void http_refuse_conn(struct gw_conn *c, int status, const char *why);
+/*
+ * Is |origin| (a browser's Origin header) the gateway's own as the browser
+ * reached it: the scheme of the connection and the |host| it asked for?
+ */
+bool http_is_own_origin(bool tls, const char *host, const char *origin);
 /* Answers sent since start, by status class: counts[2] is 2xx, ... (for /metrics). */
 void http_stats(uint64_t counts[6]);
 

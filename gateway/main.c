@@ -30,6 +30,7 @@
 #include "tls.h"
 #include "worker.h"
 #include "api/api.h"
+#include "web/web.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -87,6 +88,7 @@ usage(FILE *out)
 	    "                      input (first line), never from the command line\n"
 	    "      --role ROLE     role for --add-admin: admin (default), operator or auditor\n"
 	    "      --print-defaults  print every configuration key with its default\n"
+	    "      --print-config-man  print the keys as man(7) text (for vssgate.conf(5))\n"
 	    "  -V, --version       print the version and exit\n"
 	    "  -h, --help          print this help and exit\n",
 	    DEFAULT_CONFIG);
@@ -389,6 +391,8 @@ start_services(void)
 	http_init();
 	status_init();
 	api_init();
+	if (web_init() < 0)
+		return -1;
 	conn_register_proto(CONN_KIND_HTTP1, &http1_proto);
 	if (authn_init() < 0 || media_init() < 0 || rtsp_init() < 0 || onvif_init() < 0)
 		return -1;
@@ -416,8 +420,10 @@ stop_services(void)
 	worker_pool_stop();
 	onvif_shutdown();
 	model_shutdown();
-	if (mode == MODE_SERVE)
+	if (mode == MODE_SERVE) {
 		api_shutdown();
+		web_shutdown();
+	}
 	audit_shutdown();
 	http_shutdown();
 	tls_shutdown();
@@ -444,6 +450,7 @@ main(int argc, char **argv)
 		{ "add-admin", required_argument, NULL, 'a' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "print-defaults", no_argument, NULL, 'P' },
+		{ "print-config-man", no_argument, NULL, 'N' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -462,6 +469,7 @@ main(int argc, char **argv)
 		case 'a': mode = MODE_ADD_ADMIN; add_admin_name = optarg; break;
 		case 'r': add_admin_role = optarg; break;
 		case 'P': config_print_defaults(stdout); return 0;
+		case 'N': config_print_man(stdout); return 0;
 		case 'V': printf("vssgated %s\n", PACKAGE_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

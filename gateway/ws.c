@@ -54,17 +54,14 @@ refuse(struct gw_conn *c, const struct msg *m, int status, const char *why)
 static bool
 origin_allowed(const struct gw_conn *c, const struct msg *m)
 {
-	char origin[300], host[272], own[300];
+	char origin[300], host[272];
 
 	if (msg_header_count(m, "Origin") == 0)
 		return true;
 	if (!msg_header_single(m, "Origin", origin, sizeof(origin)))
 		return false;
-	if (msg_header_single(m, "Host", host, sizeof(host))) {
-		snprintf(own, sizeof(own), "%s://%s", c->tls ? "https" : "http", host);
-		if (strcasecmp(own, origin) == 0)
-			return true;
-	}
+	if (msg_header_single(m, "Host", host, sizeof(host)) && http_is_own_origin(c->tls, host, origin))
+		return true;
 	return gw_list_has(gw.cfg->websocket_origins, origin);
 }
 

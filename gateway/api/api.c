@@ -428,6 +428,20 @@ origin_allowed(const char *origin)
 	return gw_list_has(gw.cfg->allowed_origins, origin);
 }
 
+/*
+ * Is |origin| the gateway's own, as the page at /admin/ sends it: the
+ * scheme of this connection and the Host the browser asked for? A page of
+ * another site has another origin; one that renamed itself to this host
+ * (DNS rebinding) reaches the gateway under its own name and cannot read
+ * the admin page's token, which lives in that page's sessionStorage.
+ */
+static bool
+own_origin(const struct http_request *req, const char *origin)
+{
+	return gw.cfg->allow_own_origin && http_is_own_origin(req->conn && req->conn->tls,
+	    http_header_get(req, "Host"), origin);
+}
+
 /* The CN of a verified client certificate on a TLS connection, if any. */
 static bool
 client_cert_cn(const struct http_request *req, char *cn, size_t cnlen)
@@ -564,7 +578,7 @@ api_handle(struct http_request *req)
 
 	call->magic = API_CALL_MAGIC;
 	call->req = req;
-	if (origin != NULL && !origin_allowed(origin)) {
+	if (origin != NULL && !origin_allowed(origin) && !own_origin(req, origin)) {
 		log_info("%s %s from %s refused: cross-site request from origin %.100s", req->method,
 		    req->path, req->peer, origin);
 		api_fail(call, 403, "cross-site request refused", "this Origin is not allowed",
@@ -611,6 +625,7 @@ api_init(void)
 	sessions_init();
 	auditapi_init();
 	metrics_init();
+	liveview_init();
 	http_route("*", API_PREFIX, true, api_handle);
 	http_route("*", "/metrics", false, api_handle);
 }

@@ -109,6 +109,10 @@ void webhook_shutdown(void);
 void sessions_init(void);
 void auditapi_init(void);
 void metrics_init(void);
+void liveview_init(void);
+
+/* The authority whose short grants carry the admin page's live views (liveview.c). */
+#define LIVE_VIEW_AUTHORITY "vssgate administrators (live view)"
 
 /* vssgated --add-admin (admins.c): hash, upsert, print; |done| runs from the loop. */
 int admins_cli_add(const char *username, const char *role, const char *password,

@@ -328,6 +328,56 @@ grant_create(struct api_call *call)
 	free(sealed);
 }
 
+/* --- previewing --------------------------------------------------------------------- */
+
+/* What the page shows of a camera an area covers, before the grant exists. */
+static json_t *
+preview_camera(const struct model_camera *c)
+{
+	const struct model_site *site = c->pc.site_id ? model_site(gw.model, c->pc.site_id) : NULL;
+	json_t *o = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)c->pc.id, "name",
+	    c->name ? c->name : "", "enabled", c->pc.enabled);
+
+	json_object_set_new(o, "site", site ? json_string(site->name) : json_null());
+	json_object_set_new(o, "latitude", c->pc.has_location ? json_real(c->pc.location.lat) : json_null());
+	json_object_set_new(o, "longitude", c->pc.has_location ? json_real(c->pc.location.lon) : json_null());
+	json_object_set_new(o, "floor", c->floor ? json_string(c->floor) : json_null());
+	return o;
+}
+
+/*
+ * POST /grants/preview: the cameras a scope covers now, decided by the same
+ * policy_grant_covers() as the grant itself will be (sites and areas resolve
+ * against the current model). Nothing is written.
+ */
+static void
+grant_preview(struct api_call *call)
+{
+	struct grant_doc d;
+	struct valid_error err;
+	json_t *items = json_array(), *unknown = json_array();
+	int n;
+	int64_t *cams;
+
+	if (valid_grant_scope(call->body, &d, &err) < 0) {
+		grant_doc_free(&d);
+		json_decref(items);
+		json_decref(unknown);
+		api_fail(call, 422, "invalid scope", err.detail, "see doc/openapi.json, GrantPreview");
+		return;
+	}
+	cams = covered_cameras(&d, &n);
+	for (int i = 0; i < n; i++) {
+		const struct model_camera *c = gw.model ? model_camera(gw.model, cams[i]) : NULL;
+
+		json_array_append_new(c ? items : unknown, c ? preview_camera(c) : json_integer(cams[i]));
+	}
+	free(cams);
+	grant_doc_free(&d);
+	api_reply(call, 200, json_pack("{s:o, s:I, s:o}", "cameras", items, "count",
+	    (json_int_t)json_array_size(items), "unknown_camera_ids", unknown));
+}
+
 /* --- reading ---------------------------------------------------------------------------- */
 
 static void
@@ -555,6 +605,7 @@ grants_revocation_stats(uint64_t *count, double *sum_ms, double *max_ms, double 
 static const struct api_route routes[] = {
 	{ "GET", API_PREFIX "grants", ROLES_ANY, BODY_NONE, grants_list, NULL },
 	{ "POST", API_PREFIX "grants", ROLES_OPS, BODY_JSON, grant_create, "grant.create" },
+	{ "POST", API_PREFIX "grants/preview", ROLES_ANY, BODY_JSON, grant_preview, NULL },
 	{ "GET", API_PREFIX "grants/{id}", ROLES_ANY, BODY_NONE, grant_get, NULL },
 	{ "POST", API_PREFIX "grants/{id}/extend", ROLES_OPS, BODY_JSON, grant_extend, "grant.extend" },
 	{ "POST", API_PREFIX "grants/{id}/revoke", ROLES_OPS, BODY_JSON, grant_revoke, "grant.revoke" },

@@ -829,6 +829,17 @@ valid_grant(json_t *doc, const struct grant_limits *lim, struct grant_doc *g,
 	return 0;
 }
 
+int
+valid_grant_scope(json_t *doc, struct grant_doc *g, struct valid_error *err)
+{
+	static const char *const keys[] = { "scope", "camera_ids", "site_ids", "area" };
+
+	memset(g, 0, sizeof(*g));
+	if (check_keys(doc, keys, ARRAY_SIZE(keys), err) < 0)
+		return -1;
+	return grant_scope(doc, g, err);
+}
+
 void
 grant_doc_free(struct grant_doc *g)
 {

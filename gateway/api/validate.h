@@ -145,6 +145,11 @@ struct grant_doc {
 int valid_grant(json_t *doc, const struct grant_limits *lim, struct grant_doc *out,
     struct valid_error *err);
 void grant_doc_free(struct grant_doc *g);
+/*
+ * Only the scope of a grant ({"scope", "camera_ids", "site_ids", "area"}, as
+ * in valid_grant), for POST /grants/preview: |out| gets scope, ids and area.
+ */
+int valid_grant_scope(json_t *doc, struct grant_doc *out, struct valid_error *err);
 /* The area as the JSON text of grants.area_polygon ("[[lat,lon],...]"); allocated. */
 char *grant_polygon_json(const struct grant_doc *g);
 
