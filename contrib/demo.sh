@@ -101,6 +101,11 @@ secret_key_file = $dir/secret.key
 [rtsp]
 udp_port = $rtp_port
 
+[recorder]
+dir = $dir/recordings
+retention = 1h
+max_bytes = 1g
+
 [onvif]
 discovery = $discovery
 discovery_port = $discovery_port
@@ -137,14 +142,15 @@ done
 
 # --- what an operator would set up -------------------------------------------------------
 # Two built-in test cameras near the Gare du Nord (FFmpeg's test patterns, encoded
-# to H.264 by the ffmpeg adapter, pulled only while someone watches). The admin
-# API takes network sources only, so these two rows are written directly.
+# to H.264 by the ffmpeg adapter). The first is recorded (the last hour, 1 GB at most, is
+# kept, to replay and export); the second is pulled only while someone watches.
+# The admin API takes network sources only, so these two rows are written directly.
 psql -q -h "$dir" -U vssgate -d vssgate -v ON_ERROR_STOP=1 >/dev/null <<SQL
-INSERT INTO cameras (name, source_uri, adapter, latitude, longitude, heading, field_of_view, address)
-VALUES ('Test camera', 'lavfi:testsrc2=size=1280x720:rate=25', 'ffmpeg', 48.8809, 2.3553, 200, 70, 'Gare du Nord, Paris'),
-       ('Test camera 2', 'lavfi:testsrc=size=1280x720:rate=25', 'ffmpeg', 48.8815, 2.3560, 110, 60, 'Rue de Dunkerque, Paris')
+INSERT INTO cameras (name, source_uri, adapter, latitude, longitude, heading, field_of_view, address, record)
+VALUES ('Test camera', 'lavfi:testsrc2=size=1280x720:rate=25', 'ffmpeg', 48.8809, 2.3553, 200, 70, 'Gare du Nord, Paris', true),
+       ('Test camera 2', 'lavfi:testsrc=size=1280x720:rate=25', 'ffmpeg', 48.8815, 2.3560, 110, 60, 'Rue de Dunkerque, Paris', false)
 ON CONFLICT (name) DO UPDATE SET source_uri = EXCLUDED.source_uri, adapter = EXCLUDED.adapter,
-	heading = EXCLUDED.heading, field_of_view = EXCLUDED.field_of_view;
+	heading = EXCLUDED.heading, field_of_view = EXCLUDED.field_of_view, record = EXCLUDED.record;
 SQL
 cam=$(psql -qAt -h "$dir" -U vssgate -d vssgate -c "SELECT id FROM cameras WHERE name = 'Test camera'")
 

@@ -51,6 +51,15 @@ struct gw_config {
 	char *secret_key_file;
 	char *realm;
 	char *websocket_origins;
+	/* [recorder] */
+	char *recorder_dir;
+	int64_t recorder_retention_ms;
+	int64_t recorder_max_bytes;
+	int64_t recorder_segment_ms;
+	int64_t recorder_fragment_ms;
+	int64_t recorder_queue_max;
+	int64_t recorder_sync_ms;
+	int64_t recorder_disk_retry_ms;
 	/* [auth] */
 	int64_t auth_nonce_lifetime_ms;
 	char *auth_digest_algorithms;

@@ -55,7 +55,8 @@ static const char model_sql[] =
     "   'altitude', altitude, 'floor', floor, 'indoor_x', indoor_x, 'indoor_y', indoor_y,"
     "   'indoor_z', indoor_z, 'heading', heading, 'tilt', tilt, 'field_of_view', field_of_view,"
     "   'address', address, 'multicast_group', host(multicast_group),"
-    "   'multicast_port', multicast_port) ORDER BY id) FROM cameras), '[]'),"
+    "   'multicast_port', multicast_port, 'record', record,"
+    "   'retention_ms', (extract(epoch FROM retention) * 1000)::bigint) ORDER BY id) FROM cameras), '[]'),"
     " 'grants', " GRANT_OBJECTS "), '[]'),"
     " 'credentials', " CREDENTIAL_OBJECTS "), '[]'))::text";
 
@@ -177,6 +178,8 @@ load_camera(json_t *o, struct model_camera *c)
 	c->address = opt_str(o, "address");
 	c->multicast_group = opt_str(o, "multicast_group");
 	c->multicast_port = (int)opt_int(o, "multicast_port", 0);
+	c->record = json_is_true(json_object_get(o, "record"));
+	c->retention_ms = opt_int(o, "retention_ms", 0);
 }
 
 static unsigned

@@ -41,6 +41,8 @@ struct model_camera {
 	double indoor_x, indoor_y, indoor_z;		/* NAN when unknown */
 	char *multicast_group;		/* NULL: none */
 	int multicast_port;
+	bool record;			/* the recorder keeps this camera */
+	int64_t retention_ms;		/* 0: [recorder] retention */
 };
 
 struct model_grant {

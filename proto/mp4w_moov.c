@@ -3,173 +3,26 @@
  * with one trak per track, and the codec configuration records, whose
  * profile fields come from the parameter sets themselves (14496-15).
  */
+#include "h26x.h"
 #include "mp4w_int.h"
 
 #include <string.h>
 
 /* --- reading a parameter set ------------------------------------------------------ */
 
-/* An RBSP bit reader over the first bytes of a NAL unit, emulation
- * prevention bytes removed. Reading past the end sets |bad|. */
-struct bits {
-	uint8_t b[256];
-	size_t nbits, pos;
-	bool bad;
-};
-
-static void
-bits_init(struct bits *r, const uint8_t *nal, size_t len, size_t hdr)
-{
-	size_t n = 0, zeros = 0;
-
-	memset(r, 0, sizeof(*r));
-	for (size_t i = hdr; i < len && n < sizeof(r->b); i++) {
-		if (zeros >= 2 && nal[i] == 3) {
-			zeros = 0;
-			continue;
-		}
-		zeros = nal[i] == 0 ? zeros + 1 : 0;
-		r->b[n++] = nal[i];
-	}
-	r->nbits = n * 8;
-}
-
-static uint32_t
-bits_u(struct bits *r, int n)
-{
-	uint32_t v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (r->pos >= r->nbits) {
-			r->bad = true;
-			return 0;
-		}
-		v = v << 1 | ((r->b[r->pos / 8] >> (7 - r->pos % 8)) & 1);
-		r->pos++;
-	}
-	return v;
-}
-
-/* Exp-Golomb ue(v); values above 2^31 are refused (none we read is that big). */
-static uint32_t
-bits_ue(struct bits *r)
-{
-	int zeros = 0;
-
-	while (!r->bad && bits_u(r, 1) == 0)
-		if (++zeros > 31)
-			r->bad = true;
-	if (r->bad)
-		return 0;
-	return (uint32_t)((1u << zeros) - 1 + bits_u(r, zeros));
-}
-
-static void
-bits_skip(struct bits *r, size_t n)
-{
-	if (r->nbits - r->pos < n) {
-		r->bad = true;
-		r->pos = r->nbits;
-		return;
-	}
-	r->pos += n;
-}
-
-/* What the configuration records repeat from the SPS. */
-struct sps_info {
-	uint8_t profile_space, tier, profile_idc, level_idc;	/* H.265 general_* */
-	uint32_t compat;
-	uint8_t constraint[6];
-	uint8_t chroma_format, bit_depth_luma, bit_depth_chroma;	/* minus 8 */
-	uint8_t max_sub_layers_minus1;
-	bool temporal_id_nesting;
-};
-
-static bool
-h264_high(uint8_t profile_idc)
-{
-	static const uint8_t high[] = { 100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139,
-	    134, 135 };
-
-	return memchr(high, profile_idc, sizeof(high)) != NULL;
-}
+/* What the configuration records repeat from the SPS: proto/h26x.c reads it. */
+#define sps_info h26x_sps
 
 static bool
 h264_parse_sps(const uint8_t *sps, size_t len, struct sps_info *si)
 {
-	struct bits r;
-
-	memset(si, 0, sizeof(*si));
-	si->chroma_format = 1;
-	if (len < 4 || (sps[0] & 0x1f) != 7)
-		return false;
-	bits_init(&r, sps, len, 1);
-	si->profile_idc = (uint8_t)bits_u(&r, 8);
-	bits_skip(&r, 16);	/* constraint flags, level_idc */
-	(void)bits_ue(&r);	/* seq_parameter_set_id */
-	if (h264_high(si->profile_idc)) {
-		si->chroma_format = (uint8_t)bits_ue(&r);
-		if (si->chroma_format == 3)
-			bits_skip(&r, 1);	/* separate_colour_plane_flag */
-		si->bit_depth_luma = (uint8_t)bits_ue(&r);
-		si->bit_depth_chroma = (uint8_t)bits_ue(&r);
-	}
-	return !r.bad && si->chroma_format <= 3 && si->bit_depth_luma <= 6 &&
-	    si->bit_depth_chroma <= 6;
-}
-
-/* profile_tier_level(1, max_sub_layers_minus1) of H.265 7.3.3. */
-static void
-h265_parse_ptl(struct bits *r, struct sps_info *si)
-{
-	bool profile_present[8], level_present[8];
-	unsigned n = si->max_sub_layers_minus1;
-
-	si->profile_space = (uint8_t)bits_u(r, 2);
-	si->tier = (uint8_t)bits_u(r, 1);
-	si->profile_idc = (uint8_t)bits_u(r, 5);
-	si->compat = bits_u(r, 32);
-	for (int i = 0; i < 6; i++)
-		si->constraint[i] = (uint8_t)bits_u(r, 8);
-	si->level_idc = (uint8_t)bits_u(r, 8);
-	for (unsigned i = 0; i < n; i++) {
-		profile_present[i] = bits_u(r, 1);
-		level_present[i] = bits_u(r, 1);
-	}
-	if (n > 0)
-		bits_skip(r, 2 * (8 - n));	/* reserved_zero_2bits */
-	for (unsigned i = 0; i < n; i++)
-		bits_skip(r, (profile_present[i] ? 88 : 0) + (level_present[i] ? 8 : 0));
+	return h264_sps_parse(sps, len, si) == 0;
 }
 
 static bool
 h265_parse_sps(const uint8_t *sps, size_t len, struct sps_info *si)
 {
-	struct bits r;
-
-	memset(si, 0, sizeof(*si));
-	if (len < 3 || ((sps[0] >> 1) & 0x3f) != 33)
-		return false;
-	bits_init(&r, sps, len, 2);
-	bits_skip(&r, 4);	/* sps_video_parameter_set_id */
-	si->max_sub_layers_minus1 = (uint8_t)bits_u(&r, 3);
-	si->temporal_id_nesting = bits_u(&r, 1);
-	if (si->max_sub_layers_minus1 > 6)
-		return false;
-	h265_parse_ptl(&r, si);
-	(void)bits_ue(&r);	/* sps_seq_parameter_set_id */
-	si->chroma_format = (uint8_t)bits_ue(&r);
-	if (si->chroma_format == 3)
-		bits_skip(&r, 1);
-	(void)bits_ue(&r);	/* pic_width_in_luma_samples */
-	(void)bits_ue(&r);	/* pic_height_in_luma_samples */
-	if (bits_u(&r, 1))	/* conformance_window_flag */
-		for (int i = 0; i < 4; i++)
-			(void)bits_ue(&r);
-	si->bit_depth_luma = (uint8_t)bits_ue(&r);
-	si->bit_depth_chroma = (uint8_t)bits_ue(&r);
-	return !r.bad && si->chroma_format <= 3 && si->bit_depth_luma <= 7 &&
-	    si->bit_depth_chroma <= 7;	/* 3 bits in hvcC */
+	return h265_sps_parse(sps, len, si) == 0;
 }
 
 /* --- checking a track ----------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include "gateway/media/frameq.h"
 #include "gateway/media/hub.h"
 #include "gateway/media/mcast.h"
+#include "gateway/media/recorder.h"
 #include "gateway/media/source.h"
 
 #include <stdio.h>
@@ -66,7 +67,7 @@ media_totals(struct media_totals *out)
 int
 media_init(void)
 {
-	if (source_init() < 0 || mcast_init() < 0)
+	if (source_init() < 0 || mcast_init() < 0 || recorder_init() < 0)
 		return -1;
 	return 0;
 }
@@ -74,6 +75,7 @@ media_init(void)
 void
 media_shutdown(void)
 {
+	recorder_shutdown();	/* first: its readers go before the hubs */
 	source_shutdown();
 	mcast_shutdown();
 }

@@ -180,6 +180,7 @@ class Gateway:
             "security": {"secret_key_file": self.key_file},
             # WS-Discovery binds UDP 3702 and multicasts Hello/Bye: only the tests about it want it.
             "onvif": {"discovery": "no"},
+            "recorder": {"dir": os.path.join(self.dir, "recordings")},
         }
         for section, keys in (extra or {}).items():
             self.settings.setdefault(section, {}).update(keys)
