@@ -640,7 +640,7 @@ take_digits(const char *p, int n)
 
 /* YYYYMMDDThhmmss[.frac]Z */
 static bool
-parse_clock_time(struct proto_str s, int64_t *us)
+parse_clock_basic(struct proto_str s, int64_t *us)
 {
 	struct rtsp_utc t;
 	int64_t frac = 0;
@@ -663,34 +663,89 @@ parse_clock_time(struct proto_str s, int64_t *us)
 	return rtsp_utc_to_us(&t, us);
 }
 
+/*
+ * The basic form, or ISO 8601's extended one ("2024-01-14T16:33:17.000Z",
+ * what JavaScript's toISOString() gives and some replay clients send):
+ * the separators are taken out and the basic form parsed.
+ */
+static bool
+parse_clock_time(struct proto_str s, int64_t *us)
+{
+	static const size_t seps[] = { 4, 7, 13, 16 };
+	char basic[32];
+	size_t n = 0;
+
+	if (s.len < 20 || s.p[4] != '-')
+		return parse_clock_basic(s, us);
+	if (s.len > sizeof(basic) + 4 || s.p[7] != '-' || s.p[13] != ':' || s.p[16] != ':')
+		return false;
+	for (size_t i = 0, k = 0; i < s.len; i++) {
+		if (k < sizeof(seps) / sizeof(seps[0]) && i == seps[k]) {
+			k++;
+			continue;
+		}
+		basic[n++] = s.p[i];
+	}
+	return parse_clock_basic(mkstr(basic, n), us);
+}
+
 static int
-parse_range_times(struct proto_str spec, struct rtsp_range *r)
+parse_npt_range(struct proto_str spec, struct rtsp_range *r)
 {
 	const char *dash = memchr(spec.p, '-', spec.len);
 	struct proto_str a, b;
-	bool npt = r->unit == RTSP_RANGE_NPT;
 
 	if (dash == NULL)
 		return PROTO_EBADMSG;
 	a = proto_str_trim(mkstr(spec.p, (size_t)(dash - spec.p)));
 	b = proto_str_trim(mkstr(dash + 1, (size_t)(spec.p + spec.len - dash - 1)));
-	if (npt && proto_str_ieq(a, "now")) {
+	if (proto_str_ieq(a, "now")) {
 		r->start_now = true;
 	} else if (a.len > 0) {
-		if (!(npt ? parse_npt_time(a, &r->start) : parse_clock_time(a, &r->start)))
+		if (!parse_npt_time(a, &r->start))
 			return PROTO_EBADMSG;
 		r->has_start = true;
 	}
 	if (b.len > 0) {
-		if (!(npt ? parse_npt_time(b, &r->end) : parse_clock_time(b, &r->end)))
+		if (!parse_npt_time(b, &r->end))
 			return PROTO_EBADMSG;
 		r->has_end = true;
 	}
 	if (!r->start_now && !r->has_start && !r->has_end)
 		return PROTO_EBADMSG;
-	if (!npt && !r->has_start)
-		return PROTO_EBADMSG;	/* clock ranges always have a start */
 	return 0;
+}
+
+/*
+ * utc-time "-" [utc-time], or ONVIF's "-" utc-time. The times hold dashes
+ * of their own in the extended form, so the range's dash is the one
+ * after the first time's Z.
+ */
+static int
+parse_clock_range(struct proto_str spec, struct rtsp_range *r)
+{
+	struct proto_str rest, b;
+	const char *z;
+
+	spec = proto_str_trim(spec);
+	if (spec.len > 0 && spec.p[0] == '-') {
+		rest = spec;
+	} else {
+		if ((z = memchr(spec.p, 'Z', spec.len)) == NULL ||
+		    !parse_clock_time(mkstr(spec.p, (size_t)(z + 1 - spec.p)), &r->start))
+			return PROTO_EBADMSG;
+		r->has_start = true;
+		rest = proto_str_trim(mkstr(z + 1, (size_t)(spec.p + spec.len - z - 1)));
+	}
+	if (rest.len == 0 || rest.p[0] != '-')
+		return PROTO_EBADMSG;
+	b = proto_str_trim(mkstr(rest.p + 1, rest.len - 1));
+	if (b.len > 0) {
+		if (!parse_clock_time(b, &r->end))
+			return PROTO_EBADMSG;
+		r->has_end = true;
+	}
+	return r->has_start || r->has_end ? 0 : PROTO_EBADMSG;
 }
 
 int
@@ -717,7 +772,7 @@ rtsp_range_parse(const char *value, size_t len, struct rtsp_range *out)
 	} else {
 		return PROTO_EBADMSG;
 	}
-	return parse_range_times(s, out);
+	return out->unit == RTSP_RANGE_NPT ? parse_npt_range(s, out) : parse_clock_range(s, out);
 }
 
 static void
@@ -761,15 +816,139 @@ rtsp_range_format(const struct rtsp_range *r, char *out, size_t outlen)
 			put_npt(&b, r->end);
 		return pbuf_result(&b);
 	}
-	if (!r->has_start)
+	if (!r->has_start && !r->has_end)
 		return PROTO_EBADMSG;
 	pbuf_puts(&b, "clock=");
-	if (!put_clock(&b, r->start))
+	if (r->has_start && !put_clock(&b, r->start))
 		return PROTO_EBADMSG;
 	pbuf_puts(&b, "-");
 	if (r->has_end && !put_clock(&b, r->end))
 		return PROTO_EBADMSG;
 	return pbuf_result(&b);
+}
+
+/* --- replay: Scale, Speed, Frames, Rate-Control, Immediate ----------------------- */
+
+int
+rtsp_scale_parse(const char *value, size_t len, int32_t *milli)
+{
+	struct proto_str v = proto_str_trim(mkstr(value, len)), ip, fp;
+	bool negative = false;
+	uint64_t whole;
+	int64_t m;
+
+	if (len > RTSP_HDR_VALUE_MAX)
+		return PROTO_ETOOBIG;
+	if (v.len > 0 && (v.p[0] == '-' || v.p[0] == '+')) {
+		negative = v.p[0] == '-';
+		v = mkstr(v.p + 1, v.len - 1);
+	}
+	split_decimal(v, &ip, &fp);
+	if (memchr(v.p, '.', v.len) != NULL && fp.len == 0)
+		return PROTO_EBADMSG;	/* "1." and "." */
+	if (ip.len == 0 && fp.len == 0)
+		return PROTO_EBADMSG;
+	if (ip.len == 0)
+		whole = 0;	/* ".5" */
+	else if (!proto_parse_uint(ip, 5, RTSP_SCALE_MAX_MILLI / 1000, &whole))
+		return PROTO_EBADMSG;
+	m = (int64_t)whole * 1000;
+	for (size_t i = 0; i < fp.len; i++) {
+		if (!proto_is_digit(fp.p[i]) || i >= 9)
+			return PROTO_EBADMSG;
+		if (i < 3)
+			m += (fp.p[i] - '0') * (i == 0 ? 100 : i == 1 ? 10 : 1);
+	}
+	if (m == 0 || m > RTSP_SCALE_MAX_MILLI)
+		return PROTO_EBADMSG;
+	*milli = (int32_t)(negative ? -m : m);
+	return 0;
+}
+
+int
+rtsp_scale_format(int32_t milli, char *out, size_t outlen)
+{
+	struct pbuf b;
+	int32_t a = milli < 0 ? -milli : milli;
+	int frac = a % 1000;
+
+	if (milli == 0 || a > RTSP_SCALE_MAX_MILLI)
+		return PROTO_EBADMSG;
+	pbuf_init(&b, out, outlen);
+	pbuf_printf(&b, "%s%d.", milli < 0 ? "-" : "", a / 1000);
+	if (frac % 100 == 0)
+		pbuf_printf(&b, "%d", frac / 100);
+	else if (frac % 10 == 0)
+		pbuf_printf(&b, "%02d", frac / 10);
+	else
+		pbuf_printf(&b, "%03d", frac);
+	return pbuf_result(&b);
+}
+
+int
+rtsp_frames_parse(const char *value, size_t len, struct rtsp_frames *out)
+{
+	struct proto_str v = proto_str_trim(mkstr(value, len));
+	uint64_t ms;
+
+	memset(out, 0, sizeof(*out));
+	if (len > RTSP_HDR_VALUE_MAX)
+		return PROTO_ETOOBIG;
+	if (proto_str_ieq(v, "all"))
+		out->mode = RTSP_FRAMES_ALL;
+	else if (proto_str_ieq(v, "predicted"))
+		out->mode = RTSP_FRAMES_PREDICTED;
+	else if (proto_str_ieq(v, "intra"))
+		out->mode = RTSP_FRAMES_INTRA;
+	else if (has_prefix_ci(v, "intra/")) {
+		if (!proto_parse_uint(mkstr(v.p + 6, v.len - 6), 8, RTSP_FRAMES_INTERVAL_MAX, &ms))
+			return PROTO_EBADMSG;
+		out->mode = RTSP_FRAMES_INTRA;
+		out->interval_ms = (uint32_t)ms;
+	} else {
+		return PROTO_EBADMSG;
+	}
+	return 0;
+}
+
+int
+rtsp_frames_format(const struct rtsp_frames *f, char *out, size_t outlen)
+{
+	struct pbuf b;
+
+	pbuf_init(&b, out, outlen);
+	switch (f->mode) {
+	case RTSP_FRAMES_ALL:
+		pbuf_puts(&b, "all");
+		break;
+	case RTSP_FRAMES_PREDICTED:
+		pbuf_puts(&b, "predicted");
+		break;
+	case RTSP_FRAMES_INTRA:
+		if (f->interval_ms > RTSP_FRAMES_INTERVAL_MAX)
+			return PROTO_EBADMSG;
+		pbuf_puts(&b, "intra");
+		if (f->interval_ms)
+			pbuf_printf(&b, "/%u", (unsigned)f->interval_ms);
+		break;
+	default:
+		return PROTO_EBADMSG;
+	}
+	return pbuf_result(&b);
+}
+
+int
+rtsp_yesno_parse(const char *value, size_t len, bool *out)
+{
+	struct proto_str v = proto_str_trim(mkstr(value, len));
+
+	if (proto_str_ieq(v, "yes"))
+		*out = true;
+	else if (proto_str_ieq(v, "no"))
+		*out = false;
+	else
+		return PROTO_EBADMSG;
+	return 0;
 }
 
 /* --- RTP-Info ------------------------------------------------------------ */

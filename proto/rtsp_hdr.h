@@ -128,7 +128,9 @@ struct rtsp_range {
 };
 
 /* npt=start-[end] (seconds "12.5" or "h:mm:ss.f"), npt=now-, npt=-end,
- * clock=YYYYMMDDThhmmss[.frac]Z-[YYYYMMDDThhmmss[.frac]Z]; a ";time=..."
+ * clock=YYYYMMDDThhmmss[.frac]Z-[YYYYMMDDThhmmss[.frac]Z] and ONVIF's
+ * clock=-<time> (no start: from where replay is); clock times may also be
+ * in ISO 8601's extended form (2024-01-14T16:33:17.5Z). A ";time=..."
  * parameter is ignored. smpte ranges are PROTO_EUNSUPPORTED. Fractions
  * beyond microseconds are truncated. */
 int rtsp_range_parse(const char *value, size_t len, struct rtsp_range *out);
@@ -192,6 +194,39 @@ void rtsp_unsupported_init(struct rtsp_unsupported *u);
  */
 int rtsp_require_check(const char *value, size_t len, const char *const *supported,
     struct rtsp_unsupported *u);
+
+/* --- replay: Scale, Speed, Frames, Rate-Control, Immediate ------------- */
+
+#define RTSP_SCALE_MAX_MILLI	64000	/* |Scale| and Speed up to 64 */
+#define RTSP_FRAMES_INTERVAL_MAX 86400000u	/* Frames: intra/<ms> up to a day */
+
+/*
+ * Scale or Speed (RFC 2326 §12.34, §12.35): a decimal number, in
+ * thousandths ("-1.0" is -1000, "0.5" is 500). Digits beyond the third
+ * decimal are truncated; 0 (after truncation) and |v| above
+ * RTSP_SCALE_MAX_MILLI are PROTO_EBADMSG, as is a negative Speed (the
+ * caller checks that: Speed is a rate, Scale a direction too).
+ */
+int rtsp_scale_parse(const char *value, size_t len, int32_t *milli);
+/* "-1.0", "4.0", "0.5", "1.25": at least one decimal, no trailing zero beyond it. */
+int rtsp_scale_format(int32_t milli, char *out, size_t outlen);
+
+enum rtsp_frames_mode {
+	RTSP_FRAMES_ALL,
+	RTSP_FRAMES_INTRA,		/* clean points only, at least interval_ms apart (0: every one) */
+	RTSP_FRAMES_PREDICTED,		/* no frame that nothing refers to (B-frames) */
+};
+
+struct rtsp_frames {
+	enum rtsp_frames_mode mode;
+	uint32_t interval_ms;		/* RTSP_FRAMES_INTRA only */
+};
+
+/* ONVIF Streaming's Frames: "all", "intra", "intra/<ms>", "predicted" (ASCII case-insensitive). */
+int rtsp_frames_parse(const char *value, size_t len, struct rtsp_frames *out);
+int rtsp_frames_format(const struct rtsp_frames *f, char *out, size_t outlen);
+/* "yes" or "no" (Rate-Control, Immediate), ASCII case-insensitive. */
+int rtsp_yesno_parse(const char *value, size_t len, bool *out);
 
 /* --- CSeq ------------------------------------------------------------- */
 

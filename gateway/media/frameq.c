@@ -73,6 +73,10 @@ wake_all(void *arg)
 	while ((q = TAILQ_FIRST(&wake_list)) != NULL) {
 		TAILQ_REMOVE(&wake_list, q, wake_link);
 		q->scheduled = false;
+		if (q->space_due) {
+			q->space_due = false;
+			q->ops->space(q);	/* may queue frames: the wake below sends them */
+		}
 		q->ops->wake(q);
 	}
 }
@@ -148,6 +152,11 @@ ring_pop(struct frameq *q)
 	q->count--;
 	q->pos = 0;
 	media_frame_unref(f);
+	if (q->want_space && q->queued_bytes <= q->low_water) {
+		q->want_space = false;
+		q->space_due = true;
+		schedule_wake(q);
+	}
 }
 
 /* --- the queue ------------------------------------------------------------------- */
@@ -257,6 +266,20 @@ frameq_offer(struct frameq *q, struct media_frame *f)
 	}
 	frameq_push(q, f, 0);
 	return true;
+}
+
+void
+frameq_want_space(struct frameq *q, size_t low_water)
+{
+	if (q->ops->space == NULL)
+		return;
+	q->low_water = low_water;
+	if (q->queued_bytes <= low_water) {
+		q->space_due = true;
+		schedule_wake(q);
+	} else {
+		q->want_space = true;
+	}
 }
 
 void

@@ -79,6 +79,8 @@ struct frameq;
 struct frameq_ops {
 	/* Frames were queued (called after the loop pass that queued them). */
 	void (*wake)(struct frameq *q);
+	/* Optional: the queue came down to its low-water mark (frameq_want_space). */
+	void (*space)(struct frameq *q);
 };
 
 struct frameq_stats {
@@ -102,6 +104,8 @@ struct frameq {
 	bool waiting_keyframe;
 	bool mark_next;			/* the next frame queued gets FQ_DISCONT */
 	bool scheduled;			/* on the wake list */
+	bool want_space, space_due;	/* frameq_want_space(): waiting for, reached */
+	size_t low_water;
 	fq_entry *ring;
 	uint32_t cap, head, count;
 	size_t queued_bytes;
@@ -132,6 +136,12 @@ void frameq_wait_start(struct frameq *q);
 void frameq_drop_unsent(struct frameq *q);
 /* Drop everything, even a frame half written (datagrams only). */
 void frameq_discard(struct frameq *q);
+/*
+ * Call ops->space once, in a later loop pass, when at most |low_water|
+ * bytes are queued (at once if that is so already): a feed that is not
+ * paced by a source (replay as fast as the reader reads) refills on it.
+ */
+void frameq_want_space(struct frameq *q, size_t low_water);
 /* Queue a reader-specific packet (an RTCP SR) on |track|'s RTCP channel. */
 void frameq_queue_control(struct frameq *q, int track, const void *pkt, size_t len);
 

@@ -379,6 +379,66 @@ test_url(void)
 	is_int(rtsp_url_parse("/a\0b", 4, 0, &u), PROTO_EBADMSG, "NUL in the path");
 }
 
+static void
+test_replay_headers(void)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		int32_t milli;
+		const char *out;
+	} scales[] = {
+		{ "1.0", 0, 1000, "1.0" }, { "-1.0", 0, -1000, "-1.0" }, { "4", 0, 4000, "4.0" },
+		{ " 2.5 ", 0, 2500, "2.5" }, { "0.5", 0, 500, "0.5" }, { ".25", 0, 250, "0.25" },
+		{ "+8", 0, 8000, "8.0" }, { "1.2345", 0, 1234, "1.234" }, { "-0.125", 0, -125, "-0.125" },
+		{ "64", 0, 64000, "64.0" }, { "64.001", PROTO_EBADMSG, 0, NULL },
+		{ "0", PROTO_EBADMSG, 0, NULL }, { "0.0001", PROTO_EBADMSG, 0, NULL },
+		{ "1.", PROTO_EBADMSG, 0, NULL }, { ".", PROTO_EBADMSG, 0, NULL }, { "", PROTO_EBADMSG, 0, NULL },
+		{ "-", PROTO_EBADMSG, 0, NULL }, { "1e3", PROTO_EBADMSG, 0, NULL },
+		{ "2.0000000001", PROTO_EBADMSG, 0, NULL }, { "--1", PROTO_EBADMSG, 0, NULL },
+		{ "99999999999", PROTO_EBADMSG, 0, NULL },
+	};
+	static const struct {
+		const char *in;
+		int rc;
+		enum rtsp_frames_mode mode;
+		uint32_t ms;
+		const char *out;
+	} frames[] = {
+		{ "intra", 0, RTSP_FRAMES_INTRA, 0, "intra" }, { "Intra/4000", 0, RTSP_FRAMES_INTRA, 4000, "intra/4000" },
+		{ "all", 0, RTSP_FRAMES_ALL, 0, "all" }, { " predicted", 0, RTSP_FRAMES_PREDICTED, 0, "predicted" },
+		{ "intra/", PROTO_EBADMSG, 0, 0, NULL }, { "intra/-1", PROTO_EBADMSG, 0, 0, NULL },
+		{ "intra/86400001", PROTO_EBADMSG, 0, 0, NULL }, { "predicted/40", PROTO_EBADMSG, 0, 0, NULL },
+		{ "some", PROTO_EBADMSG, 0, 0, NULL },
+	};
+	char out[32];
+	bool yes;
+
+	for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]); i++) {
+		int32_t m = 0;
+		int rc = rtsp_scale_parse(scales[i].in, strlen(scales[i].in), &m);
+
+		if (!is_int(rc, scales[i].rc, scales[i].in) || rc != 0)
+			continue;
+		is_int(m, scales[i].milli, "  in thousandths");
+		rtsp_scale_format(m, out, sizeof(out));
+		is_str(out, scales[i].out, "  formatted back");
+	}
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++) {
+		struct rtsp_frames f;
+		int rc = rtsp_frames_parse(frames[i].in, strlen(frames[i].in), &f);
+
+		if (!is_int(rc, frames[i].rc, frames[i].in) || rc != 0)
+			continue;
+		ok(f.mode == frames[i].mode && f.interval_ms == frames[i].ms, "  mode and interval");
+		rtsp_frames_format(&f, out, sizeof(out));
+		is_str(out, frames[i].out, "  formatted back");
+	}
+	ok(rtsp_yesno_parse(" YES", 4, &yes) == 0 && yes, "yes");
+	ok(rtsp_yesno_parse("no", 2, &yes) == 0 && !yes, "no");
+	is_int(rtsp_yesno_parse("y", 1, &yes), PROTO_EBADMSG, "y is neither");
+}
+
 int
 main(void)
 {
@@ -392,5 +452,6 @@ main(void)
 	test_require();
 	test_cseq();
 	test_url();
+	test_replay_headers();
 	return done_testing();
 }
