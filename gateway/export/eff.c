@@ -171,6 +171,7 @@ struct plan {
 
 struct scan {
 	bool have_start;
+	bool overlaps;			/* a sample of the reference track ends after |from| */
 	int seg;
 	uint64_t frag_pos, bytes_before;
 	int64_t origin_us;
@@ -199,6 +200,8 @@ scan_fragment(const struct eff_seg *s, int seg, const struct mp4r_track *t,
 			*past_end = smp.index == 0;
 			break;
 		}
+		if (dts_us + eff_ticks_to_us(smp.duration, t->timescale) > rq->from_us)
+			sc->overlaps = true;
 		if (smp.sync && (pts_us <= rq->from_us || !sc->have_start)) {
 			sc->have_start = true;
 			sc->seg = seg;
@@ -252,7 +255,7 @@ make_plan(const struct eff_request *rq, const struct eff_seg *first, const struc
 	for (int i = 0; i < rq->nsegments && !done; i++)
 		if (plan_segment(rq, i, first, m, &sc, &done, err) < 0)
 			return -1;
-	if (!sc.have_start) {
+	if (!sc.have_start || !sc.overlaps) {
 		eff_seterr(err, "nothing was recorded between the start and the end asked for");
 		return -1;
 	}
@@ -287,6 +290,8 @@ struct job {
 	int first_event, end_event;	/* rq->events in [from, to) */
 	uint64_t done;
 	uint32_t group, in_group;	/* fragments per index entry */
+	struct eff_der der;		/* the signer's certificates */
+	size_t siglen;
 	char *xml;			/* one event document */
 };
 
@@ -789,18 +794,16 @@ write_meta(struct job *j)
 {
 	struct mp4w_buf b;
 	struct meta_layout l;
-	struct eff_der der;
 	uint8_t md[32];
-	size_t siglen, n;
+	size_t n;
 	EVP_MD_CTX *file = EVP_MD_CTX_new();
 	int rc = -1;
 
 	mp4w_buf_growing(&b, (size_t)EFF_MAX_INDEX * EFF_INDEX_ENTRY + (1u << 20));
-	if (file == NULL || eff_check_key(j->rq->signer->key, &siglen, j->err) < 0 ||
-	    eff_der_get(j->rq->signer, &der, j->err) < 0)
+	if (file == NULL)
 		goto out;
 	out_entry(&j->out, 0);
-	build_meta(j, &der, siglen, &b, &l);
+	build_meta(j, &j->der, j->siglen, &b, &l);
 	if (mp4w_buf_result(&b) < 0) {
 		eff_seterr(j->err, "the meta box cannot be built");
 		goto out;
@@ -808,7 +811,7 @@ write_meta(struct job *j)
 	EVP_MD_CTX_copy_ex(file, j->out.hash);
 	EVP_DigestUpdate(j->out.hash, b.p, b.len);	/* sibo still zero */
 	EVP_DigestFinal_ex(j->out.hash, md, NULL);
-	n = siglen;
+	n = j->siglen;
 	if (eff_sign_digest(j->rq->signer->key, md, b.p + l.sinf.sibo_payload, &n, j->err) < 0)
 		goto out;
 	EVP_DigestUpdate(file, b.p, b.len);
@@ -818,7 +821,6 @@ write_meta(struct job *j)
 		goto out;
 	rc = 0;
 out:
-	eff_der_free(&der);
 	EVP_MD_CTX_free(file);
 	mp4w_buf_free(&b);
 	return rc;
@@ -872,7 +874,10 @@ select_events(struct job *j)
 static int
 prepare(struct job *j)
 {
-	if (check_request(j->rq, j->err) < 0 || select_events(j) < 0 ||
+	/* The key and certificates first: a refusal costs no copying. */
+	if (check_request(j->rq, j->err) < 0 ||
+	    eff_check_key(j->rq->signer->key, &j->siglen, j->err) < 0 ||
+	    eff_der_get(j->rq->signer, &j->der, j->err) < 0 || select_events(j) < 0 ||
 	    eff_seg_open(&j->first, j->rq->segments[0], j->err) < 0 ||
 	    map_tracks(&j->first.movie, j->rq->keep, j->end_event > j->first_event, &j->map,
 	    j->err) < 0 ||
@@ -963,6 +968,7 @@ eff_export(const struct eff_request *rq, struct eff_result *res)
 	}
 out:
 	close_out(&j, ok);
+	eff_der_free(&j.der);
 	mp4w_free(&j.w);
 	eff_seg_close(&j.first);
 	return ok ? 0 : -1;

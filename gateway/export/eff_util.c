@@ -160,7 +160,7 @@ eff_der_get(const struct eff_signer *s, struct eff_der *d, char *err)
 		return -1;
 	}
 	if (to_der(s->cert, &d->cert, &d->cert_len, err) < 0)
-		return -1;
+		return -1;	/* eff_der_free() frees what was made */
 	for (int i = 0; s->chain != NULL && i < sk_X509_num(s->chain); i++) {
 		if (d->nchain == EFF_MAX_CHAIN) {
 			eff_seterr(err, "more than %d intermediate certificates", EFF_MAX_CHAIN);
