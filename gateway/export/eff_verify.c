@@ -243,7 +243,8 @@ check_moof(struct vstate *v, const struct mp4r_box *b, const struct mp4r_box *md
 		finding(v->rep, true, b->pos, b->type, "fragment %u has sequence number %u where %u "
 		    "was due: a fragment was removed, inserted or moved here", v->rep->fragments,
 		    f.seq, v->last_seq + 1);
-	v->last_seq = f.seq;
+	if (f.seq > v->last_seq)
+		v->last_seq = f.seq;
 	if (mdat == NULL)
 		finding(v->rep, true, b->pos, b->type, "moof not followed by its mdat");
 	else if (mp4r_frag_check_mdat(&f, mdat) < 0)
@@ -615,14 +616,52 @@ out:
 
 /* --- where: the digest index ------------------------------------------------------- */
 
+/* Is the box recorded at |off| (|type|, |size| bytes with what follows in its entry) still there? */
+static bool
+same_place(struct vstate *v, uint32_t type, uint64_t off, uint64_t size)
+{
+	struct mp4r_box b;
+	uint64_t end = off + size, pos = off;
+
+	if (header_at(v, off, &b) < 0 || b.type != type)
+		return false;
+	while (pos < end && header_at(v, pos, &b) == 0 && b.size > 0)
+		pos += b.size;
+	return pos == end;
+}
+
+static void
+report_entry(struct vstate *v, uint32_t type, uint64_t off, uint64_t size, bool *shifted)
+{
+	char n[5];
+
+	if (type == T('c', 'e', 'r', 't'))
+		finding(v->rep, true, off, type, "the certificate at offset %llu is not the one the "
+		    "export was signed with: it was replaced", (unsigned long long)off);
+	else if (off >= v->meta_pos)
+		finding(v->rep, true, off, type, "box '%s' at offset %llu was changed after signing",
+		    fourcc(type, n), (unsigned long long)off);
+	else if (same_place(v, type, off, size))
+		finding(v->rep, true, off, type, "the bytes at offset %llu..%llu ('%s'%s) are not "
+		    "those that were signed: the media or headers inside were changed",
+		    (unsigned long long)off, (unsigned long long)(off + size), fourcc(type, n),
+		    type == T('m', 'o', 'o', 'f') ? " and its mdat" : "");
+	else {
+		finding(v->rep, true, off, type, "the boxes from offset %llu on are not those that "
+		    "were signed ('%s' of %llu bytes was here): boxes were removed, inserted or "
+		    "moved", (unsigned long long)off, fourcc(type, n), (unsigned long long)size);
+		*shifted = true;
+	}
+}
+
 static void
 locate(struct vstate *v)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint64_t expect = 0;
 	uint8_t md[32];
 	char n[5];
 	int told = 0;
+	bool shifted = false;
 
 	if (!v->mv.has_index) {
 		finding(v->rep, true, v->meta_pos, 0, "no vssgate digest index: the changed bytes "
@@ -636,6 +675,8 @@ locate(struct vstate *v)
 		const uint8_t *want;
 
 		eff_index_entry(&v->mv, i, &type, &off, &size, &want);
+		if (shifted)
+			break;		/* everything after a removal differs: said once */
 		if (off > v->r->size || size > v->r->size - off) {
 			finding(v->rep, true, off, type, "the file is shorter than when it was signed: "
 			    "'%s' at offset %llu (%llu bytes) is missing", fourcc(type, n),
@@ -650,20 +691,7 @@ locate(struct vstate *v)
 		if (memcmp(md, want, 32) == 0)
 			continue;
 		told++;
-		if (type == T('c', 'e', 'r', 't'))
-			finding(v->rep, true, off, type, "the certificate at offset %llu is not the one "
-			    "the export was signed with: it was replaced", (unsigned long long)off);
-		else if (off >= v->meta_pos)
-			finding(v->rep, true, off, type, "box '%s' at offset %llu was changed after "
-			    "signing", fourcc(type, n), (unsigned long long)off);
-		else
-			finding(v->rep, true, off, type, "the bytes at offset %llu..%llu ('%s'%s) are not "
-			    "those that were signed: %s", (unsigned long long)off,
-			    (unsigned long long)(off + size), fourcc(type, n),
-			    type == T('m', 'o', 'o', 'f') ? " and its mdat" : "",
-			    off == expect ? "media or headers changed here" : "a box was removed or moved");
-		(void)expect;
-		expect = off + size;
+		report_entry(v, type, off, size, &shifted);
 	}
 	EVP_MD_CTX_free(ctx);
 	if (told == 0)
@@ -735,7 +763,7 @@ summarize(struct vstate *v)
 		    "of the media is not in the file");
 	}
 	for (int i = 0; i < rep->ntracks; i++) {
-		double d = rep->track[i].timescale ?
+		double d = rep->track[i].timescale && !rep->track[i].events ?
 		    (double)rep->track[i].end_dts / rep->track[i].timescale : 0;
 
 		if (d > rep->duration_s)

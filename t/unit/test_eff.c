@@ -779,12 +779,14 @@ test_tampering(void)
 	memcpy(q, p, len);
 	q[b[m5].pos + b[m5].size / 2] ^= 0x01;
 	save_tampered("t-flip.mp4", q, len, "one media bit flipped", "moof", b[m5 - 1].pos,
-	    b[m5 - 1].pos, "not those that were signed");
+	    b[m5 - 1].pos, "inside were changed");
 	free(q);
 
 	q = cut_paste(p, len, b[f7].pos, b[f8].pos, NULL, 0, &qlen);
 	save_tampered("t-removed.mp4", q, qlen, "a fragment removed", "moof", b[f7].pos, b[f7].pos,
 	    "sequence");
+	save_tampered("t-removed.mp4", q, qlen, "a fragment removed, by the digest index", "moof",
+	    b[f7].pos, b[f7].pos, "removed, inserted or moved");
 	free(q);
 
 	{	/* fragments 3 and 4 swapped: [f3, f4) and [f4, f4 + moof + mdat) */
