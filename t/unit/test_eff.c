@@ -820,6 +820,72 @@ out:
 	free(p);
 }
 
+/* isosign's way: schm 'OEFF', cstb inside schi; signed again with the openssl command. */
+static void
+test_deviations(void)
+{
+	struct mp4r_box sinf, schm, schi, cstb, sibo;
+	size_t len, mp, sl;
+	uint8_t *p = load(full_path, &len), *q, *sig;
+	struct tlbox b[128];
+	const char *path = tmp_path("isosign.mp4");
+	json_t *rep = NULL;
+	int n;
+
+	if (p == NULL || (n = top_boxes(p, len, b, 128)) < 2)
+		return;
+	mp = b[n - 1].pos;
+	if (!ok(mp4r_find(p + mp, len - mp, mp, "meta/ipro/sinf", NULL, &sinf) == 1 &&
+	    mp4r_find(p + mp, len - mp, mp, "meta/ipro/sinf/schm", NULL, &schm) == 1 &&
+	    mp4r_find(p + mp, len - mp, mp, "meta/ipro/sinf/cstb", NULL, &cstb) == 1 &&
+	    mp4r_find(p + mp, len - mp, mp, "meta/ipro/sinf/schi", NULL, &schi) == 1 &&
+	    cstb.pos < schm.pos && schm.pos < schi.pos, "sinf is cstb, schm, schi")) {
+		free(p);
+		return;
+	}
+	q = malloc(len);
+	memcpy(q, p, len);
+	{	/* sinf: schm, schi{cstb, sibo, cert} in the same bytes */
+		size_t o = (size_t)cstb.pos;
+
+		memcpy(q + o, p + schm.pos, (size_t)schm.size);
+		memcpy(q + o + 12, "OEFF", 4);	/* scheme_type, after the FullBox header */
+		o += (size_t)schm.size;
+		proto_wr32(q + o, (uint32_t)(schi.size + cstb.size));
+		memcpy(q + o + 4, "schi", 4);
+		memcpy(q + o + 8, p + cstb.pos, (size_t)cstb.size);
+		memcpy(q + o + 8 + cstb.size, p + schi.pos + 8, (size_t)schi.size - 8);
+	}
+	if (mp4r_find(q + mp, len - mp, mp, "meta/ipro/sinf/schi/sibo", NULL, &sibo) != 1) {
+		ok(false, "sibo found again");
+		goto out;
+	}
+	memset(q + sibo.pos + sibo.hdr, 0, sibo.body_len);
+	save(path, q, len);
+	ok(shell("openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:20 "
+	    "-sigopt rsa_mgf1_md:sha256 -sign '%s' -out '%s.sig' '%s'", kpath("self.key"), path,
+	    path), "signed again with the openssl command, as isosign does");
+	{
+		char sp[400];
+
+		snprintf(sp, sizeof(sp), "%s.sig", path);
+		sig = load(sp, &sl);
+	}
+	if (sig == NULL || sl != sibo.body_len)
+		goto out;
+	memcpy(q + sibo.pos + sibo.hdr, sig, sl);
+	free(sig);
+	save(path, q, len);
+	ok(verify(path, NULL, &rep) == 0 && has_finding(rep, "schm", 0, UINT64_MAX, "'OEFF'") &&
+	    has_finding(rep, "cstb", 0, UINT64_MAX, "inside schi") &&
+	    json_object_get(rep, "start") != NULL, "vssgate-verify accepts schm 'OEFF' and cstb "
+	    "inside schi, says so, and still finds the start time");
+	json_decref(rep);
+out:
+	free(q);
+	free(p);
+}
+
 /* --- the other cases ------------------------------------------------------------------ */
 
 static void
@@ -1041,6 +1107,7 @@ main(void)
 	}
 	test_full();
 	test_tampering();
+	test_deviations();
 	test_countersign();
 	test_levels();
 	test_middle();
