@@ -1079,10 +1079,35 @@ test_refusals(void)
 	ok(no_part_files(fx.tmp), "no temporary file is left behind");
 }
 
+/* The seed corpus of t/fuzz/fuzz_effverify: a one-second export, counter-signed, torn. */
+static int
+write_corpus(const char *dir)
+{
+	struct eff_signer sg = { .key = self.key, .cert = self.cert };
+	struct eff_signer cs = { .key = counter.key, .cert = counter.cert, .auib = "received" };
+	struct eff_result res;
+	char one[400], two[400], err[256];
+	uint8_t *p;
+	size_t len;
+
+	snprintf(one, sizeof(one), "%s/one_second.mp4", dir);
+	snprintf(two, sizeof(two), "%s/countersigned.mp4", dir);
+	if (export(one, NULL, T0_US, T0_US + SEC, EFF_KEEP_VIDEO | EFF_KEEP_EVENTS, &sg, &res,
+	    NULL, NULL) < 0 || eff_countersign(one, two, &cs, err, sizeof(err)) < 0)
+		return 1;
+	if ((p = load(one, &len)) == NULL)
+		return 1;
+	snprintf(two, sizeof(two), "%s/torn.mp4", dir);
+	save(two, p, len * 2 / 3);
+	free(p);
+	return 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	char cmd[400];
+	bool corpus = argc == 3 && strcmp(argv[1], "--corpus") == 0;
 
 	srcdir = getenv("top_srcdir") ? getenv("top_srcdir") : "../..";
 	builddir = getenv("top_builddir") ? getenv("top_builddir") : ".";
@@ -1104,6 +1129,12 @@ main(void)
 		seg_list[i] = seg_path[i];
 		if (!ok(make_segment(seg_path[i], &segs[i]), "segment %d recorded with mp4w", i))
 			return done_testing();
+	}
+	if (corpus) {
+		int rc = write_corpus(argv[2]);
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx.tmp);
+		return system(cmd) == 0 ? rc : 1;
 	}
 	test_full();
 	test_tampering();
