@@ -705,7 +705,8 @@ cut_paste(const uint8_t *p, size_t len, size_t a, size_t b, const uint8_t *with,
 	uint8_t *q = malloc(len - (b - a) + n);
 
 	memcpy(q, p, a);
-	memcpy(q + a, with, n);
+	if (n > 0)
+		memcpy(q + a, with, n);
 	memcpy(q + a + n, p + b, len - b);
 	*out_len = len - (b - a) + n;
 	return q;
