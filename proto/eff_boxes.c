@@ -124,12 +124,98 @@ eff_put_meta_hdlr(struct mp4w_buf *b)
 
 void
 eff_put_index_entry(struct mp4w_buf *b, uint32_t type, uint64_t off, uint64_t size,
-    const uint8_t sha256[32])
+    uint64_t locsum)
 {
 	mp4w_put32(b, type);
 	mp4w_put64(b, off);
 	mp4w_put64(b, size);
-	mp4w_put(b, sha256, 32);
+	mp4w_put64(b, locsum);
+}
+
+/* --- the index's checksum ---------------------------------------------------------- */
+
+#define LOC_MUL 0x9e3779b97f4a7c15ull	/* odd: multiplying by it is invertible */
+
+static uint64_t
+rd64le(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);		/* the host's order: the sum is defined little-endian */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+static inline uint64_t
+lane_step(uint64_t acc, uint64_t w)
+{
+	acc = (acc ^ w) * LOC_MUL;
+	return acc ^ (acc >> 29);
+}
+
+static void
+locsum_block(struct eff_locsum *c, const uint8_t *p)
+{
+	for (int i = 0; i < 4; i++)
+		c->lane[i] = lane_step(c->lane[i], rd64le(p + 8 * i));
+}
+
+void
+eff_locsum_init(struct eff_locsum *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (int i = 0; i < 4; i++)
+		c->lane[i] = (uint64_t)(i + 1) * 0x243f6a8885a308d3ull;
+}
+
+void
+eff_locsum_update(struct eff_locsum *c, const uint8_t *p, size_t n)
+{
+	c->len += n;
+	if (c->ntail > 0) {
+		size_t k = 32 - c->ntail < n ? 32 - c->ntail : n;
+
+		memcpy(c->tail + c->ntail, p, k);
+		c->ntail += k;
+		p += k;
+		n -= k;
+		if (c->ntail < 32)
+			return;
+		locsum_block(c, c->tail);
+		c->ntail = 0;
+	}
+	for (; n >= 32; p += 32, n -= 32)
+		locsum_block(c, p);
+	memcpy(c->tail, p, n);
+	c->ntail = n;
+}
+
+uint64_t
+eff_locsum_final(const struct eff_locsum *c)
+{
+	struct eff_locsum f = *c;
+	uint64_t h;
+
+	if (f.ntail > 0) {		/* the last block padded with zeros; the length tells */
+		memset(f.tail + f.ntail, 0, 32 - f.ntail);
+		locsum_block(&f, f.tail);
+	}
+	h = f.len * LOC_MUL;
+	for (int i = 0; i < 4; i++)
+		h = lane_step(h, f.lane[i]);
+	return h;
+}
+
+uint64_t
+eff_locsum(const uint8_t *p, size_t n)
+{
+	struct eff_locsum c;
+
+	eff_locsum_init(&c);
+	eff_locsum_update(&c, p, n);
+	return eff_locsum_final(&c);
 }
 
 static void
@@ -469,14 +555,14 @@ eff_meta_parse(const struct mp4r_iter *it, const struct mp4r_box *meta, struct e
 
 void
 eff_index_entry(const struct eff_meta_view *v, uint32_t i, uint32_t *type, uint64_t *off,
-    uint64_t *size, const uint8_t **sha256)
+    uint64_t *size, uint64_t *locsum)
 {
 	const uint8_t *e = v->index.p + (size_t)i * EFF_INDEX_ENTRY;
 
 	*type = proto_rd32(e);
 	*off = (uint64_t)proto_rd32(e + 4) << 32 | proto_rd32(e + 8);
 	*size = (uint64_t)proto_rd32(e + 12) << 32 | proto_rd32(e + 16);
-	*sha256 = e + 20;
+	*locsum = (uint64_t)proto_rd32(e + 20) << 32 | proto_rd32(e + 24);
 }
 
 /* --- the export's moov ------------------------------------------------------------ */

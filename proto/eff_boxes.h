@@ -23,11 +23,16 @@
  * vssgate's boxes (uuid boxes, so that no reader mistakes them for a
  * registered type; both are covered by the signature like every byte):
  *   EFF_UUID_INDEX  u32 version (1), u32 count, then per entry: u32 type,
- *                   u64 offset, u64 size, 32-byte SHA-256 of the box's
- *                   bytes. One entry per top-level box before meta, and for
- *                   meta's hdlr and suep, and for the first signer's cert
+ *                   u64 offset, u64 size, u64 eff_locsum of the bytes. One
+ *                   entry for ftyp, for moov, for each fragment (moof +
+ *                   mdat; a run of fragments in a very long export), and
+ *                   for meta's hdlr and suep and the first signer's cert
  *                   (written before signing). It tells a verifier WHERE a
- *                   broken signature was broken.
+ *                   broken signature was broken. It is a locator, not a
+ *                   seal: the signature is what proves; a forger who made
+ *                   a change keep its locsum would still break the
+ *                   signature, and only the "where" would be lost. (A
+ *                   second SHA-256 would cost a third of an export's time.)
  *   EFF_UUID_CHAIN  per certificate: u32 length, DER bytes.
  *
  * Times: proto/ keeps no clock; the conversions below are arithmetic on
@@ -51,7 +56,7 @@
 #define EFF_SCHEME_VERSION	0x00010000u
 #define EFF_MAX_SIGNERS		8
 #define EFF_MAX_CHAIN		8
-#define EFF_INDEX_ENTRY		52	/* u32 type, u64 offset, u64 size, 32 bytes */
+#define EFF_INDEX_ENTRY		28	/* u32 type, u64 offset, u64 size, u64 locsum */
 
 extern const uint8_t EFF_UUID_INDEX[16];
 extern const uint8_t EFF_UUID_CHAIN[16];
@@ -114,7 +119,25 @@ void eff_put_events_trak(struct mp4w_buf *b, uint32_t track_id, uint32_t timesca
 /* The hdlr of the file-level meta. */
 void eff_put_meta_hdlr(struct mp4w_buf *b);
 void eff_put_index_entry(struct mp4w_buf *b, uint32_t type, uint64_t off, uint64_t size,
-    const uint8_t sha256[32]);
+    uint64_t locsum);
+
+/*
+ * The index's checksum: four 64-bit lanes over 32-byte blocks, each word
+ * xored in, multiplied by an odd constant and folded (each step is a
+ * bijection of the lane, so a change of one word always changes the sum),
+ * the lanes and the length mixed at the end. Incremental: any split of
+ * the input gives the same sum.
+ */
+struct eff_locsum {
+	uint64_t lane[4];
+	uint8_t tail[32];
+	size_t ntail;
+	uint64_t len;
+};
+void eff_locsum_init(struct eff_locsum *c);
+void eff_locsum_update(struct eff_locsum *c, const uint8_t *p, size_t n);
+uint64_t eff_locsum_final(const struct eff_locsum *c);
+uint64_t eff_locsum(const uint8_t *p, size_t n);
 
 struct eff_sinf_params {
 	const struct eff_cstb_entry *cstb;	/* NULL: none */
@@ -215,6 +238,6 @@ int eff_meta_parse(const struct mp4r_iter *it, const struct mp4r_box *meta,
     struct eff_meta_view *v);
 /* Index entry |i| of |v|. */
 void eff_index_entry(const struct eff_meta_view *v, uint32_t i, uint32_t *type, uint64_t *off,
-    uint64_t *size, const uint8_t **sha256);
+    uint64_t *size, uint64_t *locsum);
 
 #endif

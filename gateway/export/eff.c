@@ -18,6 +18,7 @@
 #include "proto/xmlw.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
@@ -35,12 +36,30 @@ struct out {
 	char tmp[4096];
 	uint64_t pos;
 	EVP_MD_CTX *hash;		/* every byte: what is signed */
-	EVP_MD_CTX *box;		/* the current index entry's bytes */
+	struct eff_locsum box;		/* the current index entry's bytes */
 	uint64_t entry_pos;
 	uint32_t entry_type;
 	struct mp4w_buf index;		/* entries, EFF_INDEX_ENTRY each */
 	uint32_t nindex;
+	uint64_t flushed;		/* writeback started up to here */
 };
+
+#define WRITEBACK_STEP (32u << 20)
+
+/*
+ * Starts the disk writing what is written so far, without waiting: the
+ * fsync before the rename then has little left to do, and the export's
+ * dirty pages do not pile up in the page cache.
+ */
+static void
+out_writeback(struct out *o)
+{
+	if (o->pos - o->flushed < WRITEBACK_STEP)
+		return;
+	sync_file_range(o->fd, (off_t)o->flushed, (off_t)(o->pos - o->flushed),
+	    SYNC_FILE_RANGE_WRITE);
+	o->flushed = o->pos;
+}
 
 static int
 out_write(struct out *o, const uint8_t *p, size_t n, char *err)
@@ -48,7 +67,7 @@ out_write(struct out *o, const uint8_t *p, size_t n, char *err)
 	size_t done = 0;
 
 	EVP_DigestUpdate(o->hash, p, n);
-	EVP_DigestUpdate(o->box, p, n);
+	eff_locsum_update(&o->box, p, n);
 	while (done < n) {
 		ssize_t w = write(o->fd, p + done, n - done);
 
@@ -68,14 +87,12 @@ out_write(struct out *o, const uint8_t *p, size_t n, char *err)
 static void
 out_entry(struct out *o, uint32_t next_type)
 {
-	uint8_t md[32];
-
 	if (o->pos > o->entry_pos) {
-		EVP_DigestFinal_ex(o->box, md, NULL);
-		eff_put_index_entry(&o->index, o->entry_type, o->entry_pos, o->pos - o->entry_pos, md);
+		eff_put_index_entry(&o->index, o->entry_type, o->entry_pos, o->pos - o->entry_pos,
+		    eff_locsum_final(&o->box));
 		o->nindex++;
 	}
-	EVP_DigestInit_ex(o->box, EVP_sha256(), NULL);
+	eff_locsum_init(&o->box);
 	o->entry_pos = o->pos;
 	o->entry_type = next_type;
 }
@@ -619,6 +636,7 @@ flush_fragment(struct job *j)
 	}
 	if (out_write(&j->out, j->frag.p, j->frag.len, j->err) < 0)
 		return -1;
+	out_writeback(&j->out);
 	j->res->fragments++;
 	if (++j->in_group == j->group) {
 		out_entry(&j->out, T('m', 'o', 'o', 'f'));
@@ -729,18 +747,18 @@ fill_suep(const struct job *j, struct eff_suep *s)
 	}
 }
 
-/* Digest and position of a box inside |b| (at |at|), into index entry |slot|. */
+/* Checksum and position of a box inside |b| (at |at|), into index entry |slot|. */
 static void
 patch_entry(struct mp4w_buf *b, size_t slot, size_t at, uint64_t file_pos)
 {
-	uint8_t md[32];
 	uint32_t size = proto_rd32(b->p + at);
+	uint64_t sum = eff_locsum(b->p + at, size);
 
-	SHA256(b->p + at, size, md);
 	proto_wr32(b->p + slot + 4, (uint32_t)((file_pos + at) >> 32));
 	proto_wr32(b->p + slot + 8, (uint32_t)(file_pos + at));
 	proto_wr32(b->p + slot + 16, size);
-	memcpy(b->p + slot + 20, md, 32);
+	proto_wr32(b->p + slot + 20, (uint32_t)(sum >> 32));
+	proto_wr32(b->p + slot + 24, (uint32_t)sum);
 }
 
 struct meta_layout {
@@ -767,9 +785,9 @@ build_meta(struct job *j, const struct eff_der *der, size_t siglen, struct mp4w_
 	mp4w_put32(b, j->out.nindex + 3);
 	mp4w_put(b, j->out.index.p, j->out.index.len);
 	l->slots = b->len;
-	eff_put_index_entry(b, T('h', 'd', 'l', 'r'), 0, 0, (const uint8_t[32]){ 0 });
-	eff_put_index_entry(b, T('s', 'u', 'e', 'p'), 0, 0, (const uint8_t[32]){ 0 });
-	eff_put_index_entry(b, T('c', 'e', 'r', 't'), 0, 0, (const uint8_t[32]){ 0 });
+	eff_put_index_entry(b, T('h', 'd', 'l', 'r'), 0, 0, 0);
+	eff_put_index_entry(b, T('s', 'u', 'e', 'p'), 0, 0, 0);
+	eff_put_index_entry(b, T('c', 'e', 'r', 't'), 0, 0, 0);
 	mp4w_box_close(b, idx);
 	ipro = mp4w_fullbox_open(b, "ipro", 0, 0);
 	mp4w_put16(b, 1);
@@ -905,15 +923,14 @@ open_out(struct job *j)
 	if ((o->fd = eff_tmp_open(j->rq->out_path, o->tmp, sizeof(o->tmp), j->err)) < 0)
 		return -1;
 	o->hash = EVP_MD_CTX_new();
-	o->box = EVP_MD_CTX_new();
 	mp4w_buf_growing(&o->index, (size_t)(EFF_MAX_INDEX + 8) * EFF_INDEX_ENTRY);
 	mp4w_buf_growing(&j->frag, EFF_MAX_FRAGMENT + (2u << 20));
-	if (o->hash == NULL || o->box == NULL) {
+	if (o->hash == NULL) {
 		eff_seterr(j->err, "out of memory");
 		return -1;
 	}
 	EVP_DigestInit_ex(o->hash, EVP_sha256(), NULL);
-	EVP_DigestInit_ex(o->box, EVP_sha256(), NULL);
+	eff_locsum_init(&o->box);
 	o->entry_type = T('f', 't', 'y', 'p');
 	return 0;
 }
@@ -941,7 +958,6 @@ close_out(struct job *j, bool ok)
 	if (!ok && j->out.tmp[0] != '\0')
 		unlink(j->out.tmp);
 	EVP_MD_CTX_free(j->out.hash);
-	EVP_MD_CTX_free(j->out.box);
 	mp4w_buf_free(&j->out.index);
 	mp4w_buf_free(&j->frag);
 }
