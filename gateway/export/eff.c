@@ -243,6 +243,10 @@ plan_segment(const struct eff_request *rq, int i, const struct eff_seg *first,
 		goto out;
 	ref = mp4r_movie_track(&s.movie, m->src_id[m->ref]);
 	while ((n = eff_seg_next(&s, false, err)) == 1) {
+		if (rq->cancel != NULL && atomic_load(rq->cancel)) {
+			eff_seterr(err, "cancelled");
+			goto out;
+		}
 		if (!s.has_origin) {
 			eff_seterr(err, "%s: fragment at offset %llu has no capture time (prft)",
 			    s.path, (unsigned long long)s.frag.pos);
@@ -692,7 +696,8 @@ copy_segment(struct job *j, int i, bool *done)
 		}
 		if (i == j->plan.seg && s.frag.pos < j->plan.frag_pos)
 			continue;
-		if (ref != NULL && eff_seg_wall_us(&s, ref->base_dts, rt->timescale) >= j->rq->to_us) {
+		if (ref != NULL && rt != NULL &&
+		    eff_seg_wall_us(&s, ref->base_dts, rt->timescale) >= j->rq->to_us) {
 			*done = true;
 			break;
 		}
@@ -971,8 +976,10 @@ eff_export(const struct eff_request *rq, struct eff_result *res)
 	memset(res, 0, sizeof(*res));
 	j.first.fd = -1;
 	if (prepare(&j) < 0 || open_out(&j) < 0 || write_init(&j) < 0 || copy_all(&j) < 0 ||
-	    write_meta(&j) < 0)
+	    write_meta(&j) < 0) {
+		res->cancelled = rq->cancel != NULL && atomic_load(rq->cancel);
 		goto out;
+	}
 	finish_summary(&j);
 	if (eff_commit(j.out.fd, j.out.tmp, rq->out_path, res->error) < 0)
 		goto out;
