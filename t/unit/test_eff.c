@@ -172,6 +172,14 @@ make_keys(void)
 	    shell("cd '%s' && openssl req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr "
 	    "-subj '/CN=gateway signer' %s && openssl x509 -req -in leaf.csr -CA ca.crt "
 	    "-CAkey ca.key -CAcreateserial -out leaf.crt -days 30 %s", kdir, q, q) &&
+	    shell("cd '%s' && printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=keyCertSign\\n' "
+	    "> inter.ext && openssl req -newkey rsa:2048 -nodes -keyout inter.key -out inter.csr "
+	    "-subj '/CN=test intermediate CA' %s && openssl x509 -req -in inter.csr -CA ca.crt "
+	    "-CAkey ca.key -CAcreateserial -extfile inter.ext -out inter.crt -days 30 %s && "
+	    "openssl req -newkey rsa:2048 -nodes -keyout deep.key -out deep.csr "
+	    "-subj '/CN=gateway signer behind an intermediate' %s && openssl x509 -req -in deep.csr "
+	    "-CA inter.crt -CAkey inter.key -CAcreateserial -out deep.crt -days 30 %s", kdir, q, q,
+	    q, q) &&
 	    shell("cd '%s' && openssl req -x509 -newkey rsa:3072 -nodes -keyout counter.key "
 	    "-out counter.crt -days 30 -subj '/CN=receiving authority' %s", kdir, q) &&
 	    shell("cd '%s' && openssl req -x509 -newkey rsa:1024 -nodes -keyout weak.key "
@@ -535,7 +543,7 @@ readme_recipe(const char *path, char **out)
 
 /* --- the cases ------------------------------------------------------------------------ */
 
-static struct keypair self, leaf, counter, weak;
+static struct keypair self, leaf, counter, weak, deep, inter;
 static char full_path[300];		/* the full export, for the tampering cases */
 
 static const char *
@@ -1056,6 +1064,22 @@ test_ca(void)
 	ok(rc == 1 && has_finding(rep, "cert", 0, UINT64_MAX, "does not chain"),
 	    "self-signed export with --ca of another CA: fails, the cert named");
 	json_decref(rep);
+	{	/* root -> intermediate -> signer: the intermediate travels in the file */
+		STACK_OF(X509) *chain = sk_X509_new_null();
+		struct eff_signer dg = { .key = deep.key, .cert = deep.cert, .chain = chain };
+
+		sk_X509_push(chain, inter.cert);
+		path = tmp_path("chain.mp4");
+		rc = export(path, NULL, T0_US, T0_US + 8 * SEC, EFF_KEEP_VIDEO, &dg, &res, NULL, NULL);
+		ok(rc == 0 && verify(path, args, NULL) == 0, "a signer behind an intermediate CA: "
+		    "the intermediate is stored in the file, the chain verifies with the root alone");
+		dg.chain = NULL;
+		path = tmp_path("nochain.mp4");
+		rc = export(path, NULL, T0_US, T0_US + 8 * SEC, EFF_KEEP_VIDEO, &dg, &res, NULL, NULL);
+		ok(rc == 0 && verify(path, args, NULL) == 1, "without the intermediate the chain "
+		    "does not verify");
+		sk_X509_free(chain);
+	}
 }
 
 static void
@@ -1125,6 +1149,8 @@ main(int argc, char **argv)
 	leaf = load_pair("leaf");
 	counter = load_pair("counter");
 	weak = load_pair("weak");
+	deep = load_pair("deep");
+	inter = load_pair("inter");
 	for (int i = 0; i < NSEGS; i++) {
 		snprintf(seg_path[i], sizeof(seg_path[i]), "%s/seg%d.mp4", fx.tmp, i);
 		seg_list[i] = seg_path[i];
