@@ -27,7 +27,7 @@ eff_unix_us_to_1601(int64_t unix_us)
 int64_t
 eff_1601_to_unix_us(uint64_t t)
 {
-	return ((int64_t)t - (int64_t)EPOCH_1601_100NS) / 10;
+	return (int64_t)(t / 10) - (int64_t)(EPOCH_1601_100NS / 10);
 }
 
 uint64_t
@@ -36,9 +36,14 @@ eff_unix_us_to_1904(int64_t unix_us)
 	return (uint64_t)((int64_t)EPOCH_1904_S + unix_us / 1000000);
 }
 
+/* A time read from a file may be anything: past year 30000 it is clamped. */
+#define MAX_1904_S ((uint64_t)1 << 40)
+
 int64_t
 eff_1904_to_unix_us(uint64_t t)
 {
+	if (t > MAX_1904_S)
+		t = MAX_1904_S;
 	return ((int64_t)t - (int64_t)EPOCH_1904_S) * 1000000;
 }
 

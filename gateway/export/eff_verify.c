@@ -130,7 +130,7 @@ check_moov(struct vstate *v, const struct mp4r_box *b)
 	struct mp4r_box m, l;
 	int rc;
 
-	if (v->have_movie) {
+	if (v->have_movie || v->moov != NULL) {
 		finding(v->rep, true, b->pos, b->type, "a second moov");
 		return;
 	}
@@ -470,10 +470,17 @@ check_meta(struct vstate *v)
 
 /* --- signatures ------------------------------------------------------------------- */
 
+/* A buffer for reading [from, to) in pieces: no larger than the range. */
+static uint8_t *
+chunk_for(uint64_t from, uint64_t to)
+{
+	return malloc(to - from < CHUNK ? (size_t)(to - from) + 1 : CHUNK);
+}
+
 static int
 hash_range(struct vstate *v, uint64_t from, uint64_t to, EVP_MD_CTX **ctx, int nctx)
 {
-	uint8_t *buf = malloc(CHUNK);
+	uint8_t *buf = chunk_for(from, to);
 
 	if (buf == NULL)
 		return -1;
@@ -591,8 +598,8 @@ verify_signer(struct vstate *v, int k, EVP_MD_CTX *prefix)
 	EVP_PKEY *key = x ? X509_get0_pubkey(x) : NULL;
 	uint8_t md[32];
 
-	if (ctx == NULL || key == NULL)
-		goto out;
+	if (ctx == NULL || key == NULL || !s->has_sibo)
+		goto out;		/* a missing sibo or cert is already a finding */
 	if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA || o->key_bits < 2048) {
 		finding(v->rep, true, s->cert_pos, T('c', 'e', 'r', 't'), "signer %d: the key is not "
 		    "RSA of at least 2048 bits", k + 1);
@@ -657,7 +664,7 @@ report_entry(struct vstate *v, uint32_t type, uint64_t off, uint64_t size, bool 
 static int
 locsum_range(struct vstate *v, uint64_t from, uint64_t to, uint64_t *sum)
 {
-	uint8_t *buf = malloc(CHUNK);
+	uint8_t *buf = chunk_for(from, to);
 	struct eff_locsum c;
 
 	if (buf == NULL)
