@@ -26,6 +26,7 @@
 #include "vssgate_build.h"	/* popen, mkdtemp */
 
 #include "gateway/export/eff.h"
+#include "proto/mp4.h"
 #include "proto/mp4r.h"
 #include "proto/mp4w.h"
 #include "t/tap.h"
@@ -418,7 +419,8 @@ exists(const char *path)
 /* --- what players see --------------------------------------------------------------- */
 
 struct pk {
-	int64_t wall_us;
+	int64_t wall_us;		/* presentation */
+	int64_t dts_wall_us;		/* decode */
 	long size;
 	char md5[40];
 };
@@ -436,16 +438,21 @@ video_packets(const char *path, int64_t base_us, struct pk *p, int max)
 		free(out);
 		return -1;
 	}
+	long tb_num = 1, tb_den = 90000;
+
 	for (line = strtok_r(out, "\n", &save); line && n < max; line = strtok_r(NULL, "\n", &save)) {
 		long long dts, pts, dur;
 		long size;
 		int stream;
 		char md5[40];
 
+		if (sscanf(line, "#tb 0: %ld/%ld", &tb_num, &tb_den) == 2)
+			continue;
 		if (line[0] == '#' || sscanf(line, "%d, %lld, %lld, %lld, %ld, %39s", &stream, &dts,
 		    &pts, &dur, &size, md5) != 6)
 			continue;
-		p[n].wall_us = base_us + (int64_t)llround((double)pts * 1e6 / 90000);
+		p[n].wall_us = base_us + (int64_t)llround((double)pts * tb_num * 1e6 / tb_den);
+		p[n].dts_wall_us = base_us + (int64_t)llround((double)dts * tb_num * 1e6 / tb_den);
 		p[n].size = size;
 		snprintf(p[n].md5, sizeof(p[n].md5), "%s", md5);
 		n++;
@@ -454,21 +461,32 @@ video_packets(const char *path, int64_t base_us, struct pk *p, int max)
 	return n;
 }
 
-/* The recorded packets with wall time in [from, to). */
+/* The recorded packets decoded in [from, to) (the export cuts by decode time). */
 static int
-recorded_packets(int64_t from, int64_t to, struct pk *p, int max)
+recorded_packets_of(const char *const *paths, const int64_t *starts, int nseg, int64_t from,
+    int64_t to, struct pk *p, int max)
 {
-	struct pk tmp[200];
+	static struct pk tmp[400];
 	int n = 0;
 
-	for (int s = 0; s < NSEGS; s++) {
-		int k = video_packets(seg_path[s], segs[s].start_us, tmp, 200);
+	for (int s = 0; s < nseg; s++) {
+		int k = video_packets(paths[s], starts[s], tmp, 400);
 
 		for (int i = 0; i < k && n < max; i++)
-			if (tmp[i].wall_us >= from && tmp[i].wall_us < to)
+			if (tmp[i].dts_wall_us >= from && tmp[i].dts_wall_us < to)
 				p[n++] = tmp[i];
 	}
 	return n;
+}
+
+static int
+recorded_packets(int64_t from, int64_t to, struct pk *p, int max)
+{
+	int64_t starts[NSEGS];
+
+	for (int s = 0; s < NSEGS; s++)
+		starts[s] = segs[s].start_us;
+	return recorded_packets_of(seg_list, starts, NSEGS, from, to, p, max);
 }
 
 static bool
@@ -896,6 +914,186 @@ out:
 	free(p);
 }
 
+/* --- B-frames and H.265 ------------------------------------------------------------- */
+
+/* The video samples of a fragmented MP4 (read with mp4r), to be recorded again. */
+struct clip {
+	uint8_t *file;
+	size_t len;
+	struct mp4r_movie mv;		/* spans into file */
+	struct {
+		const uint8_t *p;
+		uint32_t size, duration;
+		int32_t cto;
+		bool key;
+	} s[800];
+	int n;
+};
+
+static bool
+read_clip(const char *path, struct clip *c)
+{
+	struct mp4r_scan sc;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((c->file = load(path, &c->len)) == NULL)
+		return false;
+	mp4r_scan_init(&sc, &(struct mp4r_limits){ .max_box = 64u << 20 });
+	while ((rc = mp4r_scan_next(&sc, c->file, c->len)) == 1) {
+		const struct mp4r_traf *t;
+		struct mp4r_sample_iter it;
+		struct mp4r_sample smp;
+
+		if (sc.unit == MP4R_UNIT_INIT)
+			c->mv = sc.movie;
+		if (sc.unit != MP4R_UNIT_FRAGMENT || (t = mp4r_frag_traf(&sc.frag, 1)) == NULL)
+			continue;
+		mp4r_samples_begin(t, &it);
+		while (mp4r_samples_next(&it, &smp) && c->n < 800) {
+			c->s[c->n].p = c->file + smp.pos;
+			c->s[c->n].size = smp.size;
+			c->s[c->n].duration = smp.duration;
+			c->s[c->n].cto = (int32_t)smp.cto;
+			c->s[c->n++].key = smp.sync;
+		}
+	}
+	return rc == 0 && c->n > 0 && c->mv.ntracks >= 1;
+}
+
+/* Samples [first, first + count) of |c| as a recorded segment starting (decode time 0) at |start_us|. */
+static bool
+record_clip(const struct clip *c, int first, int count, int per_frag, int64_t start_us,
+    const char *path)
+{
+	const struct mp4r_track *r = &c->mv.track[0];
+	struct mp4w_track t = { .codec = r->codec, .timescale = r->timescale, .width = r->width,
+	    .height = r->height, .vps = r->vps[0].p, .vps_len = r->vps[0].len, .sps = r->sps[0].p,
+	    .sps_len = r->sps[0].len, .pps = r->pps[0].p, .pps_len = r->pps[0].len,
+	    .samples_nal4 = true };
+	struct mp4w_movie mv = { .tracks = &t, .ntracks = 1 };
+	struct mp4w w;
+	struct mp4w_buf out;
+	uint64_t dts = 0;
+	int rc = 0;
+	bool saved;
+
+	mp4w_buf_growing(&out, 64u << 20);
+	if (mp4w_write_init(&mv, &out) < 0 || mp4w_init(&w, &mv, NULL) < 0)
+		return false;
+	for (int i = first; rc == 0 && i < first + count; i += per_frag) {
+		int64_t pts = (int64_t)dts + c->s[i].cto;
+
+		rc = mp4w_frag_begin(&w, &(struct mp4w_prft){ .track = 0, .ntp = ntp_of(start_us +
+		    (pts < 0 ? 0 : pts) * SEC / r->timescale) });
+		for (int k = i; rc == 0 && k < i + per_frag && k < first + count; k++) {
+			rc = mp4w_frag_add(&w, &(struct mp4w_sample){ .track = 0, .data = c->s[k].p,
+			    .size = c->s[k].size, .duration = c->s[k].duration,
+			    .keyframe = c->s[k].key, .pts_offset = c->s[k].cto });
+			dts += c->s[k].duration;
+		}
+		if (rc == 0)
+			rc = mp4w_frag_end(&w, &out) < 0 ? -1 : 0;
+	}
+	saved = rc == 0 && save(path, out.p, out.len);
+	mp4w_free(&w);
+	mp4w_buf_free(&out);
+	return saved;
+}
+
+/* Two contiguous recorded segments of |c| (keyframes every |gop| samples), a cut in the middle. */
+static void
+export_clip(const char *what, struct clip *c, int gop, const char *probe_codec)
+{
+	static struct pk got[800], want[800];
+	struct eff_signer sg = { .key = self.key, .cert = self.cert };
+	int64_t t1 = T0_US + 1000 * SEC, starts[2], shift;
+	int half = c->n / 2 / gop * gop, ng, nw;
+	int64_t half_us = (int64_t)(half * (int64_t)c->s[0].duration) * SEC / c->mv.track[0].timescale;
+	char p0[300], p1[300], err[512];
+	const char *paths[2] = { p0, p1 }, *out = tmp_path("clip.mp4");
+	struct eff_request rq;
+	struct eff_result res;
+	struct probe pr;
+
+	snprintf(p0, sizeof(p0), "%s/clip0.mp4", fx.tmp);
+	snprintf(p1, sizeof(p1), "%s/clip1.mp4", fx.tmp);
+	starts[0] = t1;
+	starts[1] = t1 + half_us;
+	if (!ok(record_clip(c, 0, half, gop, t1, p0) && record_clip(c, half, c->n - half, gop,
+	    starts[1], p1), "%s: two segments recorded", what))
+		return;
+	rq = (struct eff_request){ .segments = paths, .nsegments = 2, .from_us = t1 + SEC + SEC / 2,
+	    .to_us = t1 + half_us + SEC + 300000, .keep = EFF_KEEP_VIDEO, .info = &info,
+	    .signer = &sg, .out_path = out };
+	if (!ok(eff_export(&rq, &res) == 0, "%s: exported (%s)", what, res.error))
+		return;
+	if (!ok(decode_file(out, err, sizeof(err)), "%s: ffmpeg decodes every frame", what))
+		diag("ffmpeg said: %s", err);
+	probe_file(out, &pr);
+	/*
+	 * FFmpeg shows each file's first presentation at 0 (its decode times move
+	 * back by the first composition offset); both files start with a keyframe
+	 * of the same offset, so presentation times compare as they are, and the
+	 * recorded decode times are moved back by that offset for the selection.
+	 */
+	shift = c->s[0].cto > 0 ? (int64_t)c->s[0].cto * SEC / c->mv.track[0].timescale : 0;
+	ng = video_packets(out, res.start_us, got, 800);
+	nw = recorded_packets_of(paths, starts, 2, res.start_us - shift, rq.to_us - shift, want,
+	    800);
+	ok(pr.ran && strcmp(pr.st[0].codec_name, probe_codec) == 0 && pr.st[0].frames == ng &&
+	    ng > 0 && same_packets(got, ng, want, nw) && res.start_us <= rq.from_us,
+	    "%s: %d frames, the recorded packets with their presentation times, from a keyframe "
+	    "at or before the start", what, ng);
+	ok(verify(out, NULL, NULL) == 0, "%s: vssgate-verify passes it", what);
+}
+
+static void
+test_bframes_and_h265(void)
+{
+	static struct clip c;
+	const char *src = tmp_path("bframes.mp4");
+	struct mp4w_buf b;
+
+	ok(shell("ffmpeg -nostdin -v error -y -f lavfi -i testsrc=size=160x120:rate=25 -t 8 "
+	    "-c:v libx264 -pix_fmt yuv420p -g 25 -bf 2 -movflags frag_keyframe+empty_moov+"
+	    "default_base_moof -f mp4 '%s'", src), "ffmpeg makes 8 s of H.264 with B-frames");
+	if (ok(read_clip(src, &c) && c.n == 200, "read back: %d samples", c.n)) {
+		bool reordered = false;
+
+		for (int i = 0; i < c.n; i++)
+			reordered = reordered || c.s[i].cto != c.s[0].cto;
+		ok(reordered, "the clip has B-frames (composition offsets vary)");
+		export_clip("H.264 with B-frames", &c, 25, "h264");
+	}
+	free(c.file);
+	/* H.265 from t/data/media, looped to 8 s at 10 fps. */
+	mp4w_buf_growing(&b, 16u << 20);
+	memset(&c, 0, sizeof(c));
+	c.mv.ntracks = 1;
+	c.mv.track[0] = (struct mp4r_track){ .codec = MP4_CODEC_H265, .timescale = 90000,
+	    .width = 320, .height = 240, .vps = { { fx.hevc_ps[0].p, fx.hevc_ps[0].len } },
+	    .sps = { { fx.hevc_ps[1].p, fx.hevc_ps[1].len } },
+	    .pps = { { fx.hevc_ps[2].p, fx.hevc_ps[2].len } } };
+	for (int i = 0; i < 80; i++) {		/* stored form: 4-byte lengths */
+		const struct media_unit *au = &fx.hevc_au[i % fx.n_hevc];
+		size_t at = b.len;
+		int n = mp4_annexb_to_nal4(au->p, au->len, NULL, 0);
+
+		mp4w_put_zeros(&b, n > 0 ? (size_t)n : 0);
+		mp4_annexb_to_nal4(au->p, au->len, b.p + at, (size_t)n);
+		c.s[c.n].p = (const uint8_t *)(uintptr_t)at;	/* an offset until b stops growing */
+		c.s[c.n].size = (uint32_t)n;
+		c.s[c.n].duration = 9000;
+		c.s[c.n++].key = au->key;
+	}
+	for (int i = 0; i < c.n; i++)
+		c.s[i].p = b.p + (uintptr_t)c.s[i].p;
+	ok(fx.hevc_au[0].key && fx.hevc_au[10].key, "the H.265 clip has a keyframe every 10 frames");
+	export_clip("H.265", &c, 10, "hevc");
+	mp4w_buf_free(&b);
+}
+
 /* --- the other cases ------------------------------------------------------------------ */
 
 static void
@@ -1170,6 +1368,7 @@ main(int argc, char **argv)
 	test_countersign();
 	test_levels();
 	test_middle();
+	test_bframes_and_h265();
 	test_cancel();
 	test_disk_full();
 	test_ca();
