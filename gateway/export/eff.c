@@ -15,7 +15,6 @@
 #include "vssgate_build.h"
 
 #include "eff_int.h"
-#include "proto/xmlw.h"
 
 #include <errno.h>
 #include <fcntl.h>
