@@ -17,8 +17,8 @@
  * ({name, needs authentication, needs a session, handler}); who asks is
  * found by the one authenticator (gateway/authn.h) and what they may do by
  * the one policy entry (model_authorize). The target names a session
- * kind: /cameras/<id> is live; /recordings/<id> will be replay, which is
- * where Require: onvif-replay is accepted.
+ * kind: /cameras/<id> is live; /recordings/<id> is replay (media/replay.h),
+ * which is where Require: onvif-replay is accepted.
  *
  * A session (struct rtsp_media_session) is created by the first SETUP,
  * belongs to the principal that authenticated it, and is bound to its
@@ -39,6 +39,7 @@
 #include "gateway/authn.h"
 #include "gateway/model.h"
 #include "gateway/ws.h"
+#include "gateway/media/replay.h"
 #include "gateway/media/stream.h"
 #include "proto/base64.h"
 #include "proto/msg.h"
@@ -56,6 +57,7 @@ struct gw_session;
 struct rtsp_media_session;
 struct mcast_group;
 struct source_wait;
+struct replay_wait;
 
 enum rtsp_wire {
 	WIRE_TCP,
@@ -66,12 +68,15 @@ enum rtsp_wire {
 /* Where a request is in its life; one at a time per connection. */
 enum rtsp_req_state {
 	REQ_IDLE,			/* waiting for a request */
-	REQ_WAITING_SOURCE,		/* DESCRIBE/SETUP waits for the source's tracks */
+	REQ_WAITING,			/* an asynchronous method: DESCRIBE/SETUP wait for the
+					 * source's tracks or the recording's description, a
+					 * replay PLAY for its start point */
 };
 
 /* What a request's URL names. */
 enum rtsp_session_kind {
 	RSK_LIVE,			/* /cameras/<id>: the live relay */
+	RSK_REPLAY,			/* /recordings/<id>[?start=<clock>&end=<clock>]: the recorder's store */
 	RSK_COUNT,
 };
 
@@ -79,6 +84,8 @@ struct rtsp_target {
 	enum rtsp_session_kind kind;
 	int64_t camera_id;
 	int track;			/* -1: the aggregate */
+	bool has_start, has_end;	/* replay: the URL's start= and end= */
+	int64_t start_us, end_us;
 };
 
 /* The request being handled (copied out of the input buffer). */
@@ -101,8 +108,10 @@ struct rtsp_conn {
 	struct evbuffer *in;		/* request bytes to parse: TCP conn->in; else owned, NULL when empty */
 	struct msg_parser parser;
 	enum rtsp_req_state req_state;
-	struct rtsp_request *req;	/* while REQ_WAITING_SOURCE */
-	struct source_wait *wait;
+	struct rtsp_request *req;	/* while REQ_WAITING */
+	struct source_wait *wait;	/* one of these three while REQ_WAITING */
+	struct replay_wait *rwait;
+	bool seek_wait;			/* a replay PLAY waits for its session's stream */
 	struct rtsp_media_session *session;	/* the session bound to this connection */
 	struct authn_conn authn;
 	struct ws ws;			/* WIRE_WEBSOCKET */
@@ -155,6 +164,12 @@ struct rtsp_media_session {
 	unsigned sr_sent_mask;		/* tracks with an SR since PLAY */
 	int64_t started_us;
 	bool ending;
+	/* replay */
+	int64_t origin_us;		/* npt 0: the URL's start, else the recording's first instant */
+	bool has_url_end;
+	int64_t url_end_us;
+	bool replay_played;		/* positioned once: a PLAY without Range resumes */
+	struct replay_request replay_rq;	/* how it plays */
 	TAILQ_ENTRY(rtsp_media_session) link;
 };
 

@@ -16,6 +16,7 @@
 #include "gateway/model.h"
 #include "gateway/rtsp.h"
 #include "gateway/media/mcast.h"
+#include "gateway/media/replay.h"
 #include "gateway/media/source.h"
 #include "proto/rtsp_hdr.h"
 #include "proto/sdp.h"
@@ -44,9 +45,11 @@ struct rtsp_kind {
 };
 
 static const char *const live_features[] = { NULL };
+static const char *const replay_features[] = { "onvif-replay", NULL };
 
 static const struct rtsp_kind kinds[RSK_COUNT] = {
 	[RSK_LIVE] = { "/cameras/", live_features },
+	[RSK_REPLAY] = { "/recordings/", replay_features },
 };
 
 /* --- small helpers ---------------------------------------------------------------- */
@@ -66,6 +69,38 @@ header_value(const struct rtsp_request *req, const char *name, size_t *len)
 		return NULL;
 	*len = h->value.len;
 	return h->value.p;
+}
+
+/* A replay URL's "start=<clock>&end=<clock>" (other keys are left alone). 0, or 400. */
+static int
+parse_replay_query(struct proto_str q, struct rtsp_target *t)
+{
+	const char *p = q.p, *end = q.p + q.len;
+
+	while (end > p && end[-1] == '/')
+		end--;	/* the slash a client puts after the Content-Base before a track's name */
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p)), *stop = amp ? amp : end;
+		const char *eq = memchr(p, '=', (size_t)(stop - p));
+
+		if (eq != NULL && (eq - p == 5 || eq - p == 3) &&
+		    (memcmp(p, "start", 5) == 0 || memcmp(p, "end", 3) == 0)) {
+			bool is_start = eq - p == 5;
+			int64_t us;
+
+			if (rtsp_clock_parse(eq + 1, (size_t)(stop - eq - 1), &us) < 0)
+				return 400;
+			if (is_start) {
+				t->has_start = true;
+				t->start_us = us;
+			} else {
+				t->has_end = true;
+				t->end_us = us;
+			}
+		}
+		p = stop + (amp ? 1 : 0);
+	}
+	return t->has_start && t->has_end && t->end_us <= t->start_us ? 400 : 0;
 }
 
 /* "<prefix><id>" with an optional control suffix. Returns 0, or the status to answer. */
@@ -92,7 +127,9 @@ parse_target(const char *url, struct rtsp_target *t)
 		t->kind = (enum rtsp_session_kind)k;
 		t->camera_id = id;
 		t->track = u.control == RTSP_CONTROL_NONE ? -1 : (int)u.track;
-		return id > 0 ? 0 : 404;
+		if (id <= 0)
+			return 404;
+		return t->kind == RSK_REPLAY ? parse_replay_query(u.query, t) : 0;
 	}
 	return 404;
 }
@@ -269,31 +306,62 @@ do_keepalive(struct rtsp_conn *rc, struct rtsp_request *req, const struct rtsp_t
 	reply(rc, req, 200, sh);
 }
 
+/* --- what a DESCRIBE or SETUP is about: a live hub or a recording ------------------------------ */
+
+struct feed {
+	enum rtsp_session_kind kind;
+	struct hub *hub;		/* RSK_LIVE */
+	struct replay_desc *desc;	/* RSK_REPLAY */
+};
+
+static int
+feed_ntracks(const struct feed *f)
+{
+	return f->kind == RSK_LIVE ? hub_ntracks(f->hub) : replay_desc_ntracks(f->desc);
+}
+
+static const struct adapter_track *
+feed_track(const struct feed *f, int i)
+{
+	return f->kind == RSK_LIVE ? hub_track(f->hub, i) : replay_desc_track(f->desc, i);
+}
+
+/* What receiving a track of this kind is, for the policy: replay is its own level, metadata is metadata. */
+static enum gw_action
+track_action(enum rtsp_session_kind kind, const struct adapter_track *t)
+{
+	if (kind == RSK_REPLAY && t->media != ADAPTER_METADATA)
+		return ACT_REPLAY;
+	return media_track_action(t);
+}
+
 /* --- DESCRIBE ---------------------------------------------------------------------------- */
 
-/* Tracks of |hub| the principal may receive, as a bit mask. */
+/* Tracks of |f| the principal may receive, as a bit mask. */
 static unsigned
-allowed_tracks(const struct gw_principal *p, int64_t camera_id, const struct hub *hub)
+allowed_tracks(const struct gw_principal *p, int64_t camera_id, const struct feed *f)
 {
 	unsigned mask = 0;
 
-	for (int i = 0; i < hub_ntracks(hub); i++)
-		if (decide(p, camera_id, media_track_action(hub_track(hub, i))).allow)
+	for (int i = 0; i < feed_ntracks(f); i++)
+		if (decide(p, camera_id, track_action(f->kind, feed_track(f, i))).allow)
 			mask |= 1u << i;
 	return mask;
 }
 
 static bool
-any_media_allowed(const struct gw_principal *p, int64_t camera_id, struct policy_decision *d)
+any_media_allowed(const struct gw_principal *p, const struct rtsp_target *t, struct policy_decision *d)
 {
-	static const enum gw_action actions[] = { ACT_LIVE_VIDEO, ACT_LIVE_AUDIO, ACT_METADATA };
+	static const enum gw_action live[] = { ACT_LIVE_VIDEO, ACT_LIVE_AUDIO, ACT_METADATA, ACT_COUNT };
+	static const enum gw_action replay[] = { ACT_REPLAY, ACT_METADATA, ACT_COUNT };
+	const enum gw_action *actions = t->kind == RSK_REPLAY ? replay : live;
 
-	for (size_t i = 0; i < ARRAY_SIZE(actions); i++) {
-		*d = decide(p, camera_id, actions[i]);
+	for (size_t i = 0; actions[i] != ACT_COUNT; i++) {
+		*d = decide(p, t->camera_id, actions[i]);
 		if (d->allow)
 			return true;
 	}
-	*d = decide(p, camera_id, ACT_LIVE_VIDEO);
+	*d = decide(p, t->camera_id, actions[0]);
 	return false;
 }
 
@@ -303,36 +371,84 @@ media_name(enum adapter_media m)
 	return m == ADAPTER_VIDEO ? "video" : m == ADAPTER_AUDIO ? "audio" : "application";
 }
 
+/* ONVIF's TrackReference of a replayed track: VIDEO001, AUDIO001, METADATA001 (by kind, in order). */
+static void
+track_token(const struct feed *f, int i, char *out, size_t outlen)
+{
+	enum adapter_media m = feed_track(f, i)->media;
+	int rank = 1;
+
+	for (int k = 0; k < i; k++)
+		rank += feed_track(f, k)->media == m;
+	snprintf(out, outlen, "%s%03d", m == ADAPTER_VIDEO ? "VIDEO" : m == ADAPTER_AUDIO ? "AUDIO" : "METADATA",
+	    rank);
+}
+
+/*
+ * A replay's a=range: the URL's span as npt (players then know its
+ * length), else the recording's span as clock, open while it grows.
+ */
+static void
+replay_range(const struct rtsp_target *t, char *out, size_t outlen)
+{
+	struct rtsp_range r = { .unit = RTSP_RANGE_CLOCK };
+	int64_t from, to;
+	bool recording;
+
+	out[0] = '\0';
+	if (t->has_start && t->has_end) {
+		r = (struct rtsp_range){ .unit = RTSP_RANGE_NPT, .has_start = true, .has_end = true,
+		    .end = t->end_us - t->start_us };
+	} else if (replay_span(t->camera_id, &from, &to, &recording)) {
+		r.has_start = true;
+		r.start = t->has_start ? GW_MAX(t->start_us, from) : from;
+		r.has_end = !recording || t->has_end;
+		r.end = t->has_end ? t->end_us : to;
+	} else {
+		return;
+	}
+	if (rtsp_range_format(&r, out, outlen) < 0)
+		out[0] = '\0';
+}
+
 /* The SDP of the tracks in |mask|; returns its length, or -1. */
 static int
-describe_sdp(const struct hub *hub, unsigned mask, int64_t camera_id, char *out, size_t outlen)
+describe_sdp(const struct feed *f, unsigned mask, const struct rtsp_target *t, char *out, size_t outlen)
 {
-	const struct model_camera *cam = model_camera(gw.model, camera_id);
+	const struct model_camera *cam = model_camera(gw.model, t->camera_id);
 	struct sdp_build_media media[MEDIA_MAX_TRACKS];
+	char tokens[MEDIA_MAX_TRACKS][24], range[128];
 	struct sdp_build b = {
 		.session_id = (uint64_t)gw_wall_us() / 1000, .session_version = 1,
 		.session_name = cam && cam->name ? cam->name : "camera", .media = media,
 	};
 
-	for (int i = 0; i < hub_ntracks(hub); i++) {
-		const struct adapter_track *t = hub_track(hub, i);
+	if (f->kind == RSK_REPLAY) {
+		replay_range(t, range, sizeof(range));
+		b.range = range[0] ? range : NULL;
+	}
+	for (int i = 0; i < feed_ntracks(f); i++) {
+		const struct adapter_track *tr = feed_track(f, i);
 
 		if (!(mask & (1u << i)))
 			continue;
+		if (f->kind == RSK_REPLAY)
+			track_token(f, i, tokens[i], sizeof(tokens[i]));
 		media[b.nmedia++] = (struct sdp_build_media){
-			.type = media_name(t->media), .pt = t->payload_type, .encoding = t->encoding,
-			.clock_rate = (uint32_t)t->clock_rate, .channels = (unsigned)t->channels,
-			.fmtp = t->fmtp[0] ? t->fmtp : NULL, .track = (unsigned)i, .dir = SDP_RECVONLY,
+			.type = media_name(tr->media), .pt = tr->payload_type, .encoding = tr->encoding,
+			.clock_rate = (uint32_t)tr->clock_rate, .channels = (unsigned)tr->channels,
+			.fmtp = tr->fmtp[0] ? tr->fmtp : NULL, .track = (unsigned)i, .dir = SDP_RECVONLY,
+			.onvif_track = f->kind == RSK_REPLAY ? tokens[i] : NULL,
 		};
 	}
 	return sdp_build(&b, out, outlen);
 }
 
 static void
-describe_with_hub(struct rtsp_conn *rc, struct rtsp_request *req, const struct hub *hub,
+describe_feed(struct rtsp_conn *rc, struct rtsp_request *req, const struct feed *f,
     const struct gw_principal *p, const struct rtsp_target *t)
 {
-	unsigned mask = allowed_tracks(p, t->camera_id, hub);
+	unsigned mask = allowed_tracks(p, t->camera_id, f);
 	char headers[700], sdp[8192];
 	int n;
 
@@ -341,7 +457,7 @@ describe_with_hub(struct rtsp_conn *rc, struct rtsp_request *req, const struct h
 		reply(rc, req, 403, NULL);
 		return;
 	}
-	if ((n = describe_sdp(hub, mask, t->camera_id, sdp, sizeof(sdp))) < 0) {
+	if ((n = describe_sdp(f, mask, t, sdp, sizeof(sdp))) < 0) {
 		olog_warn(rc->conn, "cannot describe cam=%lld: %s", (long long)t->camera_id, proto_strerror(n));
 		reply(rc, req, 500, NULL);
 		return;
@@ -467,9 +583,23 @@ setup_track(struct rtsp_conn *rc, struct rtsp_media_session *s, int track, struc
 	return rtsp_transport_format(t, reply_tr, len) < 0 ? 500 : 0;
 }
 
+/* Where npt 0 of a replay session is, and the URL's end. */
+static void
+replay_origin(struct rtsp_media_session *s, const struct rtsp_target *t)
+{
+	int64_t from = 0, to;
+	bool recording;
+
+	if (!replay_span(t->camera_id, &from, &to, &recording))
+		from = gw_wall_us();
+	s->origin_us = t->has_start ? t->start_us : from;
+	s->has_url_end = t->has_end;
+	s->url_end_us = t->end_us;
+}
+
 /* The session a SETUP adds a track to, made if need be; NULL when it has answered. */
 static struct rtsp_media_session *
-setup_session(struct rtsp_conn *rc, struct rtsp_request *req, struct hub *hub,
+setup_session(struct rtsp_conn *rc, struct rtsp_request *req, const struct feed *f,
     const struct gw_principal *p, const struct rtsp_target *t)
 {
 	struct rtsp_media_session *s = req->has_session ? own_session(rc, req, p) : NULL;
@@ -495,16 +625,20 @@ setup_session(struct rtsp_conn *rc, struct rtsp_request *req, struct hub *hub,
 		reply(rc, req, 453, NULL);
 		return NULL;
 	}
-	st = live_stream_open(hub, &rtsp_stream_owner_ops, NULL);
+	st = f->kind == RSK_LIVE ? live_stream_open(f->hub, &rtsp_stream_owner_ops, NULL) :
+	    replay_stream_open(f->desc, &rtsp_stream_owner_ops, NULL);
 	if ((s = rtsp_session_new(rc, p, t, st)) == NULL) {
 		media_stream_free(st);
 		reply(rc, req, 500, NULL);
+		return NULL;
 	}
+	if (f->kind == RSK_REPLAY)
+		replay_origin(s, t);
 	return s;
 }
 
 static void
-setup_with_hub(struct rtsp_conn *rc, struct rtsp_request *req, struct hub *hub,
+setup_feed(struct rtsp_conn *rc, struct rtsp_request *req, const struct feed *f,
     const struct gw_principal *p, const struct rtsp_target *target)
 {
 	struct rtsp_target t = *target;
@@ -516,13 +650,13 @@ setup_with_hub(struct rtsp_conn *rc, struct rtsp_request *req, struct hub *hub,
 	const char *v = header_value(req, "Transport", &len);
 	int rcode;
 
-	if (t.track < 0 && hub_ntracks(hub) == 1)
+	if (t.track < 0 && feed_ntracks(f) == 1)
 		t.track = 0;
-	if (t.track < 0 || t.track >= hub_ntracks(hub)) {
+	if (t.track < 0 || t.track >= feed_ntracks(f)) {
 		reply(rc, req, t.track < 0 ? 459 : 404, NULL);
 		return;
 	}
-	d = decide(p, t.camera_id, media_track_action(hub_track(hub, t.track)));
+	d = decide(p, t.camera_id, track_action(f->kind, feed_track(f, t.track)));
 	if (!d.allow) {
 		audit_denied(rc, req, p, t.camera_id, policy_reason_str(d.reason));
 		reply(rc, req, 403, NULL);
@@ -532,7 +666,7 @@ setup_with_hub(struct rtsp_conn *rc, struct rtsp_request *req, struct hub *hub,
 		reply(rc, req, v == NULL || rcode == PROTO_EUNSUPPORTED ? 461 : 400, NULL);
 		return;
 	}
-	if ((s = setup_session(rc, req, hub, p, &t)) == NULL)
+	if ((s = setup_session(rc, req, f, p, &t)) == NULL)
 		return;
 	if ((rcode = setup_track(rc, s, t.track, &tr, trs, sizeof(trs))) != 0) {
 		reply(rc, req, rcode, NULL);
@@ -544,7 +678,7 @@ setup_with_hub(struct rtsp_conn *rc, struct rtsp_request *req, struct hub *hub,
 	reply(rc, req, 200, headers);
 }
 
-/* --- waiting for the source ------------------------------------------------------------------ */
+/* --- waiting for the source or the recording ---------------------------------------------------- */
 
 struct pending {
 	struct gw_principal principal;
@@ -552,28 +686,59 @@ struct pending {
 };
 
 static void
+feed_ready(struct rtsp_conn *rc, const struct feed *f)
+{
+	struct rtsp_request *req = rc->req;
+	struct pending *pd = req->pending;
+
+	if (strcmp(req->method, "DESCRIBE") == 0)
+		describe_feed(rc, req, f, &pd->principal, &pd->target);
+	else
+		setup_feed(rc, req, f, &pd->principal, &pd->target);
+	rtsp_request_done(rc);
+}
+
+static void
 source_ready(void *arg, struct hub *hub, const char *error)
 {
 	struct rtsp_conn *rc = arg;
 	struct rtsp_request *req = rc->req;
 	struct pending *pd = req->pending;
+	struct feed f = { .kind = RSK_LIVE, .hub = hub };
 
 	rc->wait = NULL;
 	if (error != NULL) {
 		olog_info(rc->conn, "%s cam=%lld: source unavailable: %s", req->method,
 		    (long long)pd->target.camera_id, error);
 		reply(rc, req, 503, NULL);
-	} else if (strcmp(req->method, "DESCRIBE") == 0) {
-		describe_with_hub(rc, req, hub, &pd->principal, &pd->target);
-	} else {
-		setup_with_hub(rc, req, hub, &pd->principal, &pd->target);
+		rtsp_request_done(rc);
+		return;
 	}
-	rtsp_request_done(rc);
+	feed_ready(rc, &f);
 }
 
-/* Get the camera's source, then go on with DESCRIBE or SETUP (maybe at once). */
 static void
-with_source(struct rtsp_conn *rc, struct rtsp_request *req, const struct gw_principal *p,
+recording_ready(void *arg, struct replay_desc *d, const char *error)
+{
+	struct rtsp_conn *rc = arg;
+	struct rtsp_request *req = rc->req;
+	struct pending *pd = req->pending;
+	struct feed f = { .kind = RSK_REPLAY, .desc = d };
+
+	rc->rwait = NULL;
+	if (d == NULL) {
+		olog_info(rc->conn, "%s cam=%lld: no replay: %s", req->method, (long long)pd->target.camera_id,
+		    error);
+		reply(rc, req, 404, NULL);
+		rtsp_request_done(rc);
+		return;
+	}
+	feed_ready(rc, &f);
+}
+
+/* Get the camera's source or recording, then go on with DESCRIBE or SETUP (maybe at once). */
+static void
+with_feed(struct rtsp_conn *rc, struct rtsp_request *req, const struct gw_principal *p,
     const struct rtsp_target *t)
 {
 	struct pending *pd = gw_xcalloc(1, sizeof(*pd));
@@ -581,8 +746,11 @@ with_source(struct rtsp_conn *rc, struct rtsp_request *req, const struct gw_prin
 	pd->principal = *p;
 	pd->target = *t;
 	req->pending = pd;
-	rc->req_state = REQ_WAITING_SOURCE;
-	rc->wait = source_get(t->camera_id, source_ready, rc);
+	rc->req_state = REQ_WAITING;
+	if (t->kind == RSK_REPLAY)
+		rc->rwait = replay_describe(t->camera_id, recording_ready, rc);
+	else
+		rc->wait = source_get(t->camera_id, source_ready, rc);
 }
 
 static void
@@ -591,22 +759,23 @@ do_describe(struct rtsp_conn *rc, struct rtsp_request *req, const struct rtsp_ta
 {
 	struct policy_decision d;
 
-	if (!any_media_allowed(p, t->camera_id, &d)) {
+	if (!any_media_allowed(p, t, &d)) {
 		audit_denied(rc, req, p, t->camera_id, policy_reason_str(d.reason));
 		reply(rc, req, 403, NULL);
 		return;
 	}
-	with_source(rc, req, p, t);
+	with_feed(rc, req, p, t);
 }
 
 static void
 do_setup(struct rtsp_conn *rc, struct rtsp_request *req, const struct rtsp_target *t,
     const struct gw_principal *p)
 {
-	with_source(rc, req, p, t);
+	with_feed(rc, req, p, t);
 }
 
-/* --- PLAY, PAUSE, TEARDOWN ------------------------------------------------------------------ */
+
+/* --- PLAY, PAUSE, TEARDOWN ---------------------------------------------------------------------------- */
 
 static void
 rtp_info(const struct rtsp_request *req, const struct rtsp_media_session *s,
@@ -644,13 +813,200 @@ session_still_allowed(struct rtsp_conn *rc, struct rtsp_request *req, struct rts
 
 		if (!(s->track_mask & (1u << i)))
 			continue;
-		d = decide(p, s->camera_id, media_track_action(media_stream_track(s->stream, i)));
+		d = decide(p, s->camera_id, track_action(s->kind, media_stream_track(s->stream, i)));
 		if (!d.allow) {
 			audit_denied(rc, req, p, s->camera_id, policy_reason_str(d.reason));
 			return false;
 		}
 	}
 	return true;
+}
+
+/* --- PLAY of a replay -------------------------------------------------------------------------------- */
+
+/* The replay headers of a PLAY, with what it asks for. Returns 0, or the status to answer. */
+static int
+replay_request_of(const struct rtsp_request *req, const struct rtsp_media_session *s,
+    const struct gw_principal *p, struct replay_request *rq, bool *npt)
+{
+	struct rtsp_range range;
+	struct rtsp_frames frames = { .mode = RTSP_FRAMES_ALL };
+	int32_t speed;
+	size_t len;
+	const char *v;
+
+	*rq = (struct replay_request){ .scale_milli = 1000, .rate_control = true, .grant_id = p->grant_id,
+	    .cseq = (uint8_t)(req->cseq & 0xff), .has_start = true, .start_us = s->origin_us,
+	    .has_end = s->has_url_end, .end_us = s->url_end_us };
+	*npt = false;
+	if ((v = header_value(req, "Scale", &len)) && rtsp_scale_parse(v, len, &rq->scale_milli) < 0)
+		return 400;
+	if ((v = header_value(req, "Speed", &len)) && (rtsp_scale_parse(v, len, &speed) < 0 || speed < 0))
+		return 400;	/* taken, not applied: the delivery rate follows Scale and Rate-Control */
+	if ((v = header_value(req, "Rate-Control", &len)) && rtsp_yesno_parse(v, len, &rq->rate_control) < 0)
+		return 400;
+	if ((v = header_value(req, "Frames", &len)) && rtsp_frames_parse(v, len, &frames) < 0)
+		return 400;
+	rq->frames = frames.mode == RTSP_FRAMES_INTRA ? REPLAY_FRAMES_INTRA :
+	    frames.mode == RTSP_FRAMES_PREDICTED ? REPLAY_FRAMES_PREDICTED : REPLAY_FRAMES_ALL;
+	rq->intra_interval_ms = frames.interval_ms;
+	if ((v = header_value(req, "Range", &len)) == NULL)
+		return 0;
+	if (rtsp_range_parse(v, len, &range) < 0)
+		return 457;
+	if (range.unit == RTSP_RANGE_NPT) {
+		/* npt=0 is the start of the presentation: the URL's start, else the footage's. */
+		*npt = true;
+		if (range.start_now)
+			rq->start_us = gw_wall_us();
+		else if (range.has_start)
+			rq->start_us = s->origin_us + range.start;
+		if (range.has_end) {
+			rq->has_end = true;
+			rq->end_us = s->origin_us + range.end;
+		}
+	} else {
+		rq->has_start = range.has_start;
+		rq->start_us = range.start;
+		if (range.has_end) {
+			rq->has_end = true;
+			rq->end_us = range.end;
+		}
+	}
+	if (rq->has_start && rq->has_end && (rq->scale_milli < 0 ? rq->end_us > rq->start_us :
+	    rq->end_us < rq->start_us))
+		return 457;	/* a closed range goes the way Scale says */
+	return 0;
+}
+
+struct play_wait {
+	struct replay_request rq;
+	bool npt;			/* answer the Range in npt, as it was asked */
+	bool has_range;
+};
+
+/* The PLAY answer of a replay: Range as it starts, Scale, Rate-Control, Frames, RTP-Info. */
+static void
+replay_answer(struct rtsp_conn *rc, struct rtsp_request *req, struct rtsp_media_session *s,
+    const struct play_wait *pw, int64_t start_us, const struct media_play_info *info)
+{
+	struct rtsp_range r = { .unit = pw->npt ? RTSP_RANGE_NPT : RTSP_RANGE_CLOCK, .has_start = true,
+	    .start = start_us, .has_end = pw->rq.has_end, .end = pw->rq.end_us };
+	char headers[2600], sh[96], ri[2000], range[128], scale[24];
+
+	if (pw->npt) {
+		r.start = GW_MAX(0, start_us - s->origin_us);
+		r.end = GW_MAX(r.start, pw->rq.end_us - s->origin_us);
+	}
+	if (rtsp_range_format(&r, range, sizeof(range)) < 0)
+		snprintf(range, sizeof(range), "npt=now-");
+	if (rtsp_scale_format(pw->rq.scale_milli, scale, sizeof(scale)) < 0)
+		snprintf(scale, sizeof(scale), "1.0");
+	session_header(s, sh, sizeof(sh));
+	rtp_info(req, s, info, ri, sizeof(ri));
+	snprintf(headers, sizeof(headers), "Range: %s\r\nScale: %s\r\nRate-Control: %s\r\n%s%s", range, scale,
+	    pw->rq.rate_control ? "yes" : "no", ri, sh);
+	reply(rc, req, 200, headers);
+}
+
+static int
+replay_status_code(enum replay_status st)
+{
+	switch (st) {
+	case REPLAY_OK:
+		return 200;
+	case REPLAY_OUTSIDE_WINDOW:
+		return 403;
+	case REPLAY_NO_FOOTAGE:
+		return 457;
+	case REPLAY_BAD_REQUEST:
+		return 400;
+	default:
+		return 500;
+	}
+}
+
+static void
+replay_refused(struct rtsp_conn *rc, struct rtsp_request *req, struct rtsp_media_session *s,
+    enum replay_status st)
+{
+	if (st == REPLAY_OUTSIDE_WINDOW)
+		audit_denied(rc, req, &s->principal, s->camera_id,
+		    "requested footage is outside the grant's footage window");
+	reply(rc, req, replay_status_code(st), NULL);
+}
+
+static void
+replay_play_now(struct rtsp_conn *rc, struct rtsp_request *req, struct rtsp_media_session *s,
+    const struct play_wait *pw, int64_t start_us)
+{
+	struct media_play_info info;
+
+	if (rtsp_session_play(s, &info) < 0) {
+		reply(rc, req, 455, NULL);
+		return;
+	}
+	replay_answer(rc, req, s, pw, start_us, &info);
+	rtsp_write(rc);
+}
+
+static void
+replay_seeked(void *arg, enum replay_status st, const struct replay_position *pos)
+{
+	struct rtsp_conn *rc = arg;
+	struct rtsp_request *req = rc->req;
+	struct play_wait *pw = req->pending;
+	struct rtsp_media_session *s = rc->session;
+
+	rc->seek_wait = false;
+	if (s == NULL) {
+		reply(rc, req, 454, NULL);
+	} else if (st != REPLAY_OK) {
+		replay_refused(rc, req, s, st);
+	} else {
+		replay_play_now(rc, req, s, pw, pos->start_us);
+	}
+	rtsp_request_done(rc);
+}
+
+/*
+ * A replay PLAY: a new position (Range, or the first PLAY) is found by
+ * the stream first and answered when found; a PLAY after PAUSE without
+ * Range resumes where it stopped.
+ */
+static void
+play_replay(struct rtsp_conn *rc, struct rtsp_request *req, struct rtsp_media_session *s,
+    const struct gw_principal *p)
+{
+	struct play_wait pw = { 0 }, *pending;
+	enum replay_status st;
+	size_t len;
+	int status;
+
+	pw.has_range = header_value(req, "Range", &len) != NULL;
+	if ((status = replay_request_of(req, s, p, &pw.rq, &pw.npt)) != 0) {
+		reply(rc, req, status, NULL);
+		return;
+	}
+	if (!pw.has_range && s->replay_played && header_value(req, "Scale", &len) == NULL &&
+	    header_value(req, "Rate-Control", &len) == NULL && header_value(req, "Frames", &len) == NULL) {
+		pw.rq = s->replay_rq;
+		replay_play_now(rc, req, s, &pw, replay_stream_position(s->stream));
+		return;
+	}
+	pending = gw_xmalloc(sizeof(*pending));
+	*pending = pw;
+	st = replay_stream_seek(s->stream, &pw.rq, replay_seeked, rc);
+	if (st != REPLAY_OK) {
+		free(pending);
+		replay_refused(rc, req, s, st);
+		return;
+	}
+	s->replay_played = true;
+	s->replay_rq = pw.rq;
+	req->pending = pending;
+	rc->req_state = REQ_WAITING;
+	rc->seek_wait = true;
 }
 
 static void
@@ -668,6 +1024,14 @@ do_play(struct rtsp_conn *rc, struct rtsp_request *req, const struct rtsp_target
 	}
 	if (!session_still_allowed(rc, req, s, p)) {
 		reply(rc, req, 403, NULL);
+		return;
+	}
+	if (s->kind == RSK_REPLAY) {
+		if (s->track_mask == 0) {
+			reply(rc, req, 455, NULL);
+			return;
+		}
+		play_replay(rc, req, s, p);
 		return;
 	}
 	if (s->track_mask == 0 || rtsp_session_play(s, &info) < 0) {

@@ -88,6 +88,10 @@ rtsp_conn_free(struct rtsp_conn *rc)
 	GW_CHECK(rc, RTSP_CONN_MAGIC);
 	source_wait_cancel(rc->wait);
 	rc->wait = NULL;
+	replay_wait_cancel(rc->rwait);
+	rc->rwait = NULL;
+	if (rc->seek_wait && rc->session != NULL && rc->session->stream != NULL)
+		replay_stream_cancel_seek(rc->session->stream);
 	request_free(rc->req);
 	if (rc->session)
 		rtsp_session_detach(rc->session);

@@ -58,9 +58,24 @@ stream_gone(struct media_stream *st, const char *why)
 	rtsp_session_end(st->owner, why);
 }
 
+static void send_bye(struct rtsp_media_session *s, int track);
+
+/* A replay sent its last frame: RTCP BYE on every track (ONVIF: the session stays, not paused). */
+static void
+stream_ended(struct media_stream *st)
+{
+	struct rtsp_media_session *s = st->owner;
+
+	for (int t = 0; t < media_stream_ntracks(st); t++)
+		if (s->track_mask & (1u << t))
+			send_bye(s, t);
+	stream_wake(st);
+}
+
 const struct media_stream_owner_ops rtsp_stream_owner_ops = {
 	.wake = stream_wake,
 	.gone = stream_gone,
+	.ended = stream_ended,
 };
 
 /* --- sessions ---------------------------------------------------------------------------- */
@@ -123,6 +138,8 @@ session_action(const struct rtsp_media_session *s)
 {
 	bool audio = false, meta = false;
 
+	if (s->kind == RSK_REPLAY)
+		return ACT_REPLAY;
 	for (int i = 0; i < media_stream_ntracks(s->stream); i++) {
 		if (!(s->track_mask & (1u << i)))
 			continue;
@@ -274,30 +291,61 @@ rtsp_sessions_udp_resume(void)
 			rtsp_udp_wake(s);
 }
 
-/* --- RTCP sender reports --------------------------------------------------------- */
+/* --- RTCP sender reports and BYE ------------------------------------------------ */
+
+/* SR + SDES (and BYE): a compound packet of |track|; false when its timeline is unknown. */
+static int
+build_report(struct rtsp_media_session *s, int track, int64_t now_wall, bool bye, uint8_t *pkt, size_t cap)
+{
+	struct rtcp_sr sr = { 0 };
+	int n, m, k = 0;
+
+	if (!media_stream_rtp_at(s->stream, track, now_wall, &sr.rtp_ts) && !bye)
+		return -1;
+	sr.ssrc = media_stream_ssrc(s->stream, track);
+	/* ONVIF replay without rate control: the SR's NTP and RTP times are zero. */
+	sr.ntp = s->stream->sr_zero ? 0 : rtcp_ntp_from_unix_us(now_wall);
+	if (s->stream->sr_zero)
+		sr.rtp_ts = 0;
+	frameq_track_counts(&s->stream->q, track, &sr.packet_count, &sr.octet_count);
+	n = rtcp_sr_build(&sr, pkt, cap);
+	m = n > 0 ? rtcp_sdes_cname_build(sr.ssrc, "vssgate", pkt + n, cap - (size_t)n) : -1;
+	if (m <= 0)
+		return -1;
+	if (bye && (k = rtcp_bye_build(&sr.ssrc, 1, "end of recording", pkt + n + m, cap - (size_t)(n + m))) <= 0)
+		return -1;
+	return n + m + k;
+}
+
+static void
+send_rtcp(struct rtsp_media_session *s, int track, const uint8_t *pkt, int n)
+{
+	if (s->udp)
+		rtsp_udp_send_rtcp(s, track, pkt, (size_t)n);
+	else
+		frameq_queue_control(&s->stream->q, track, pkt, (size_t)n);
+}
 
 static void
 send_sender_report(struct rtsp_media_session *s, int track, int64_t now_wall)
 {
 	uint8_t pkt[128];
-	struct rtcp_sr sr = { 0 };
-	int n, m;
+	int n = build_report(s, track, now_wall, false, pkt, sizeof(pkt));
 
-	if (!media_stream_rtp_at(s->stream, track, now_wall, &sr.rtp_ts))
+	if (n <= 0)
 		return;
 	s->sr_sent_mask |= 1u << track;
-	sr.ssrc = media_stream_ssrc(s->stream, track);
-	sr.ntp = rtcp_ntp_from_unix_us(now_wall);
-	frameq_track_counts(&s->stream->q, track, &sr.packet_count, &sr.octet_count);
-	n = rtcp_sr_build(&sr, pkt, sizeof(pkt));
-	m = n > 0 ? rtcp_sdes_cname_build(sr.ssrc, "vssgate", pkt + n, sizeof(pkt) - (size_t)n) : -1;
-	if (m <= 0)
-		return;
-	n += m;
-	if (s->udp)
-		rtsp_udp_send_rtcp(s, track, pkt, (size_t)n);
-	else
-		frameq_queue_control(&s->stream->q, track, pkt, (size_t)n);
+	send_rtcp(s, track, pkt, n);
+}
+
+static void
+send_bye(struct rtsp_media_session *s, int track)
+{
+	uint8_t pkt[192];
+	int n = build_report(s, track, gw_wall_us(), true, pkt, sizeof(pkt));
+
+	if (n > 0)
+		send_rtcp(s, track, pkt, n);
 }
 
 /*

@@ -689,6 +689,14 @@ parse_clock_time(struct proto_str s, int64_t *us)
 	return parse_clock_basic(mkstr(basic, n), us);
 }
 
+int
+rtsp_clock_parse(const char *value, size_t len, int64_t *us)
+{
+	if (len > RTSP_HDR_VALUE_MAX)
+		return PROTO_ETOOBIG;
+	return parse_clock_time(proto_str_trim(mkstr(value, len)), us) ? 0 : PROTO_EBADMSG;
+}
+
 static int
 parse_npt_range(struct proto_str spec, struct rtsp_range *r)
 {

@@ -138,6 +138,9 @@ int rtsp_range_parse(const char *value, size_t len, struct rtsp_range *out);
  * the time is not a whole millisecond, microseconds. */
 int rtsp_range_format(const struct rtsp_range *r, char *out, size_t outlen);
 
+/* One clock time, in either form rtsp_range_parse() takes: 0 or PROTO_EBADMSG. */
+int rtsp_clock_parse(const char *value, size_t len, int64_t *us);
+
 /* A UTC calendar time, proleptic Gregorian, years 1..9999. */
 struct rtsp_utc {
 	int year, month, day;		/* month 1..12, day 1..31 */

@@ -433,7 +433,8 @@ static bool
 media_is_safe(const struct sdp_build_media *m)
 {
 	return safe_word(m->type, false) && safe_word(m->encoding, false) && m->pt >= 0 &&
-	    m->pt <= 127 && m->clock_rate > 0 && (m->fmtp == NULL || safe_word(m->fmtp, true));
+	    m->pt <= 127 && m->clock_rate > 0 && (m->fmtp == NULL || safe_word(m->fmtp, true)) &&
+	    (m->onvif_track == NULL || safe_word(m->onvif_track, false));
 }
 
 static void
@@ -465,6 +466,8 @@ put_media(struct pbuf *b, const struct sdp_build_media *m)
 		pbuf_puts(b, "\r\n");
 	}
 	put_dir(b, m->dir);
+	if (m->onvif_track != NULL)
+		pbuf_printf(b, "a=x-onvif-track:%s\r\n", m->onvif_track);
 	pbuf_printf(b, "a=control:trackID=%u\r\n", m->track);
 }
 

@@ -129,6 +129,7 @@ struct sdp_build_media {
 	unsigned track;			/* a=control:trackID=<track> */
 	uint32_t framerate_milli;	/* 0: no a=framerate */
 	enum sdp_dir dir;		/* SDP_DIR_NONE: not written */
+	const char *onvif_track;	/* replay: a=x-onvif-track:<TrackReference>; NULL: none */
 };
 
 struct sdp_build {
@@ -146,7 +147,8 @@ struct sdp_build {
  * v=0, o=, s=, c=, t=0 0, a=control:*, a=range:, then per media an m=
  * line, ALWAYS an a=rtpmap (media-stream-library stops at the first media
  * without one, static payload types included), a=fmtp, a=framerate, the
- * direction, and a=control:trackID=N. Lines end with CRLF.
+ * direction, a=x-onvif-track (replay) and a=control:trackID=N. Lines end
+ * with CRLF.
  */
 int sdp_build(const struct sdp_build *b, char *out, size_t outlen);
 

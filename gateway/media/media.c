@@ -8,6 +8,7 @@
 #include "gateway/media/hub.h"
 #include "gateway/media/mcast.h"
 #include "gateway/media/recorder.h"
+#include "gateway/media/replay.h"
 #include "gateway/media/source.h"
 
 #include <stdio.h>
@@ -67,7 +68,7 @@ media_totals(struct media_totals *out)
 int
 media_init(void)
 {
-	if (source_init() < 0 || mcast_init() < 0 || recorder_init() < 0)
+	if (source_init() < 0 || mcast_init() < 0 || recorder_init() < 0 || replay_init() < 0)
 		return -1;
 	return 0;
 }
@@ -75,6 +76,7 @@ media_init(void)
 void
 media_shutdown(void)
 {
+	replay_shutdown();
 	recorder_shutdown();	/* first: its readers go before the hubs */
 	source_shutdown();
 	mcast_shutdown();

@@ -23,6 +23,7 @@
 #include "gateway/media/hub.h"
 #include "gateway/media/rec_int.h"
 #include "gateway/media/recorder.h"
+#include "gateway/media/replay.h"
 #include "gateway/media/source.h"
 
 #include <jansson.h>
@@ -317,6 +318,7 @@ recorder_notice(struct recn *n)
 	switch (n->kind) {
 	case RN_SEGMENT:
 		on_segment(c, &n->seg);
+		replay_recorded(c->camera_id);	/* a replay at the live edge goes on */
 		break;
 	case RN_PRUNED:
 		on_pruned(c, &n->seg);

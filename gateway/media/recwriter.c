@@ -646,8 +646,9 @@ stage_au(struct wcam *c, int track, uint32_t duration)
 	return mp4w_frag_add(&c->mw, &s) >= 0;
 }
 
+/* A fragment from the unit captured at |wall_us|; |clean|: a decoder can start at it (RECIDX_CLEAN). */
 static void
-frag_begin(struct wcam *c, int track, int64_t wall_us)
+frag_begin(struct wcam *c, int track, int64_t wall_us, bool clean)
 {
 	struct mp4w_prft prft = { .track = movie_index(c, track), .ntp = rtcp_ntp_from_unix_us(wall_us) };
 
@@ -655,7 +656,7 @@ frag_begin(struct wcam *c, int track, int64_t wall_us)
 	c->frag_open = true;
 	c->frag_start_us = wall_us;
 	c->frag_opened_us = now_mono();
-	c->frag_flags = c->next_frag_flags;
+	c->frag_flags = c->next_frag_flags | (clean ? RECIDX_CLEAN : 0);
 	c->next_frag_flags = 0;
 	for (int i = 0; i < c->ntracks; i++)
 		c->t[i].dts_set = false;
@@ -712,6 +713,7 @@ frag_end(struct wcam *c)
 	c->size += (uint64_t)n;
 	c->nfrags++;
 	c->seg_end_us = GW_MAX(c->seg_end_us, end_us);
+	segment_notice(c, true);	/* every fragment: a replay at the live edge reads it at once */
 	return true;
 }
 
@@ -914,7 +916,7 @@ au_in(struct wcam *c, int track, const struct depay_au *au, int64_t wall_us)
 			return;
 	}
 	if (!c->frag_open)
-		frag_begin(c, track, wall_us);
+		frag_begin(c, track, wall_us, start_point(c, track, au));
 	if (t->has_au)
 		stage_au(c, track, t->step ? t->step : 1);
 	keep_au(t, au, dts);

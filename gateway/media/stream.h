@@ -2,10 +2,11 @@
  * stream.h - what a player's session plays, whatever feeds it: the tracks
  * it carries and the one frame queue the transport's writer reads.
  *
- * A live stream (live.c) is fed by a camera's hub. A replay stream will be
- * fed from the recorder's store through the same interface, so that the
- * RTSP writers (TCP, UDP, the HTTP tunnel, WebSocket) send recorded frames
- * exactly as they send live ones. Sessions never see a hub or a source.
+ * A live stream (live.c) is fed by a camera's hub; a replay stream
+ * (replay.h) from the recorder's store through the same interface, so
+ * that the RTSP writers (TCP, UDP, the HTTP tunnel, WebSocket) send
+ * recorded frames exactly as they send live ones. Sessions never see a
+ * hub, a source or a file.
  *
  * Ownership: the session that opened a stream owns it and frees it with
  * media_stream_free(). The owner is called back (on the I/O thread) when
@@ -26,6 +27,8 @@ struct media_stream;
 struct media_stream_owner_ops {
 	void (*wake)(struct media_stream *st);
 	void (*gone)(struct media_stream *st, const char *why);
+	/* Optional: a replay reached the end of what it plays; its last frames are queued (RTCP BYE). */
+	void (*ended)(struct media_stream *st);
 };
 
 struct media_stream_ops {
@@ -47,6 +50,7 @@ struct media_stream {
 	void *owner;
 	int64_t camera_id;
 	bool gone;			/* the feed ended; only free() is left */
+	bool sr_zero;			/* RTCP SRs carry zero NTP and RTP times (replay without rate control) */
 	struct frameq q;		/* what the writers read; owned here */
 };
 
