@@ -70,11 +70,16 @@ struct gw_config {
 	/* [limits] */
 	int max_connections;
 	int max_connections_per_address;
+	int max_pending_connections_per_address;
 	int64_t max_header_bytes;
 	int max_headers;
 	int64_t max_body_bytes;
 	int64_t idle_timeout_ms;
 	int64_t handshake_timeout_ms;
+	int64_t header_timeout_ms;
+	int64_t body_timeout_ms;
+	int64_t body_min_rate;
+	int64_t max_output_bytes;
 	int h2_max_concurrent_streams;
 
 	/* [api] */
