@@ -131,12 +131,28 @@ begin_shutdown(const char *why)
 	finish_if_drained(0);
 }
 
+/*
+ * Everything the new file needs is checked before anything is applied: the
+ * file itself (config_reload_prepare) and the TLS material it names. On any
+ * error the running configuration and certificate stay, and the log says why.
+ */
 static void
 reload(void)
 {
+	struct gw_config *next;
+	struct ssl_ctx_st *ctx;
+	char why[512];
+
 	log_info("SIGHUP received: reloading %s", gw.config_path);
-	if (config_reload(gw.config_path) == 0 && tls_reload(gw.cfg) < 0)
-		log_warn("TLS settings were not applied");
+	if ((next = config_reload_prepare(gw.config_path)) == NULL)
+		return;
+	if (tls_prepare(next, &ctx, why, sizeof(why)) < 0) {
+		log_error("reload failed, keeping the running configuration: %s", why);
+		config_free(next);
+		return;
+	}
+	config_reload_commit(next);
+	tls_install(ctx);
 }
 
 static void
