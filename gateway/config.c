@@ -53,7 +53,7 @@ static const char *const log_levels[] = { "error", "warning", "info", "debug", N
 
 static const struct cfg_key cfg_keys[] = {
 	{ "daemon", "node_name", CFG_STRING, F(node_name), "", CF_NO_RELOAD, 0, 0, NULL,
-	  "Name of this node in logs, the audit log and session rows (empty: the host name)." },
+	  "Name of this node in logs, the audit log and session rows (empty: the host name). Unique among the nodes sharing a database: at start a node closes the session rows its name left open." },
 	{ "daemon", "pid_file", CFG_STRING, F(pid_file), "", CF_NO_RELOAD, 0, 0, NULL,
 	  "Write the process id here at start-up (empty: no pid file)." },
 	{ "daemon", "log_target", CFG_ENUM, F(log_target), "stderr", 0, 0, 0, log_targets,

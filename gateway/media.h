@@ -56,6 +56,8 @@ struct gw_principal;
 struct rtsp_mcast *media_mcast_join(const struct gw_principal *p, int64_t camera_id,
     struct hub_source *src, const char **why);
 void media_mcast_leave(struct rtsp_mcast *m);
+/* The group's running total of bytes sent, for session_share_counter(); valid until the last leave. */
+const uint64_t *media_mcast_counter(const struct rtsp_mcast *m);
 bool media_mcast_allowed(const struct gw_principal *p, int64_t camera_id, struct hub_source *src);
 int media_mcast_slot(struct hub_source *src, int track);
 

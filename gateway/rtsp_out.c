@@ -39,9 +39,10 @@
 #define UDP_BATCH 64
 #define UDP_SNDBUF (4 * 1024 * 1024)
 
-/* RTP and RTCP destination of each track. */
+/* RTP and RTCP destination of each track; |sent| (optional) counts the bytes that went. */
 struct udp_dest {
 	const struct sockaddr_storage *to[HUB_MAX_TRACKS][2];
+	uint64_t *sent;
 };
 
 struct rtsp_mcast {
@@ -51,6 +52,7 @@ struct rtsp_mcast {
 	char group[64];
 	int port, ttl;
 	int refs;
+	uint64_t sent;			/* bytes sent to the group, for its sessions' accounts */
 	struct hub_reader *reader;
 	TAILQ_ENTRY(rtsp_mcast) link;
 };
@@ -292,6 +294,8 @@ udp_send_queue(struct hub_reader *r, int fd, const struct udp_dest *dest, struct
 		hub_reader_consumed(r, consumed);
 		if (gs)
 			session_add_bytes(gs, consumed);
+		if (dest->sent)
+			*dest->sent += consumed;
 		if (sent < npkts)
 			return false;
 	}
@@ -495,12 +499,19 @@ media_mcast_join(const struct gw_principal *p, int64_t camera_id, struct hub_sou
 		return NULL;
 	}
 	m->refs = 1;
+	m->dest.sent = &m->sent;
 	m->reader = hub_reader_new(src, (1u << hub_source_ntracks(src)) - 1, 0, &mcast_reader_ops, m);
 	setsockopt(mcast_fd, IPPROTO_IP, IP_MULTICAST_TTL, &m->ttl, sizeof(m->ttl));
 	hub_reader_play_live(m->reader);
 	TAILQ_INSERT_TAIL(&mcasts, m, link);
 	log_info("multicast of cam=%lld started on %s:%d", (long long)m->camera_id, m->group, m->port);
 	return m;
+}
+
+const uint64_t *
+media_mcast_counter(const struct rtsp_mcast *m)
+{
+	return &m->sent;
 }
 
 void

@@ -113,7 +113,7 @@ session_action(const struct rtsp_media_session *s)
 static const char *
 transport_name(const struct rtsp_media_session *s)
 {
-	if (s->mcast)
+	if (s->mcast || s->tracks[0].kind == RT_MULTICAST)
 		return "multicast";
 	if (s->udp)
 		return "udp";
@@ -144,6 +144,8 @@ rtsp_session_play(struct rtsp_media_session *s, struct hub_play_info *info)
 			    (long long)s->camera_id, why);
 			return -1;
 		}
+		if (s->gs)
+			session_share_counter(s->gs, media_mcast_counter(s->mcast));	/* the group's bytes */
 		memset(info, 0, sizeof(*info));
 	} else {
 		if (s->reader == NULL)

@@ -92,6 +92,7 @@ mcast_end(struct onvif_mcast *m, const char *reason, const char *fault)
 	if (m->parked != NULL)
 		onvif_fault(m->parked, 0, "env:Receiver", "ter:Action", "ter:IncompleteConfiguration",
 		    fault ? fault : reason);
+	session_unshare_counter(m->session);	/* before the group may go */
 	if (m->group != NULL)
 		media_mcast_leave(m->group);
 	session_end(m->session, reason);
@@ -139,6 +140,7 @@ source_ready(void *arg, struct hub_source *src, const char *error)
 	} else if (src != NULL && (m->group = media_mcast_join(&m->principal, m->camera_id, src, &why)) != NULL) {
 		m->state = MC_STREAMING;
 		m->parked = NULL;
+		session_share_counter(m->session, media_mcast_counter(m->group));	/* the group's bytes */
 		olog_info(m->session, "multicast started by profile %s", m->token);
 		m2_empty_reply(r, response_tag(r, true));
 		return;
