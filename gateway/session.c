@@ -38,6 +38,7 @@
 #include "model.h"
 #include "session.h"
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -49,7 +50,7 @@
 #define BATCH_SPACING_US 50000		/* at most one batch every 50 ms: sessions share statements */
 #define BATCH_MAX 10000			/* rows per statement */
 #define ID_POOL_MIN 256
-#define ID_POOL_MAX 16384
+#define ID_POOL_MAX 4096
 
 TAILQ_HEAD(session_list, gw_session);
 TAILQ_HEAD(wait_list, gw_session);
@@ -328,6 +329,7 @@ session_free(struct gw_session *s)
 {
 	TAILQ_REMOVE(&ended, s, link);
 	nended--;
+	free(s->end_reason);
 	s->magic = 0;
 	free(s);
 }
@@ -341,7 +343,7 @@ session_end(struct gw_session *s, const char *reason)
 	nsessions--;
 	s->ended = true;
 	s->ended_wall_us = gw_wall_us();
-	snprintf(s->end_reason, sizeof(s->end_reason), "%s", reason);
+	s->end_reason = gw_xstrdup(reason);
 	s->ops = NULL;
 	s->owner = NULL;
 	TAILQ_INSERT_TAIL(&ended, s, link);
@@ -371,43 +373,90 @@ static const char batch_sql[] =
     "  WHERE s.id = r.id AND s.ended_at IS NULL RETURNING 1)"
     " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)";
 
-static json_t *
-time_or_null(const struct gw_session *s)
+/*
+ * The batch's two arrays are written as JSON text directly: thousands of
+ * rows as jansson objects would cost megabytes for a moment every time.
+ * Strings are escaped; bytes outside ASCII become '?' (peers, protocols and
+ * transports are ASCII; a reason is for people), so the text is always
+ * valid for PostgreSQL's JSON parser.
+ */
+static void
+put_json_string(struct evbuffer *b, const char *str)
+{
+	evbuffer_add(b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			evbuffer_add_printf(b, "\\%c", *p);
+		else if (*p < 0x20)
+			evbuffer_add_printf(b, "\\u%04x", *p);
+		else
+			evbuffer_add(b, *p < 0x80 ? (const char *)p : "?", 1);
+	}
+	evbuffer_add(b, "\"", 1);
+}
+
+static void
+put_time(struct evbuffer *b, bool have, int64_t wall_us)
 {
 	char stamp[40];
 
-	if (!s->ended)
-		return json_null();
-	gw_format_time(s->ended_wall_us, stamp, sizeof(stamp));
-	return json_string(stamp);
+	if (!have) {
+		evbuffer_add(b, "null", 4);
+		return;
+	}
+	gw_format_time(wall_us, stamp, sizeof(stamp));
+	put_json_string(b, stamp);
 }
 
-static json_t *
-insert_item(const struct gw_session *s)
+static void
+put_reason(struct evbuffer *b, const struct gw_session *s)
 {
-	char started[40];
-
-	gw_format_time(s->started_wall_us, started, sizeof(started));
-	return json_pack("{s:I, s:I, s:I, s:I, s:o, s:s, s:s, s:s, s:s, s:o, s:I, s:o}",
-	    "id", (json_int_t)s->db_id, "g", (json_int_t)s->principal.grant_id,
-	    "c", (json_int_t)s->principal.credential_id, "a", (json_int_t)s->principal.authority_id,
-	    "cam", s->camera_id ? json_integer((json_int_t)s->camera_id) : json_null(),
-	    "p", s->protocol, "t", s->transport, "peer", s->peer, "s", started,
-	    "e", time_or_null(s), "b", (json_int_t)session_bytes(s),
-	    "why", s->ended ? json_string(s->end_reason) : json_null());
+	if (s->ended)
+		put_json_string(b, s->end_reason ? s->end_reason : "");
+	else
+		evbuffer_add(b, "null", 4);
 }
 
-static json_t *
-update_item(const struct gw_session *s)
+static void
+insert_item(struct evbuffer *b, const struct gw_session *s)
 {
-	return json_pack("{s:I, s:I, s:o, s:o}", "id", (json_int_t)s->db_id,
-	    "b", (json_int_t)session_bytes(s), "e", time_or_null(s),
-	    "why", s->ended ? json_string(s->end_reason) : json_null());
+	evbuffer_add_printf(b, "%s{\"id\":%lld,\"g\":%lld,\"c\":%lld,\"a\":%lld,\"cam\":", evbuffer_get_length(b) > 1 ?
+	    "," : "", (long long)s->db_id, (long long)s->principal.grant_id,
+	    (long long)s->principal.credential_id, (long long)s->principal.authority_id);
+	if (s->camera_id != 0)
+		evbuffer_add_printf(b, "%lld", (long long)s->camera_id);
+	else
+		evbuffer_add(b, "null", 4);
+	evbuffer_add(b, ",\"p\":", 5);
+	put_json_string(b, s->protocol);
+	evbuffer_add(b, ",\"t\":", 5);
+	put_json_string(b, s->transport);
+	evbuffer_add(b, ",\"peer\":", 8);
+	put_json_string(b, s->peer);
+	evbuffer_add(b, ",\"s\":", 5);
+	put_time(b, true, s->started_wall_us);
+	evbuffer_add(b, ",\"e\":", 5);
+	put_time(b, s->ended, s->ended_wall_us);
+	evbuffer_add_printf(b, ",\"b\":%llu,\"why\":", (unsigned long long)session_bytes(s));
+	put_reason(b, s);
+	evbuffer_add(b, "}", 1);
+}
+
+static void
+update_item(struct evbuffer *b, const struct gw_session *s)
+{
+	evbuffer_add_printf(b, "%s{\"id\":%lld,\"b\":%llu,\"e\":", evbuffer_get_length(b) > 1 ? "," : "",
+	    (long long)s->db_id, (unsigned long long)session_bytes(s));
+	put_time(b, s->ended, s->ended_wall_us);
+	evbuffer_add(b, ",\"why\":", 7);
+	put_reason(b, s);
+	evbuffer_add(b, "}", 1);
 }
 
 /* Add |s| to the batch if its row needs writing; |bytes|: the periodic byte update is due. */
 static void
-batch_add(struct session_batch *b, json_t *ins, json_t *upd, struct gw_session *s, bool bytes)
+batch_add(struct session_batch *b, struct evbuffer *ins, struct evbuffer *upd, struct gw_session *s,
+    bool bytes)
 {
 	if (s->in_batch || s->audit_waits_id || b->nrows == BATCH_MAX)
 		return;
@@ -415,9 +464,9 @@ batch_add(struct session_batch *b, json_t *ins, json_t *upd, struct gw_session *
 	if (s->db_id == 0 && (s->db_id = take_id()) == 0)
 		return;
 	if (!s->saved)
-		json_array_append_new(ins, insert_item(s));
+		insert_item(ins, s);
 	else if (s->ended || bytes)
-		json_array_append_new(upd, update_item(s));
+		update_item(upd, s);
 	else
 		return;
 	s->in_batch = true;
@@ -452,12 +501,24 @@ on_batch(void *arg, PGresult *res, const char *error)
 		schedule_batch();
 }
 
+/* A text of |b|, NUL-terminated (freed by the caller). */
+static char *
+buffer_text(struct evbuffer *b)
+{
+	size_t n = evbuffer_get_length(b);
+	char *t = gw_xmalloc(n + 1);
+
+	evbuffer_remove(b, t, n);
+	t[n] = '\0';
+	return t;
+}
+
 /* One statement for everything the table does not know yet. */
 static void
 send_batch(bool bytes)
 {
 	struct session_batch *b;
-	json_t *ins, *upd;
+	struct evbuffer *ins, *upd;
 	struct gw_session *s;
 	char *ins_text, *upd_text;
 	const char *params[3];
@@ -467,33 +528,35 @@ send_batch(bool bytes)
 	rows_changed = false;
 	b = gw_xcalloc(1, sizeof(*b));
 	b->rows = gw_xcalloc((size_t)GW_MIN(nsessions + nended, BATCH_MAX), sizeof(*b->rows));
-	ins = json_array();
-	upd = json_array();
+	ins = gw_xevbuffer_new();
+	upd = gw_xevbuffer_new();
+	evbuffer_add(ins, "[", 1);
+	evbuffer_add(upd, "[", 1);
 	TAILQ_FOREACH(s, &ended, link)
 		batch_add(b, ins, upd, s, false);
 	TAILQ_FOREACH(s, &sessions, link)
 		batch_add(b, ins, upd, s, bytes);
-	if (b->nrows == 0) {
-		json_decref(ins);
-		json_decref(upd);
-		free(b->rows);
-		free(b);
-		return;
-	}
+	evbuffer_add(ins, "]", 1);
+	evbuffer_add(upd, "]", 1);
 	if (b->nrows == BATCH_MAX)
 		rows_changed = true;	/* more than one statement's worth: the next goes on */
-	ins_text = json_dumps(ins, JSON_COMPACT);
-	upd_text = json_dumps(upd, JSON_COMPACT);
-	params[0] = node_name();
-	params[1] = ins_text;
-	params[2] = upd_text;
-	batch_in_flight = true;
-	last_batch_us = gw_mono_us();
-	db_query(batch_sql, 3, params, DB_Q_PREPARE, on_batch, b);
+	ins_text = buffer_text(ins);
+	upd_text = buffer_text(upd);
+	evbuffer_free(ins);
+	evbuffer_free(upd);
+	if (b->nrows == 0) {
+		free(b->rows);
+		free(b);
+	} else {
+		params[0] = node_name();
+		params[1] = ins_text;
+		params[2] = upd_text;
+		batch_in_flight = true;
+		last_batch_us = gw_mono_us();
+		db_query(batch_sql, 3, params, DB_Q_PREPARE, on_batch, b);
+	}
 	free(ins_text);
 	free(upd_text);
-	json_decref(ins);
-	json_decref(upd);
 }
 
 int

@@ -67,7 +67,7 @@ struct gw_session {
 	bool audit_waits_id;		/* the audit records wait for db_id */
 	bool audit_no_id;		/* audited without an id (database down) */
 	int64_t ended_wall_us;
-	char end_reason[128];
+	char *end_reason;		/* once ended */
 	TAILQ_ENTRY(gw_session) link;	/* live list, then ended list */
 	TAILQ_ENTRY(gw_session) wait_link;	/* sessions waiting for an id */
 };
