@@ -56,6 +56,7 @@ static struct loop_deferred send_later;
 static struct event *send_timer;
 static int64_t last_send_us;
 static int spooled;
+static bool spool_ready;		/* main.c has called audit_flush_spool(): the schema is there */
 static bool flushing;			/* the rows of the ".flushing" file are queued */
 static size_t flush_left;		/* of which not yet written */
 
@@ -102,6 +103,18 @@ flushing_path(void)
 	return gw_xasprintf("%s.flushing", spool_path);
 }
 
+/*
+ * A spool whose writing could not start when the database came back (a
+ * batch was in flight) is written as soon as it can: meanwhile every new
+ * row goes to the spool too, to keep the order.
+ */
+static void
+audit_janitor(int64_t now)
+{
+	if (spool_ready && spooled > 0 && !flushing && sending == NULL && db_is_up())
+		audit_flush_spool();
+}
+
 int
 audit_init(void)
 {
@@ -109,6 +122,7 @@ audit_init(void)
 
 	spool_path = gw_xasprintf("%s/audit.spool", gw.cfg->state_dir);
 	queue = json_array();
+	loop_janitor_add(audit_janitor);
 	if (mkdir(gw.cfg->state_dir, 0700) < 0 && errno != EEXIST) {
 		log_error("cannot create state directory %s: %s", gw.cfg->state_dir, strerror(errno));
 		return -1;
@@ -332,8 +346,9 @@ audit_flush_spool(void)
 	FILE *f;
 	int count = 0;
 
+	spool_ready = true;
 	if (spooled == 0 || flushing || !db_is_up() || sending != NULL)
-		goto out;
+		goto out;	/* the janitor tries again */
 	if (access(tmp, F_OK) != 0 && rename(spool_path, tmp) < 0) {
 		if (errno != ENOENT)
 			log_error("cannot move the audit spool aside: %s", strerror(errno));

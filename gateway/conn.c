@@ -464,10 +464,11 @@ conn_close_after_flush(struct gw_conn *c, const char *reason)
 {
 	if (c->state == CONN_DEAD || c->state == CONN_CLOSING)
 		return;
-	if (!conn_set_state(c, CONN_CLOSING)) {
-		conn_close(c, reason);	/* no protocol yet: nothing to flush */
+	if (c->state != CONN_SNIFF && c->state != CONN_ACTIVE) {
+		conn_close(c, reason);	/* a handshake: nothing of ours to flush */
 		return;
 	}
+	conn_set_state(c, CONN_CLOSING);
 	c->close_reason = reason;
 	update_read_event(c);
 	/* A peer that never reads must not keep us forever. */
@@ -576,7 +577,9 @@ output_resume_if_drained(struct gw_conn *c)
 		return;
 	c->out_paused = false;
 	update_read_event(c);
-	if (c->reading && c->in && evbuffer_get_length(c->in) > 0 && c->state == CONN_ACTIVE)
+	/* Bytes already in, or decrypted inside TLS, that no socket event will announce. */
+	if (c->reading && c->state == CONN_ACTIVE && ((c->in && evbuffer_get_length(c->in) > 0) ||
+	    (c->ssl && SSL_pending(c->ssl) > 0)))
 		event_active(c->ev_read, EV_READ, 0);
 }
 

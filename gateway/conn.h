@@ -10,12 +10,14 @@
  * a callback may call conn_close() on its own connection and keep using the
  * pointer until it returns.
  *
- * States change only through conn_set_state(), which refuses moves the
- * diagram does not allow:
+ * States change only through conn_set_state(), which refuses (and logs)
+ * a move this list does not allow:
  *
- *   NEW -> TLS_HANDSHAKE -> SNIFF -> ACTIVE -> CLOSING -> DEAD
- *      \------------------/    \------------\---------/^
- *   (any state but DEAD may go to DEAD; SNIFF and ACTIVE to CLOSING)
+ *   NEW           -> TLS_HANDSHAKE (TLS listener) | SNIFF | DEAD
+ *   TLS_HANDSHAKE -> SNIFF | DEAD
+ *   SNIFF         -> ACTIVE (protocol recognised) | CLOSING | DEAD
+ *   ACTIVE        -> CLOSING (flush, then die) | DEAD
+ *   CLOSING       -> DEAD
  *
  * What a peer can make a connection hold is bounded here, for every
  * protocol: a request head must arrive whole within [limits] header_timeout
