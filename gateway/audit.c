@@ -15,8 +15,10 @@
 #include "crypto.h"
 #include "db.h"
 #include "log.h"
+#include "loop.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,14 +28,62 @@
 
 #define VERIFY_BATCH "5000"
 
+/*
+ * Rows go to the database in batches: one statement for all the rows
+ * recorded since the last, at most one every BATCH_SPACING_US and one in
+ * flight (the chain's lock
+ * serialises writers anyway; 6 400 session starts are one statement, not
+ * 6 400). The statement inserts them in the order they were recorded.
+ * Spooled rows carry detail.spool_id, which a unique index makes count
+ * once however many times the spool is written.
+ */
 static const char insert_sql[] =
     "INSERT INTO audit_log (node, actor, action, outcome, authority_id, grant_id, camera_id,"
-    " session_id, peer, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)";
+    " session_id, peer, detail)"
+    " SELECT $1, r->>'actor', r->>'action', r->>'outcome', nullif((r->>'authority_id')::bigint, 0),"
+    "  nullif((r->>'grant_id')::bigint, 0), nullif((r->>'camera_id')::bigint, 0),"
+    "  nullif((r->>'session_id')::bigint, 0), r->>'peer', r->'detail'"
+    " FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(r, n) ORDER BY n"
+    " ON CONFLICT ((detail ->> 'spool_id')) WHERE detail ? 'spool_id' DO NOTHING";
+
+#define BATCH_MAX 2000
+#define BATCH_SPACING_US 50000		/* at most one statement every 50 ms */
 
 static char *spool_path;
-static int in_flight;
+static json_t *queue;			/* rows recorded, not yet sent, in order */
+static json_t *sending;			/* rows of the statement in flight, or NULL */
+static struct loop_deferred send_later;
+static struct event *send_timer;
+static int64_t last_send_us;
 static int spooled;
-static bool flushing;
+static bool spool_ready;		/* main.c has called audit_flush_spool(): the schema is there */
+static bool flushing;			/* the rows of the ".flushing" file are queued */
+static size_t flush_left;		/* of which not yet written */
+
+static void send_batch(void *arg);
+
+static void
+send_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	gw_time_refresh();
+	send_batch(NULL);
+}
+
+/* After this loop pass, or BATCH_SPACING_US after the last statement. */
+static void
+schedule_send(void)
+{
+	int64_t wait = last_send_us + BATCH_SPACING_US - gw_mono_us();
+	struct timeval tv = { 0, (suseconds_t)wait };
+
+	if (wait <= 0 || (send_timer == NULL &&
+	    (send_timer = evtimer_new(gw.base, send_timer_cb, NULL)) == NULL)) {
+		loop_defer(&send_later, send_batch, NULL);
+		return;
+	}
+	if (!evtimer_pending(send_timer, NULL))
+		evtimer_add(send_timer, &tv);
+}
 
 const char *
 audit_node_name(void)
@@ -47,24 +97,55 @@ audit_node_name(void)
 	return host;
 }
 
+static char *
+flushing_path(void)
+{
+	return gw_xasprintf("%s.flushing", spool_path);
+}
+
+/*
+ * A spool whose writing could not start when the database came back (a
+ * batch was in flight) is written as soon as it can: meanwhile every new
+ * row goes to the spool too, to keep the order.
+ */
+static void
+audit_janitor(int64_t now)
+{
+	if (spool_ready && spooled > 0 && !flushing && sending == NULL && db_is_up())
+		audit_flush_spool();
+}
+
 int
 audit_init(void)
 {
+	char *tmp;
+
 	spool_path = gw_xasprintf("%s/audit.spool", gw.cfg->state_dir);
+	queue = json_array();
+	loop_janitor_add(audit_janitor);
 	if (mkdir(gw.cfg->state_dir, 0700) < 0 && errno != EEXIST) {
 		log_error("cannot create state directory %s: %s", gw.cfg->state_dir, strerror(errno));
 		return -1;
 	}
-	if (access(spool_path, F_OK) == 0) {
+	tmp = flushing_path();
+	if (access(spool_path, F_OK) == 0 || access(tmp, F_OK) == 0) {
 		spooled = 1;	/* unknown count; flushed once the database is up */
 		log_info("audit records spooled by an earlier run will be written to the database");
 	}
+	free(tmp);
 	return 0;
 }
 
 void
 audit_shutdown(void)
 {
+	loop_defer_cancel(&send_later);
+	if (send_timer != NULL)
+		event_free(send_timer);
+	send_timer = NULL;
+	json_decref(queue);
+	json_decref(sending);
+	queue = sending = NULL;
 	free(spool_path);
 	spool_path = NULL;
 }
@@ -72,7 +153,13 @@ audit_shutdown(void)
 int
 audit_pending(void)
 {
-	return in_flight + spooled;
+	return audit_in_flight() + spooled;
+}
+
+int
+audit_in_flight(void)
+{
+	return (int)(json_array_size(queue) + (sending ? json_array_size(sending) : 0));
 }
 
 /* The row as a JSON object: what goes to the spool, and what the insert reads. */
@@ -100,12 +187,31 @@ entry_json(const struct audit_entry *e)
 	return o;
 }
 
+/* Give a row the id that makes writing it again harmless (see the top). */
+static void
+mark_spooled(json_t *row)
+{
+	json_t *detail = json_object_get(row, "detail");
+	unsigned char rnd[16];
+	char hex[33];
+
+	if (json_object_get(detail, "spool_id") != NULL)
+		return;
+	if (gw_random(rnd, sizeof(rnd)) < 0)
+		return;
+	gw_hex(rnd, sizeof(rnd), hex);
+	json_object_set_new(detail, "spool_id", json_string(hex));
+}
+
 static void
 spool_append(json_t *row)
 {
-	char *line = json_dumps(row, JSON_COMPACT);
-	FILE *f = fopen(spool_path, "a");
+	char *line;
+	FILE *f;
 
+	mark_spooled(row);
+	line = json_dumps(row, JSON_COMPACT);
+	f = fopen(spool_path, "a");
 	if (f == NULL || fprintf(f, "%s\n", line) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0)
 		log_error("audit record lost: cannot write spool %s: %s", spool_path, strerror(errno));
 	else
@@ -115,65 +221,103 @@ spool_append(json_t *row)
 	free(line);
 }
 
-struct insert_ctx {
+/* The database went away under rows not written yet: keep them, in order, on disk. */
+static void
+spool_unsent(json_t *rows)
+{
+	size_t i;
 	json_t *row;
-};
 
-static void insert_row(json_t *row);
+	json_array_foreach(rows, i, row)
+		spool_append(row);
+	json_array_clear(rows);
+}
+
+/* The spooled rows (at the front of the queue) are written: the ".flushing" file can go. */
+static void
+flush_progress(size_t written)
+{
+	char *tmp;
+
+	if (!flushing)
+		return;
+	flush_left -= GW_MIN(flush_left, written);
+	if (flush_left > 0)
+		return;
+	tmp = flushing_path();
+	unlink(tmp);
+	free(tmp);
+	flushing = false;
+	log_info("the spooled audit records are in the database");
+	if (spooled > 0)
+		audit_flush_spool();
+}
 
 static void
 on_insert(void *arg, PGresult *res, const char *error)
 {
-	struct insert_ctx *ctx = arg;
+	json_t *rows = sending;
 
-	in_flight--;
-	if (error != NULL) {
-		/* Keep it: the spool is written to the database when it comes back. */
-		if (!db_is_up() || strstr(error, "connection") != NULL || strstr(error, "unavailable"))
-			spool_append(ctx->row);
-		else
-			log_error("audit record rejected by the database: %s", error);
+	sending = NULL;
+	if (error != NULL && db_last_error()->sqlstate[0] != '\0') {
+		log_error("%zu audit records rejected by the database: %s", json_array_size(rows), error);
+		flush_progress(json_array_size(rows));
+	} else if (error != NULL) {
+		/*
+		 * Not written, or not known to be: spool them and what came after
+		 * (a spooled row is written once, whatever happened). A spool that
+		 * was being written stays too, for the next time.
+		 */
+		spool_unsent(rows);
+		spool_unsent(queue);
+		flushing = false;
+		flush_left = 0;
+	} else {
+		flush_progress(json_array_size(rows));
 	}
-	json_decref(ctx->row);
-	free(ctx);
+	json_decref(rows);
+	if (json_array_size(queue) > 0)
+		schedule_send();
 }
 
+/* Send what is queued, up to BATCH_MAX rows, as one statement. */
 static void
-id_param(json_t *row, const char *key, char *buf, size_t len, const char **param)
+send_batch(void *arg)
 {
-	json_int_t v = json_integer_value(json_object_get(row, key));
+	const char *params[2];
+	char *text;
 
-	if (v == 0) {
-		*param = NULL;
+	if (sending != NULL || json_array_size(queue) == 0)
+		return;
+	if (!db_is_up()) {
+		spool_unsent(queue);
+		flushing = false;
+		flush_left = 0;
 		return;
 	}
-	snprintf(buf, len, "%lld", (long long)v);
-	*param = buf;
+	sending = queue;
+	queue = json_array();
+	if (json_array_size(sending) > BATCH_MAX) {
+		json_t *all = sending;
+
+		sending = json_array();
+		for (size_t i = 0; i < json_array_size(all); i++)
+			json_array_append(i < BATCH_MAX ? sending : queue, json_array_get(all, i));
+		json_decref(all);
+	}
+	text = json_dumps(sending, JSON_COMPACT);
+	last_send_us = gw_mono_us();
+	params[0] = audit_node_name();
+	params[1] = text;
+	db_query(insert_sql, 2, params, DB_Q_PREPARE, on_insert, NULL);
+	free(text);
 }
 
-/* Takes a reference to |row|. */
 static void
-insert_row(json_t *row)
+enqueue(json_t *row)
 {
-	struct insert_ctx *ctx = gw_xcalloc(1, sizeof(*ctx));
-	char ids[4][24];
-	const char *params[10];
-	char *detail = json_dumps(json_object_get(row, "detail"), JSON_COMPACT | JSON_SORT_KEYS);
-
-	ctx->row = json_incref(row);
-	params[0] = audit_node_name();
-	params[1] = json_string_value(json_object_get(row, "actor"));
-	params[2] = json_string_value(json_object_get(row, "action"));
-	params[3] = json_string_value(json_object_get(row, "outcome"));
-	id_param(row, "authority_id", ids[0], sizeof(ids[0]), &params[4]);
-	id_param(row, "grant_id", ids[1], sizeof(ids[1]), &params[5]);
-	id_param(row, "camera_id", ids[2], sizeof(ids[2]), &params[6]);
-	id_param(row, "session_id", ids[3], sizeof(ids[3]), &params[7]);
-	params[8] = json_string_value(json_object_get(row, "peer"));
-	params[9] = detail;
-	in_flight++;
-	db_query(insert_sql, 10, params, 0, on_insert, ctx);
-	free(detail);
+	json_array_append(queue, row);
+	schedule_send();
 }
 
 void
@@ -184,50 +328,56 @@ audit_record(const struct audit_entry *e)
 	if (!db_is_up() || spooled > 0)
 		spool_append(row);	/* keep the order: older spooled rows go first */
 	else
-		insert_row(row);
+		enqueue(row);
 	json_decref(row);
 }
 
+/*
+ * Move the spool aside (new rows start a new one), queue its rows in front
+ * of anything recorded since, and remove it once they are written. A spool
+ * left by a crash in the middle of this (the ".flushing" file) goes first;
+ * writing a row twice does nothing (spool_id).
+ */
 void
 audit_flush_spool(void)
 {
-	char *line = NULL, *tmp;
+	char *line = NULL, *tmp = flushing_path();
 	size_t cap = 0;
-	ssize_t n;
 	FILE *f;
 	int count = 0;
 
-	if (spooled == 0 || flushing || !db_is_up())
-		return;
-	flushing = true;
-	tmp = gw_xasprintf("%s.flushing", spool_path);
-	if (rename(spool_path, tmp) < 0) {
+	spool_ready = true;
+	if (spooled == 0 || flushing || !db_is_up() || sending != NULL)
+		goto out;	/* the janitor tries again */
+	if (access(tmp, F_OK) != 0 && rename(spool_path, tmp) < 0) {
 		if (errno != ENOENT)
 			log_error("cannot move the audit spool aside: %s", strerror(errno));
 		spooled = 0;
 		goto out;
 	}
-	spooled = 0;
 	f = fopen(tmp, "r");
-	while (f && (n = getline(&line, &cap, f)) > 0) {
+	while (f && getline(&line, &cap, f) > 0) {
 		json_t *row = json_loads(line, 0, NULL);
 
 		if (row == NULL) {
 			log_error("skipping an unreadable line of the audit spool");
 			continue;
 		}
-		insert_row(row);
-		json_decref(row);
-		count++;
+		json_array_insert_new(queue, (size_t)count++, row);
 	}
 	if (f)
 		fclose(f);
-	unlink(tmp);
-	log_info("wrote %d spooled audit records to the database", count);
+	/* Rows recorded from now on queue behind these; a spool file still there goes next. */
+	spooled = access(spool_path, F_OK) == 0 ? 1 : 0;
+	flushing = true;
+	flush_left = (size_t)count;
+	log_info("writing %d spooled audit records to the database", count);
+	if (count == 0)
+		flush_progress(0);
+	schedule_send();
 out:
 	free(line);
 	free(tmp);
-	flushing = false;
 }
 
 /* --- verification ------------------------------------------------------------ */

@@ -1,11 +1,14 @@
 /*
  * audit.h - the append-only, hash-chained audit log.
  *
- * audit_record() queues one row; the database trigger chains it (see
- * sql/001_init.sql). While the database is unreachable, rows are appended
- * to <state_dir>/audit.spool (one JSON object per line) and written to the
- * database, in order, once it is back; a spooled row keeps the time of the
- * event in detail.occurred_at.
+ * audit_record() queues one row; the rows of a loop pass go to the
+ * database in one statement, in order, and the database trigger chains
+ * them (sql/001_init.sql, 014_robust.sql). While the database is
+ * unreachable, rows are appended to <state_dir>/audit.spool (one JSON
+ * object per line, fsync'd) and written to the database, in order, once it
+ * is back; a spooled row keeps the time of the event in detail.occurred_at
+ * and is written once (detail.spool_id), even if the writing is cut by a
+ * crash and done again.
  */
 #ifndef GW_AUDIT_H
 #define GW_AUDIT_H
@@ -35,6 +38,8 @@ void audit_record(const struct audit_entry *e);
 void audit_flush_spool(void);
 /* Rows waiting (in memory or spooled), for /metrics and shutdown. */
 int audit_pending(void);
+/* Rows in memory, not yet in the database (what a shutdown can still write). */
+int audit_in_flight(void);
 
 struct audit_verify_result {
 	bool ok;

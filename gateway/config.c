@@ -10,6 +10,7 @@
 #include "gw.h"
 #include "config.h"
 #include "log.h"
+#include "tls.h"
 #include "../proto/ini.h"
 
 #include <errno.h>
@@ -52,7 +53,7 @@ static const char *const log_levels[] = { "error", "warning", "info", "debug", N
 
 static const struct cfg_key cfg_keys[] = {
 	{ "daemon", "node_name", CFG_STRING, F(node_name), "", CF_NO_RELOAD, 0, 0, NULL,
-	  "Name of this node in logs, the audit log and session rows (empty: the host name)." },
+	  "Name of this node in logs, the audit log and session rows (empty: the host name). Unique among the nodes sharing a database: at start a node closes the session rows its name left open." },
 	{ "daemon", "pid_file", CFG_STRING, F(pid_file), "", CF_NO_RELOAD, 0, 0, NULL,
 	  "Write the process id here at start-up (empty: no pid file)." },
 	{ "daemon", "log_target", CFG_ENUM, F(log_target), "stderr", 0, 0, 0, log_targets,
@@ -94,6 +95,8 @@ static const struct cfg_key cfg_keys[] = {
 	  "PEM private key for cert_file; re-read on reload." },
 	{ "tls", "client_ca_file", CFG_STRING, F(tls_client_ca_file), "", 0, 0, 0, NULL,
 	  "PEM CA bundle; when set, admins may authenticate with a client certificate signed by it." },
+	{ "tls", "ciphers", CFG_STRING, F(tls_ciphers), TLS_DEFAULT_CIPHERS, 0, 0, 0, NULL,
+	  "OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are OpenSSL's own, all forward secret). The default allows only ECDHE key exchange with AEAD ciphers; a list OpenSSL does not understand is refused." },
 
 	{ "security", "secret_key_file", CFG_STRING, F(secret_key_file), "/etc/vssgate/secret.key", CF_NO_RELOAD, 0, 0, NULL,
 	  "Server key (64 hex digits) that encrypts grant passwords and source credentials in the database. Keep it secret and backed up." },
@@ -168,6 +171,8 @@ static const struct cfg_key cfg_keys[] = {
 	  "Connections accepted at once, all listeners together; more are closed at accept." },
 	{ "limits", "max_connections_per_address", CFG_INT, F(max_connections_per_address), "2000", 0, 1, 1000000, NULL,
 	  "Connections accepted at once from one peer address." },
+	{ "limits", "max_pending_connections_per_address", CFG_INT, F(max_pending_connections_per_address), "128", 0, 1, 1000000, NULL,
+	  "Connections from one peer address that may be at once in their TLS handshake or in the middle of a request head; more are closed at accept (slow clients, slowloris). Connections that are being served do not count." },
 	{ "limits", "max_header_bytes", CFG_SIZE, F(max_header_bytes), "16k", 0, 1024, 1048576, NULL,
 	  "Largest request head (request line and headers) of HTTP and RTSP." },
 	{ "limits", "max_headers", CFG_INT, F(max_headers), "64", 0, 8, 1024, NULL,
@@ -177,7 +182,15 @@ static const struct cfg_key cfg_keys[] = {
 	{ "limits", "idle_timeout", CFG_DURATION, F(idle_timeout_ms), "60s", 0, 1000, DAY_MS, NULL,
 	  "Close a connection that has no session and sent nothing for this long." },
 	{ "limits", "handshake_timeout", CFG_DURATION, F(handshake_timeout_ms), "10s", 0, 100, 600000, NULL,
-	  "Close a connection whose TLS handshake or first request takes longer than this." },
+	  "Close a connection whose TLS handshake, or first line of its first request, takes longer than this." },
+	{ "limits", "header_timeout", CFG_DURATION, F(header_timeout_ms), "10s", 0, 100, 600000, NULL,
+	  "A request head (HTTP or RTSP request line and headers) must arrive whole within this long of its first byte; else the connection is closed." },
+	{ "limits", "body_timeout", CFG_DURATION, F(body_timeout_ms), "20s", 0, 100, 3600000, NULL,
+	  "An HTTP request body must arrive within this long after its head, plus one second for every body_min_rate bytes; else the connection is closed." },
+	{ "limits", "body_min_rate", CFG_SIZE, F(body_min_rate), "1k", 0, 0, 1073741824, NULL,
+	  "Bytes per second a slow but steady upload earns beyond body_timeout (0: body_timeout is the whole allowance)." },
+	{ "limits", "max_output_bytes", CFG_SIZE, F(max_output_bytes), "1m", 0, 65536, 1073741824, NULL,
+	  "Unsent response bytes one connection may have queued: beyond this the gateway reads (and answers) no more of its requests until the peer reads; on HTTP/2 it also bounds the buffered answers of its streams." },
 	{ "limits", "http2_max_concurrent_streams", CFG_INT, F(h2_max_concurrent_streams), "100", 0, 1, 1000, NULL,
 	  "Streams an HTTP/2 client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS)." },
 
@@ -194,7 +207,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ "api", "max_emergency_duration", CFG_DURATION, F(max_emergency_duration_ms), "4h", 0, 60000, 30 * DAY_MS, NULL,
 	  "Longest active window of an emergency grant; a longer request is capped to it." },
 	{ "api", "public_host", CFG_STRING, F(public_host), "", 0, 0, 0, NULL,
-	  "Host name put in the URLs handed out with grant credentials (empty: the Host header of the request)." },
+	  "Host name put in the URLs handed out with grant credentials (empty: the local address the request came in on; never the request's Host header, which the client chooses)." },
 
 	{ "webhook", "url", CFG_STRING, F(webhook_url), "", 0, 0, 0, NULL,
 	  "http:// or https:// URL that receives a POST (JSON) for each emergency grant, retried until it answers 2xx (empty: none)." },
@@ -638,8 +651,37 @@ validate_whole(const struct load_ctx *ctx, int *line, char *why, size_t whylen)
 	return 0;
 }
 
-struct gw_config *
-config_parse(const char *name, const char *buf, size_t len, struct cfg_error *err)
+/*
+ * A configuration file must say where the database is, which key seals the
+ * secrets and where to listen: the defaults of these are guesses, and a
+ * file without them (an empty or truncated file) is a mistake, not a wish
+ * to run on defaults. A reload of such a file would otherwise reset every
+ * other key to its default without a word.
+ */
+static int
+check_mandatory(const struct load_ctx *ctx, char *why, size_t whylen)
+{
+	static const char *const keys[][2] = {
+		{ "database", "conninfo" }, { "security", "secret_key_file" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (!ctx->seen[find_key(keys[i][0], keys[i][1]) - cfg_keys]) {
+			snprintf(why, whylen, "key \"%s\" in [%s] must be set (the file has no such line)",
+			    keys[i][1], keys[i][0]);
+			return -1;
+		}
+	if (!ctx->seen[find_key("listen", "rtsp") - cfg_keys] &&
+	    !ctx->seen[find_key("listen", "http") - cfg_keys] &&
+	    !ctx->seen[find_key("listen", "tls") - cfg_keys]) {
+		snprintf(why, whylen, "[listen] must set at least one of rtsp, http and tls");
+		return -1;
+	}
+	return 0;
+}
+
+static struct gw_config *
+parse_text(const char *name, const char *buf, size_t len, bool whole_file, struct cfg_error *err)
 {
 	struct load_ctx ctx = { .cfg = config_new_defaults(), .name = name };
 	struct ini_error ierr;
@@ -654,10 +696,20 @@ config_parse(const char *name, const char *buf, size_t len, struct cfg_error *er
 		snprintf(err->msg, sizeof(err->msg), "%s:%d: %s", name, line, why);
 		goto fail;
 	}
+	if (whole_file && check_mandatory(&ctx, why, sizeof(why)) < 0) {
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", name, why);
+		goto fail;
+	}
 	return ctx.cfg;
 fail:
 	config_free(ctx.cfg);
 	return NULL;
+}
+
+struct gw_config *
+config_parse(const char *name, const char *buf, size_t len, struct cfg_error *err)
+{
+	return parse_text(name, buf, len, false, err);
 }
 
 #define CONFIG_MAX_FILE (1024 * 1024)
@@ -682,7 +734,7 @@ config_load(const char *path, struct cfg_error *err)
 	else if (len > CONFIG_MAX_FILE)
 		snprintf(err->msg, sizeof(err->msg), "%s: larger than %d bytes", path, CONFIG_MAX_FILE);
 	else
-		cfg = config_parse(path, buf, len, err);
+		cfg = parse_text(path, buf, len, true, err);
 	fclose(f);
 	free(buf);
 	return cfg;
@@ -736,24 +788,29 @@ field_equal(const struct cfg_key *k, const struct gw_config *a, const struct gw_
 	return false;
 }
 
-/* Move the value of |k| from |from| to |to|, freeing what |to| had. */
+/* Copy the value of |k| from |from| to |to|, freeing what |to| had; |from| is unchanged. */
 static void
-field_take(const struct cfg_key *k, struct gw_config *to, struct gw_config *from)
+field_copy(const struct cfg_key *k, struct gw_config *to, const struct gw_config *from)
 {
-	char *ft = (char *)to + k->offset, *ff = (char *)from + k->offset;
+	char *ft = (char *)to + k->offset;
+	const char *ff = (const char *)from + k->offset;
 	size_t size;
 
 	switch (k->type) {
 	case CFG_STRING:
 		free(*(char **)ft);
-		*(char **)ft = *(char **)ff;
-		*(char **)ff = gw_xstrdup("");
+		*(char **)ft = gw_xstrdup(*(char *const *)ff);
 		return;
-	case CFG_LISTEN:
-		free_listen((struct cfg_listen *)ft);
-		*(struct cfg_listen *)ft = *(struct cfg_listen *)ff;
-		((struct cfg_listen *)ff)->count = 0;
+	case CFG_LISTEN: {
+		struct cfg_listen *lt = (struct cfg_listen *)ft;
+		const struct cfg_listen *lf = (const struct cfg_listen *)ff;
+
+		free_listen(lt);
+		for (int i = 0; i < lf->count; i++)
+			lt->addr[i] = gw_xstrdup(lf->addr[i]);
+		lt->count = lf->count;
 		return;
+	}
 	case CFG_BOOL:
 		size = sizeof(bool);
 		break;
@@ -767,31 +824,46 @@ field_take(const struct cfg_key *k, struct gw_config *to, struct gw_config *from
 	memcpy(ft, ff, size);
 }
 
-int
-config_reload(const char *path)
+struct gw_config *
+config_reload_prepare(const char *path)
 {
-	struct gw_config *next, *old = gw.cfg;
+	struct gw_config *next;
 	struct cfg_error err;
 
 	next = config_load(path, &err);
 	if (next == NULL) {
 		log_error("reload failed, keeping the running configuration: %s", err.msg);
-		return -1;
+		return NULL;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
 		const struct cfg_key *k = &cfg_keys[i];
 
-		if (!(k->flags & CF_NO_RELOAD) || field_equal(k, old, next))
+		if (!(k->flags & CF_NO_RELOAD) || field_equal(k, gw.cfg, next))
 			continue;
 		log_warn("key \"%s\" in [%s] changed but needs a restart; keeping the running value",
 		    k->name, k->section);
-		field_take(k, next, old);
+		field_copy(k, next, gw.cfg);
 	}
+	/* The running TLS listeners stay: the new file must still give them a certificate. */
+	if (next->listen_tls.count > 0 && (next->tls_cert_file[0] == '\0' || next->tls_key_file[0] == '\0')) {
+		log_error("reload failed, keeping the running configuration: %s: the TLS listeners "
+		    "(kept until a restart) need [tls] cert_file and key_file", path);
+		config_free(next);
+		return NULL;
+	}
+	return next;
+}
+
+void
+config_reload_commit(struct gw_config *next)
+{
+	struct gw_config *old = gw.cfg;
+
+	/* Said at the old log level: a reload to "warning" would hide its own line. */
+	log_info("configuration reloaded from %s", gw.config_path);
 	gw.cfg = next;
 	config_free(old);
 	config_apply_globals(next);
-	log_info("configuration reloaded from %s", path);
-	return 0;
 }
 
 void

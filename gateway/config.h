@@ -3,7 +3,7 @@
  * defaults, `vssgated -t`, reload and the sample in etc/vssgate.conf.
  *
  * A struct gw_config is immutable once loaded. Reload builds a complete new
- * one and swaps it in (config_reload); on any error the old one stays.
+ * one and swaps it in (config_reload_*); on any error the old one stays.
  */
 #ifndef GW_CONFIG_H
 #define GW_CONFIG_H
@@ -46,6 +46,7 @@ struct gw_config {
 	char *tls_cert_file;
 	char *tls_key_file;
 	char *tls_client_ca_file;
+	char *tls_ciphers;
 
 	/* [security] */
 	char *secret_key_file;
@@ -90,11 +91,16 @@ struct gw_config {
 	/* [limits] */
 	int max_connections;
 	int max_connections_per_address;
+	int max_pending_connections_per_address;
 	int64_t max_header_bytes;
 	int max_headers;
 	int64_t max_body_bytes;
 	int64_t idle_timeout_ms;
 	int64_t handshake_timeout_ms;
+	int64_t header_timeout_ms;
+	int64_t body_timeout_ms;
+	int64_t body_min_rate;
+	int64_t max_output_bytes;
 	int h2_max_concurrent_streams;
 
 	/* [api] */
@@ -149,21 +155,31 @@ struct cfg_error {
 	char msg[1024];		/* "FILE:LINE: key \"x\": why" */
 };
 
-/* Load and validate a file. Returns a new config (caller owns) or NULL with err filled. */
+/*
+ * Load and validate a file. Returns a new config (caller owns) or NULL with
+ * err filled. A file must set [database] conninfo, [security]
+ * secret_key_file and one [listen] key (an empty or cut file is refused).
+ */
 struct gw_config *config_load(const char *path, struct cfg_error *err);
 
-/* Parse from memory; |name| is used in messages. For tests and fuzzing. */
+/* Parse from memory, without the mandatory keys of a file; |name| is used in messages. For tests and fuzzing. */
 struct gw_config *config_parse(const char *name, const char *buf, size_t len,
     struct cfg_error *err);
 
 void config_free(struct gw_config *cfg);
 
 /*
- * Reload: load |path| completely; on success copy over the keys that cannot
- * change at run time (with a warning for each that differs), swap it into
- * gw.cfg and free the old one. On failure log why and keep the old one.
+ * Reload in two steps, so that what depends on the new file (TLS material)
+ * is checked before anything is applied. config_reload_prepare() loads
+ * |path| completely and copies in the running values of the keys that
+ * cannot change at run time (with a warning for each that differs); on
+ * failure it logs why and returns NULL, and nothing changed. Then the
+ * caller either frees the result (config_free, after logging why) or hands
+ * it to config_reload_commit(), which swaps it into gw.cfg and frees the
+ * old one.
  */
-int config_reload(const char *path) GW_MUSTCHECK;
+struct gw_config *config_reload_prepare(const char *path);
+void config_reload_commit(struct gw_config *next);
 
 /* Print every key with its default, in the format of etc/vssgate.conf. */
 void config_print_defaults(void *stream);

@@ -5,6 +5,13 @@
  * from the first bytes, so one port can carry RTSP and the web services. A
  * TLS listener does the handshake first; ALPN "h2" goes straight to HTTP/2,
  * anything else is sniffed like a plain stream (HTTPS or RTSPS).
+ *
+ * Bounds that hold for every protocol (see conn.h): the header deadline,
+ * the per-address caps (all connections; those still in a handshake or a
+ * request head), and the output bound. When the process runs out of file
+ * descriptors, the listeners pause (accept() would fail again at once and
+ * the loop would spin) and resume when a connection closes or a moment
+ * later.
  */
 #include "gw.h"
 #include "config.h"
@@ -35,6 +42,8 @@
 #define H2_PREFACE        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define ADDR_BUCKETS      4096
 #define MAX_LISTENERS     (3 * CFG_MAX_LISTEN)
+#define ACCEPT_PAUSE_MS   250		/* listeners rest this long when out of descriptors */
+#define REFUSAL_LOG_US    (10 * 1000000LL)	/* at most one "refused" line per address per 10 s */
 
 struct listener {
 	struct evconnlistener *lev;
@@ -42,11 +51,18 @@ struct listener {
 	char addr[64];
 };
 
-/* Open connections per peer address, for max_connections_per_address. */
-struct addr_count {
+/*
+ * Per peer address: open connections (max_connections_per_address) and, of
+ * those, the ones in a handshake or a request head
+ * (max_pending_connections_per_address). Lives while count > 0.
+ */
+struct conn_addr {
 	unsigned char key[16];
 	int count;
-	struct addr_count *next;
+	int pending;
+	int64_t refusal_logged_us;	/* last "refused" log line for this address */
+	int refused_quietly;		/* refusals since, not logged one by one */
+	struct conn_addr *next;
 };
 
 TAILQ_HEAD(conn_list, gw_conn);
@@ -57,11 +73,16 @@ static struct conn_list open_conns = TAILQ_HEAD_INITIALIZER(open_conns);
 static int nconns;
 static uint64_t next_conn_id = 1;
 static const struct conn_proto *protos[CONN_KIND_COUNT];
-static struct addr_count *addr_table[ADDR_BUCKETS];
+static struct conn_addr *addr_table[ADDR_BUCKETS];
 static bool janitor_registered;
+static bool accept_paused;		/* listeners disabled: out of file descriptors */
+static int accept_pauses;		/* since the last "accepting again" line */
+static struct event *accept_resume_ev;
+static int64_t max_conn_logged_us;
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
+static void accept_resume(void);
 
 /* --- transports ----------------------------------------------------------- */
 
@@ -178,11 +199,11 @@ addr_key(const struct sockaddr_storage *ss, unsigned char key[16])
 		memcpy(key, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
 }
 
-static struct addr_count **
+static struct conn_addr **
 addr_slot(const unsigned char key[16])
 {
 	uint32_t h = 2166136261u;
-	struct addr_count **pp;
+	struct conn_addr **pp;
 
 	for (int i = 0; i < 16; i++)
 		h = (h ^ key[i]) * 16777619u;
@@ -192,12 +213,35 @@ addr_slot(const unsigned char key[16])
 	return pp;
 }
 
-/* Count one more connection from |ss|; false if the address is at its limit. */
-static bool
-addr_acquire(const struct sockaddr_storage *ss)
+/* One "refused" line per address per REFUSAL_LOG_US: a flood must not flood the log. */
+static void
+log_refusal(struct conn_addr *a, const char *peer, const char *why, int limit)
 {
+	int64_t now = gw_mono_us();
+
+	if (a->refusal_logged_us != 0 && now - a->refusal_logged_us < REFUSAL_LOG_US) {
+		a->refused_quietly++;
+		return;
+	}
+	if (a->refused_quietly > 0)
+		log_warn("connection from %s refused: %s (%d) reached (and %d more since the last such line)",
+		    peer, why, limit, a->refused_quietly);
+	else
+		log_warn("connection from %s refused: %s (%d) reached", peer, why, limit);
+	a->refusal_logged_us = now;
+	a->refused_quietly = 0;
+}
+
+/*
+ * Count one more connection from |ss|, which starts pending (handshake or
+ * first request). NULL if the address is at one of its limits.
+ */
+static struct conn_addr *
+addr_acquire(const struct sockaddr_storage *ss, const char *peer)
+{
+	const struct gw_config *cfg = gw.cfg;
 	unsigned char key[16];
-	struct addr_count **pp;
+	struct conn_addr **pp;
 
 	addr_key(ss, key);
 	pp = addr_slot(key);
@@ -205,26 +249,60 @@ addr_acquire(const struct sockaddr_storage *ss)
 		*pp = gw_xcalloc(1, sizeof(**pp));
 		memcpy((*pp)->key, key, 16);
 	}
-	if ((*pp)->count >= gw.cfg->max_connections_per_address)
-		return false;
+	if ((*pp)->count >= cfg->max_connections_per_address) {
+		log_refusal(*pp, peer, "max_connections_per_address", cfg->max_connections_per_address);
+		return NULL;
+	}
+	if ((*pp)->pending >= cfg->max_pending_connections_per_address) {
+		log_refusal(*pp, peer, "max_pending_connections_per_address (connections still in a "
+		    "handshake or a request head)", cfg->max_pending_connections_per_address);
+		return NULL;
+	}
 	(*pp)->count++;
-	return true;
+	return *pp;
 }
 
 static void
-addr_release(const struct sockaddr_storage *ss)
+addr_release(struct conn_addr *a)
 {
-	unsigned char key[16];
-	struct addr_count **pp, *e;
+	struct conn_addr **pp;
 
-	addr_key(ss, key);
-	pp = addr_slot(key);
-	if ((e = *pp) == NULL)
+	if (a == NULL || --a->count > 0)
 		return;
-	if (--e->count <= 0) {
-		*pp = e->next;
-		free(e);
+	pp = addr_slot(a->key);
+	if (*pp == a) {
+		*pp = a->next;
+		free(a);
 	}
+}
+
+/* In a handshake or a request head: what max_pending_connections_per_address counts. */
+static bool
+conn_is_pending(const struct gw_conn *c)
+{
+	return c->state == CONN_TLS_HANDSHAKE || c->state == CONN_SNIFF ||
+	    (c->state == CONN_ACTIVE && c->head_since_us != 0);
+}
+
+static void
+pending_update(struct gw_conn *c)
+{
+	bool now = conn_is_pending(c);
+
+	if (c->addr == NULL || now == c->counted_pending)
+		return;
+	c->counted_pending = now;
+	c->addr->pending += now ? 1 : -1;
+}
+
+void
+conn_set_head_pending(struct gw_conn *c, bool pending)
+{
+	if (!pending)
+		c->head_since_us = 0;
+	else if (c->head_since_us == 0)
+		c->head_since_us = gw_mono_us();
+	pending_update(c);
 }
 
 /* --- identity ------------------------------------------------------------- */
@@ -274,6 +352,67 @@ conn_is_open(const struct gw_conn *c)
 	return c->state != CONN_DEAD;
 }
 
+/* --- state ------------------------------------------------------------------ */
+
+#define ST(s) (1u << (s))
+
+/* For each state, the states it may move to (the diagram in conn.h). */
+static const unsigned legal_moves[] = {
+	[CONN_NEW] = ST(CONN_TLS_HANDSHAKE) | ST(CONN_SNIFF) | ST(CONN_DEAD),
+	[CONN_TLS_HANDSHAKE] = ST(CONN_SNIFF) | ST(CONN_DEAD),
+	[CONN_SNIFF] = ST(CONN_ACTIVE) | ST(CONN_CLOSING) | ST(CONN_DEAD),
+	[CONN_ACTIVE] = ST(CONN_CLOSING) | ST(CONN_DEAD),
+	[CONN_CLOSING] = ST(CONN_DEAD),
+	[CONN_DEAD] = 0,
+};
+
+const char *
+conn_state_name(enum conn_state st)
+{
+	static const char *const names[] = {
+		[CONN_NEW] = "new", [CONN_TLS_HANDSHAKE] = "TLS handshake", [CONN_SNIFF] = "sniffing",
+		[CONN_ACTIVE] = "active", [CONN_CLOSING] = "closing", [CONN_DEAD] = "dead",
+	};
+
+	return (size_t)st < ARRAY_SIZE(names) ? names[st] : "?";
+}
+
+bool
+conn_set_state(struct gw_conn *c, enum conn_state to)
+{
+	enum conn_state from = c->state;
+
+	if ((size_t)from >= ARRAY_SIZE(legal_moves) || !(legal_moves[from] & ST(to))) {
+		olog_error(c, "refusing the state change %s -> %s", conn_state_name(from),
+		    conn_state_name(to));
+		return false;
+	}
+	c->state = to;
+	olog_debug(c, "state %s -> %s", conn_state_name(from), conn_state_name(to));
+	pending_update(c);
+	return true;
+}
+
+/*
+ * EV_READ is armed exactly when the connection may read: open, not
+ * closing, not paused by its protocol or by its unsent output, and the
+ * peer has not closed its side (EOF stays readable: it would spin).
+ */
+static void
+update_read_event(struct gw_conn *c)
+{
+	bool want = c->state != CONN_DEAD && c->state != CONN_CLOSING && c->state != CONN_NEW &&
+	    !c->read_paused && !c->out_paused && !c->peer_eof;
+
+	if (want == c->reading)
+		return;
+	c->reading = want;
+	if (want)
+		event_add(c->ev_read, NULL);
+	else
+		event_del(c->ev_read);
+}
+
 /* --- lifetime ------------------------------------------------------------- */
 
 static void
@@ -286,7 +425,7 @@ conn_reap(void *arg)
 		c->proto->on_close(c);
 	TAILQ_REMOVE(&open_conns, c, link);
 	nconns--;
-	addr_release(&c->peer);
+	addr_release(c->addr);
 	if (c->ssl) {
 		SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
@@ -301,6 +440,7 @@ conn_reap(void *arg)
 	close(c->fd);
 	c->magic = 0;
 	free(c);
+	accept_resume();	/* a descriptor is free again */
 }
 
 void
@@ -308,10 +448,10 @@ conn_close(struct gw_conn *c, const char *reason)
 {
 	if (c->state == CONN_DEAD)
 		return;
-	c->state = CONN_DEAD;
+	conn_set_state(c, CONN_DEAD);
 	if (c->close_reason == NULL)
 		c->close_reason = reason;
-	event_del(c->ev_read);
+	update_read_event(c);
 	if (c->ev_write)
 		event_del(c->ev_write);
 	olog_debug(c, "closed: %s (received %llu bytes, sent %llu bytes)", c->close_reason,
@@ -324,9 +464,13 @@ conn_close_after_flush(struct gw_conn *c, const char *reason)
 {
 	if (c->state == CONN_DEAD || c->state == CONN_CLOSING)
 		return;
-	c->state = CONN_CLOSING;
+	if (c->state != CONN_SNIFF && c->state != CONN_ACTIVE) {
+		conn_close(c, reason);	/* a handshake: nothing of ours to flush */
+		return;
+	}
+	conn_set_state(c, CONN_CLOSING);
 	c->close_reason = reason;
-	event_del(c->ev_read);
+	update_read_event(c);
 	/* A peer that never reads must not keep us forever. */
 	c->deadline_us = gw_mono_us() + gw.cfg->handshake_timeout_ms * 1000;
 	if (conn_flush(c) == 0 && conn_out_len(c) == 0)
@@ -408,6 +552,37 @@ conn_writev(struct gw_conn *c, const struct iovec *iov, int iovcnt)
 	return -1;
 }
 
+/* More unsent than max_output_bytes: read no more requests until the peer reads. */
+static bool
+output_full(const struct gw_conn *c)
+{
+	return conn_out_len(c) > (size_t)gw.cfg->max_output_bytes;
+}
+
+static void
+output_pause(struct gw_conn *c)
+{
+	if (c->out_paused)
+		return;
+	c->out_paused = true;
+	olog_debug(c, "%zu bytes unsent: not reading until the peer reads", conn_out_len(c));
+	update_read_event(c);
+}
+
+/* Down to half the bound: read again, and let the protocol see what is already in. */
+static void
+output_resume_if_drained(struct gw_conn *c)
+{
+	if (!c->out_paused || conn_out_len(c) > (size_t)gw.cfg->max_output_bytes / 2)
+		return;
+	c->out_paused = false;
+	update_read_event(c);
+	/* Bytes already in, or decrypted inside TLS, that no socket event will announce. */
+	if (c->reading && c->state == CONN_ACTIVE && ((c->in && evbuffer_get_length(c->in) > 0) ||
+	    (c->ssl && SSL_pending(c->ssl) > 0)))
+		event_active(c->ev_read, EV_READ, 0);
+}
+
 int
 conn_flush(struct gw_conn *c)
 {
@@ -427,10 +602,12 @@ conn_flush(struct gw_conn *c)
 			return -1;
 		if (w == 0) {
 			conn_want_write(c);
+			output_resume_if_drained(c);
 			return 0;
 		}
 		evbuffer_drain(c->out, (size_t)w);
 	}
+	output_resume_if_drained(c);
 	if (c->state == CONN_CLOSING) {
 		conn_close(c, c->close_reason);
 		return 0;
@@ -493,7 +670,7 @@ conn_pause_read(struct gw_conn *c)
 	if (c->read_paused || c->state == CONN_DEAD)
 		return;
 	c->read_paused = true;
-	event_del(c->ev_read);
+	update_read_event(c);
 }
 
 void
@@ -502,7 +679,9 @@ conn_resume_read(struct gw_conn *c)
 	if (!c->read_paused || c->state == CONN_DEAD || c->state == CONN_CLOSING)
 		return;
 	c->read_paused = false;
-	event_add(c->ev_read, NULL);
+	update_read_event(c);
+	if (!c->reading)
+		return;
 	/* TLS may hold decrypted bytes that no socket event will announce. */
 	if (c->ssl && SSL_pending(c->ssl) > 0)
 		event_active(c->ev_read, EV_READ, 0);
@@ -526,8 +705,10 @@ conn_set_proto(struct gw_conn *c, const struct conn_proto *proto, void *data)
 		c->proto->on_close(c);
 	c->proto = proto;
 	c->proto_data = data;
-	if (c->state == CONN_SNIFF || c->state == CONN_TLS_HANDSHAKE)
-		c->state = CONN_ACTIVE;
+	if (c->state == CONN_SNIFF)
+		conn_set_state(c, CONN_ACTIVE);
+	if (!proto->reports_heads)
+		conn_set_head_pending(c, false);
 	c->deadline_us = 0;
 	conn_set_ident(c, proto->name);
 	if (proto->on_start)
@@ -620,7 +801,9 @@ tls_handshake(struct gw_conn *c)
 		}
 	}
 	conn_stop_write(c);
-	c->state = CONN_SNIFF;
+	conn_set_state(c, CONN_SNIFF);
+	c->head_since_us = 0;
+	conn_set_head_pending(c, true);	/* the first request starts now */
 	conn_set_ident(c, "tls");
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
 	if (alpn_len == 2 && memcmp(alpn, "h2", 2) == 0)
@@ -631,11 +814,16 @@ tls_handshake(struct gw_conn *c)
 
 /* --- events ---------------------------------------------------------------- */
 
-/* Read what the socket has, up to a budget. Returns -1 if the connection died. */
+/*
+ * Read what the socket has, up to a budget. Returns -1 if the connection
+ * died, 1 if the peer closed its side (what came before it is in c->in),
+ * else 0.
+ */
 static int
 fill_input(struct gw_conn *c)
 {
 	size_t total = 0;
+	int rc = 0;
 
 	if (c->in == NULL)
 		c->in = gw_xevbuffer_new();	/* see conn_release_input() */
@@ -655,8 +843,8 @@ fill_input(struct gw_conn *c)
 		}
 		evbuffer_commit_space(c->in, &v, 0);
 		if (n == 0) {
-			conn_close(c, "peer closed the connection");
-			return -1;
+			rc = 1;
+			break;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			break;
@@ -666,15 +854,37 @@ fill_input(struct gw_conn *c)
 	if (total > 0)
 		c->last_read_us = gw_mono_us();
 	/* More may wait inside TLS or beyond the budget: come back next pass. */
-	if (total >= READ_BUDGET || (c->ssl && SSL_pending(c->ssl) > 0))
+	if (rc == 0 && (total >= READ_BUDGET || (c->ssl && SSL_pending(c->ssl) > 0)))
 		event_active(c->ev_read, EV_READ, 0);
-	return 0;
+	return rc;
+}
+
+/*
+ * The peer closed its side and its last bytes have been seen. A protocol
+ * still answering says when it is done (on_peer_eof); otherwise the
+ * connection closes once what is queued has gone out.
+ */
+static void
+settle_peer_eof(struct gw_conn *c)
+{
+	if (c->state == CONN_DEAD || c->state == CONN_CLOSING)
+		return;
+	if (c->state != CONN_ACTIVE) {
+		conn_close(c, "peer closed the connection");
+		return;
+	}
+	olog_debug(c, "peer closed its side; answering what it sent, then closing");
+	if (c->proto->on_peer_eof)
+		c->proto->on_peer_eof(c);
+	else
+		conn_close_after_flush(c, "peer closed the connection");
 }
 
 static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct gw_conn *c = arg;
+	int rc;
 
 	GW_CHECK(c, CONN_MAGIC);
 	if (c->state == CONN_DEAD || c->state == CONN_CLOSING)
@@ -685,12 +895,26 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->io_write_wants_read)
 		conn_write_cb(fd, EV_WRITE, c);
-	if (c->read_paused || c->state == CONN_DEAD || fill_input(c) < 0)
+	if (!c->reading || c->state == CONN_DEAD)
 		return;
+	if (output_full(c)) {
+		output_pause(c);
+		return;
+	}
+	if ((rc = fill_input(c)) < 0)
+		return;
+	if (rc == 1) {
+		c->peer_eof = true;
+		update_read_event(c);
+	}
 	if (c->state == CONN_SNIFF)
 		sniff(c);
 	else if (c->state == CONN_ACTIVE && evbuffer_get_length(c->in) > 0)
 		c->proto->on_read(c);
+	if (c->peer_eof)
+		settle_peer_eof(c);
+	else if (c->state == CONN_ACTIVE && output_full(c))
+		output_pause(c);
 }
 
 static void
@@ -721,14 +945,22 @@ static void
 conn_janitor(int64_t now)
 {
 	struct gw_conn *c;
+	int64_t head_us = gw.cfg->header_timeout_ms * 1000;
 
 	TAILQ_FOREACH(c, &open_conns, link) {
-		if (c->state == CONN_DEAD || c->deadline_us == 0 || now < c->deadline_us)
+		if (c->state == CONN_DEAD)
+			continue;
+		output_resume_if_drained(c);	/* in case c->out drained outside conn_flush() */
+		if (c->head_since_us != 0 && now - c->head_since_us >= head_us) {
+			olog_info(c, "request head not complete after %.1f s ([limits] header_timeout); "
+			    "closing", (double)(now - c->head_since_us) / 1e6);
+			conn_close(c, "request head timed out");
+			continue;
+		}
+		if (c->deadline_us == 0 || now < c->deadline_us)
 			continue;
 		olog_info(c, "timed out in state %s; closing",
-		    c->state == CONN_TLS_HANDSHAKE ? "TLS handshake" :
-		    c->state == CONN_SNIFF ? "first request" :
-		    c->state == CONN_CLOSING ? "closing" : c->proto->name);
+		    c->state == CONN_ACTIVE ? c->proto->name : conn_state_name(c->state));
 		conn_close(c, "timed out");
 	}
 }
@@ -742,6 +974,7 @@ conn_new(evutil_socket_t fd, const struct sockaddr *sa, int salen, bool tls)
 	int one = 1;
 
 	c->magic = CONN_MAGIC;
+	c->state = CONN_NEW;
 	c->id = next_conn_id++;
 	c->fd = fd;
 	c->tls = tls;
@@ -755,7 +988,6 @@ conn_new(evutil_socket_t fd, const struct sockaddr *sa, int salen, bool tls)
 	c->created_us = c->last_read_us = gw_mono_us();
 	c->deadline_us = c->created_us + gw.cfg->handshake_timeout_ms * 1000;
 	c->io = &plain_io;
-	c->state = CONN_SNIFF;
 	return c;
 }
 
@@ -768,37 +1000,95 @@ conn_start_tls(struct gw_conn *c)
 		return -1;
 	SSL_set_accept_state(c->ssl);
 	c->io = &tls_io;
-	c->state = CONN_TLS_HANDSHAKE;
 	return 0;
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	accept_resume();
+}
+
+/*
+ * Out of file descriptors: accept() fails while the connection waits in
+ * the backlog, so the listener stays readable and the loop would spin.
+ * Disable the listeners; a closed connection or ACCEPT_PAUSE_MS resumes
+ * them (and the backlog is served then). Logged once per episode.
+ */
+static void
+accept_pause(const char *why)
+{
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+
+	if (!accept_paused) {
+		for (int i = 0; i < nlisteners; i++)
+			evconnlistener_disable(listeners[i].lev);
+		accept_paused = true;
+		if (accept_pauses++ == 0)
+			log_warn("cannot accept connections: %s (%d open); pausing the listeners until "
+			    "descriptors are free", why, nconns);
+	}
+	if (accept_resume_ev == NULL)
+		accept_resume_ev = evtimer_new(gw.base, accept_resume_cb, NULL);
+	if (accept_resume_ev != NULL)
+		event_add(accept_resume_ev, &tv);
+}
+
+static void
+accept_resume(void)
+{
+	if (!accept_paused || gw.shutting_down)
+		return;
+	accept_paused = false;
+	for (int i = 0; i < nlisteners; i++)
+		evconnlistener_enable(listeners[i].lev);
+}
+
+/* The first successful accept after a pause says so. */
+static void
+accept_recovered(void)
+{
+	if (accept_pauses == 0)
+		return;
+	log_info("accepting connections again (the listeners paused %d times for want of descriptors)",
+	    accept_pauses);
+	accept_pauses = 0;
+}
+
+static bool
+accept_allowed(const struct sockaddr *sa, struct conn_addr **addr)
+{
+	char peer[64];
+	int64_t now = gw_mono_us();
+
+	format_addr((const void *)sa, peer, sizeof(peer));
+	if (nconns >= gw.cfg->max_connections) {
+		if (now - max_conn_logged_us >= REFUSAL_LOG_US) {
+			log_warn("connection from %s refused: max_connections (%d) reached", peer,
+			    gw.cfg->max_connections);
+			max_conn_logged_us = now;
+		}
+		return false;
+	}
+	*addr = addr_acquire((const void *)sa, peer);
+	return *addr != NULL;
 }
 
 static void
 accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener *l = arg;
+	struct conn_addr *addr = NULL;
 	struct gw_conn *c;
-	char peer[64];
 
 	gw_time_refresh();
-	if (gw.shutting_down) {
-		close(fd);
-		return;
-	}
-	if (nconns >= gw.cfg->max_connections) {
-		format_addr((const void *)sa, peer, sizeof(peer));
-		log_warn("connection from %s refused: max_connections (%d) reached", peer,
-		    gw.cfg->max_connections);
-		close(fd);
-		return;
-	}
-	if (!addr_acquire((const void *)sa)) {
-		format_addr((const void *)sa, peer, sizeof(peer));
-		log_warn("connection from %s refused: max_connections_per_address (%d) reached", peer,
-		    gw.cfg->max_connections_per_address);
+	accept_recovered();
+	if (gw.shutting_down || !accept_allowed(sa, &addr)) {
 		close(fd);
 		return;
 	}
 	c = conn_new(fd, sa, salen, l->tls);
+	c->addr = addr;
 	TAILQ_INSERT_TAIL(&open_conns, c, link);
 	nconns++;
 	if (l->tls && conn_start_tls(c) < 0) {
@@ -806,7 +1096,9 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, i
 		conn_close(c, "TLS setup failed");
 		return;
 	}
-	event_add(c->ev_read, NULL);
+	conn_set_state(c, l->tls ? CONN_TLS_HANDSHAKE : CONN_SNIFF);
+	conn_set_head_pending(c, !l->tls);	/* for TLS, from the end of the handshake */
+	update_read_event(c);
 	olog_debug(c, "accepted on %s", l->addr);
 }
 
@@ -814,8 +1106,13 @@ static void
 accept_error_cb(struct evconnlistener *lev, void *arg)
 {
 	struct listener *l = arg;
+	int err = errno;
 
-	log_warn("accepting on %s failed: %s", l->addr, strerror(errno));
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		accept_pause(strerror(err));
+		return;
+	}
+	log_warn("accepting on %s failed: %s", l->addr, strerror(err));
 }
 
 static int
@@ -884,4 +1181,9 @@ conn_listeners_close(void)
 	for (int i = 0; i < nlisteners; i++)
 		evconnlistener_free(listeners[i].lev);
 	nlisteners = 0;
+	accept_paused = false;
+	if (accept_resume_ev != NULL) {
+		event_free(accept_resume_ev);
+		accept_resume_ev = NULL;
+	}
 }

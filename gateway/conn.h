@@ -9,6 +9,27 @@
  * which calls proto->on_close() and frees it after the current loop pass. So
  * a callback may call conn_close() on its own connection and keep using the
  * pointer until it returns.
+ *
+ * States change only through conn_set_state(), which refuses (and logs)
+ * a move this list does not allow:
+ *
+ *   NEW           -> TLS_HANDSHAKE (TLS listener) | SNIFF | DEAD
+ *   TLS_HANDSHAKE -> SNIFF | DEAD
+ *   SNIFF         -> ACTIVE (protocol recognised) | CLOSING | DEAD
+ *   ACTIVE        -> CLOSING (flush, then die) | DEAD
+ *   CLOSING       -> DEAD
+ *
+ * What a peer can make a connection hold is bounded here, for every
+ * protocol: a request head must arrive whole within [limits] header_timeout
+ * of its first byte (protocols report heads with conn_set_head_pending()),
+ * an address may have at most max_pending_connections_per_address
+ * connections in their handshake or in a request head at once, and reading
+ * stops while more than max_output_bytes wait to be sent (a peer that
+ * pipelines requests without reading the answers).
+ *
+ * A peer that closes its side (FIN after its last request) has what it sent
+ * processed and answered: reading stops, the protocol sees the bytes, and
+ * then its on_peer_eof() (or, without one, a close once c->out is sent).
  */
 #ifndef GW_CONN_H
 #define GW_CONN_H
@@ -22,6 +43,7 @@
 #define CONN_MAGIC 0x636f6e6eU	/* "conn" */
 
 enum conn_state {
+	CONN_NEW,		/* allocated, not yet started */
 	CONN_TLS_HANDSHAKE,	/* TLS listener, handshake not finished */
 	CONN_SNIFF,		/* waiting for enough bytes to tell the protocol */
 	CONN_ACTIVE,		/* a protocol handler owns the byte streams */
@@ -53,6 +75,18 @@ struct conn_proto {
 	void (*on_close)(struct gw_conn *c);
 	/* Graceful shutdown began: finish what is in flight, then close. NULL: close now. */
 	void (*on_shutdown)(struct gw_conn *c);
+	/*
+	 * The peer closed its side; what it sent before has been through
+	 * on_read(). Answer what is in flight, then close (conn_close_after_flush).
+	 * NULL: close once c->out is sent.
+	 */
+	void (*on_peer_eof)(struct gw_conn *c);
+	/*
+	 * The protocol reports its request heads with conn_set_head_pending();
+	 * until its first report, the first head counts from the connection's
+	 * start. Without it the header deadline is off once the protocol runs.
+	 */
+	bool reports_heads;
 };
 
 /* Transport: plain socket or TLS. Return bytes, 0 for EOF, -1 with errno (EAGAIN). */
@@ -61,14 +95,20 @@ struct conn_io {
 	ssize_t (*writev)(struct gw_conn *c, const struct iovec *iov, int iovcnt);
 };
 
+struct conn_addr;
+
 struct gw_conn {
 	uint32_t magic;
-	enum conn_state state;
+	enum conn_state state;		/* changed by conn_set_state() only */
 	uint64_t id;
 	int fd;
 	bool tls;			/* accepted on a TLS listener */
 	bool want_write;		/* EV_WRITE armed */
 	bool read_paused;		/* EV_READ removed by the protocol (back-pressure) */
+	bool out_paused;		/* EV_READ removed: more than max_output_bytes unsent */
+	bool reading;			/* EV_READ is armed */
+	bool peer_eof;			/* the peer closed its side; nothing more to read */
+	bool counted_pending;		/* counted in addr->pending */
 	bool io_read_wants_write;	/* TLS: SSL_read needs the socket writable */
 	bool io_write_wants_read;	/* TLS: SSL_write needs the socket readable */
 	struct event *ev_read;
@@ -86,6 +126,8 @@ struct gw_conn {
 	int64_t created_us;
 	int64_t last_read_us;
 	int64_t deadline_us;		/* monotonic; 0 = none. The janitor closes at it. */
+	int64_t head_since_us;		/* a request head is arriving since; 0 = none */
+	struct conn_addr *addr;		/* per-address counts, owned by conn.c */
 	uint64_t bytes_in, bytes_out;
 	const char *close_reason;	/* static string, for the log */
 	struct loop_deferred reap;
@@ -102,6 +144,20 @@ void conn_close_all(const char *reason);
 int conn_count(void);
 
 void conn_register_proto(enum conn_kind kind, const struct conn_proto *proto);
+
+/*
+ * The one way to change c->state: logs the move at debug and refuses (with
+ * an error line, returning false) a move the diagram above does not allow.
+ */
+bool conn_set_state(struct gw_conn *c, enum conn_state to);
+const char *conn_state_name(enum conn_state st);
+
+/*
+ * The protocol holds part of a request head (true: the deadline runs from
+ * the first such call) or none (false). The janitor closes a connection
+ * whose head is not whole within [limits] header_timeout.
+ */
+void conn_set_head_pending(struct gw_conn *c, bool pending);
 
 /*
  * Switch the handler (HTTP/1.1 -> WebSocket or tunnel): the old handler's

@@ -11,6 +11,14 @@
  * PQflush until the query is sent, then PQconsumeInput / PQisBusy /
  * PQgetResult. The socket is fetched again after each connect step, because
  * libpq may open a new one (several hosts, SSL retry).
+ *
+ * Reconnecting: a server that answers (the connection is refused, it is
+ * starting up or shutting down) is retried at least every
+ * DB_ANSWERED_RETRY_MAX_MS, because it is about to be back and trying costs
+ * nothing; only attempts that get no answer at all (they time out) back off
+ * up to [database] reconnect_max_delay. The first connection that gets
+ * through calls the others back at once, so the pool is whole again
+ * within a moment of the server's return.
  */
 #include "gw.h"
 #include "config.h"
@@ -26,6 +34,8 @@
 #define DB_POOL_SIZE   4
 #define DB_MAX_LISTEN  8
 #define DB_MAX_PREPARED 64
+#define DB_ANSWERED_RETRY_MAX_MS 1000	/* longest delay while the server answers attempts */
+#define DB_ANSWER_US (1000 * 1000)	/* an attempt that failed faster than this got an answer */
 
 enum dbc_state {
 	DBC_OFF,		/* not started (pool member before the gate opens) */
@@ -261,14 +271,17 @@ fail_queued_on_outage(void)
 	}
 }
 
+/* |answered|: the failed attempt got an answer from the server side (see the top). */
 static int64_t
-next_backoff(struct db_conn *dc)
+next_backoff(struct db_conn *dc, bool answered)
 {
 	const struct gw_config *cfg = gw.cfg;
 	int64_t b = dc->backoff_ms ? dc->backoff_ms * 2 : cfg->db_reconnect_min_ms;
 	uint32_t rnd = 0;
 
 	b = GW_MIN(b, cfg->db_reconnect_max_ms);
+	if (answered)
+		b = GW_MIN(b, GW_MAX((int64_t)DB_ANSWERED_RETRY_MAX_MS, cfg->db_reconnect_min_ms));
 	dc->backoff_ms = b;
 	if (gw_random(&rnd, sizeof(rnd)) < 0)
 		rnd = 0;
@@ -280,6 +293,7 @@ static void
 conn_lost(struct db_conn *dc, const char *why)
 {
 	bool was_up = dc->state == DBC_READY || dc->state == DBC_BUSY;
+	bool answered = was_up || gw_mono_us() - dc->since_us < DB_ANSWER_US;
 	char msg[256];
 
 	clean_error(why, msg, sizeof(msg));
@@ -301,7 +315,7 @@ conn_lost(struct db_conn *dc, const char *why)
 	dc->pg = NULL;
 	dc->nprepared = 0;
 	set_state(dc, DBC_WAIT_RETRY);
-	dc->retry_at_us = gw_mono_us() + next_backoff(dc) * 1000;
+	dc->retry_at_us = gw_mono_us() + next_backoff(dc, answered) * 1000;
 
 	if (up_count() > 0 || gw.shutting_down) {
 		log_debug("database connection %d closed: %s", dc->index, msg);
@@ -388,6 +402,17 @@ make_listen_req(void)
 	return r;
 }
 
+/* The server is back: the connections waiting out a backoff try again now. */
+static void
+recall_waiting(void)
+{
+	for (int i = 0; i < DB_POOL_SIZE; i++)
+		if (pool[i].state == DBC_WAIT_RETRY) {
+			pool[i].retry_at_us = gw_mono_us();
+			pool[i].backoff_ms = 0;
+		}
+}
+
 static void
 connected(struct db_conn *dc)
 {
@@ -399,9 +424,11 @@ connected(struct db_conn *dc)
 	set_state(dc, DBC_READY);
 	dc->backoff_ms = 0;
 	arm(dc, true, false);
-	if (recovering)
+	if (recovering) {
 		log_info("database connection restored after %.1f s",
 		    (double)(gw_mono_us() - down_since_us) / 1e6);
+		recall_waiting();
+	}
 	outage_logged = false;
 	ever_connected = true;
 	if (dc->index == 0) {

@@ -5,6 +5,18 @@
  *
  *   H1_READ_HEAD --head--> H1_READ_BODY --body--> H1_HANDLING --respond--> H1_READ_HEAD
  *                  \--(no body)-------------------/
+ *
+ * Deadlines: a head must be whole within [limits] header_timeout of its
+ * first byte (conn.c closes, see conn_set_head_pending()); a body within
+ * body_timeout of its head plus a second per body_min_rate bytes.
+ *
+ * Bounds for a peer that pipelines and does not read: no new request is
+ * started while more than max_output_bytes of answers wait to be sent, and
+ * reading stops while the unprocessed input passes max_header_bytes +
+ * max_body_bytes; both resume when the answers have gone out.
+ *
+ * A peer that closes its side after its requests (shutdown(SHUT_WR), nc -N,
+ * health checkers) gets every whole request answered, then the close.
  */
 #include "gw.h"
 #include "config.h"
@@ -38,11 +50,22 @@ struct h1_conn {
 	bool keep_alive;
 	bool head_only;			/* HEAD: no body in the response */
 	bool dispatched;		/* h->cur was handed to the router */
+	int64_t body_started_us;	/* H1_READ_BODY: when the head ended */
 	struct loop_deferred resume;	/* parse pipelined requests after a response */
 };
 
 bool http_try_takeover(struct gw_conn *c, const struct msg *m);
 static void h1_on_read(struct gw_conn *c);
+
+/* Bound what a pipelining peer may queue while it waits: stop reading. */
+static void
+hold_input(struct h1_conn *h)
+{
+	struct gw_conn *c = h->conn;
+
+	if (evbuffer_get_length(c->in) > (size_t)(gw.cfg->max_header_bytes + gw.cfg->max_body_bytes))
+		conn_pause_read(c);
+}
 extern const struct conn_proto http1_proto;
 
 static struct msg_limits
@@ -75,13 +98,34 @@ reject(struct h1_conn *h, int status, const char *why)
 	conn_close_after_flush(c, why);
 }
 
+/*
+ * After a peer's FIN: close once no request is being handled and no whole
+ * one is left in the input (an incomplete head or body can never finish).
+ */
+static void
+settle_peer_eof(struct h1_conn *h)
+{
+	struct gw_conn *c = h->conn;
+
+	if (!c->peer_eof || !conn_is_open(c) || c->proto_data != h || h->state == H1_HANDLING)
+		return;
+	/* Whole requests held back until the peer reads its answers: on_drained goes on. */
+	if (h->state == H1_READ_HEAD && evbuffer_get_length(c->in) > 0 &&
+	    conn_out_len(c) > (size_t)gw.cfg->max_output_bytes)
+		return;
+	conn_close_after_flush(c, "peer closed the connection");
+}
+
 static void
 resume_cb(void *arg)
 {
 	struct h1_conn *h = arg;
+	struct gw_conn *c = h->conn;
 
-	if (conn_is_open(h->conn) && evbuffer_get_length(h->conn->in) > 0)
-		h1_on_read(h->conn);
+	if (conn_is_open(c) && evbuffer_get_length(c->in) > 0)
+		h1_on_read(c);
+	if (conn_is_open(c) && c->proto_data == h)
+		settle_peer_eof(h);
 }
 
 static void
@@ -202,7 +246,8 @@ start_request(struct h1_conn *h)
 	if (expect && h->body_expected > 0)
 		conn_printf(c, "HTTP/1.1 100 Continue\r\n\r\n");
 	h->state = h->body_expected > 0 ? H1_READ_BODY : H1_HANDLING;
-	c->deadline_us = h->body_expected > 0 ? gw_mono_us() + gw.cfg->idle_timeout_ms * 1000 : 0;
+	h->body_started_us = gw_mono_us();
+	c->deadline_us = h->body_expected > 0 ? h->body_started_us + gw.cfg->body_timeout_ms * 1000 : 0;
 }
 
 static void
@@ -215,8 +260,11 @@ read_head(struct h1_conn *h)
 	const char *p = (const char *)evbuffer_pullup(c->in, (ssize_t)n);
 	int rc = msg_parse(&h->parser, p, n, &lim, false, &h->msg);
 
-	if (rc == PROTO_AGAIN)
+	if (rc == PROTO_AGAIN) {
+		conn_set_head_pending(c, true);
 		return;
+	}
+	conn_set_head_pending(c, false);
 	if (rc < 0) {
 		reject(h, rc == PROTO_ETOOBIG ? (h->msg.has_content_length &&
 		    h->msg.content_length > lim.max_body ? 413 : 431) :
@@ -229,14 +277,31 @@ read_head(struct h1_conn *h)
 	start_request(h);
 }
 
+/*
+ * The body so far has until body_timeout after the head, plus a second for
+ * each body_min_rate bytes received: a slow, steady upload finishes, a
+ * trickle does not.
+ */
+static void
+extend_body_deadline(struct h1_conn *h, size_t received)
+{
+	int64_t earned = gw.cfg->body_min_rate > 0 ?
+	    (int64_t)received * 1000000 / gw.cfg->body_min_rate : 0;
+
+	h->conn->deadline_us = h->body_started_us + gw.cfg->body_timeout_ms * 1000 + earned;
+}
+
 /* The body is complete: move it into the request. */
 static bool
 read_body(struct h1_conn *h)
 {
 	struct http_request *req = h->cur;
+	size_t have = evbuffer_get_length(h->conn->in);
 
-	if (evbuffer_get_length(h->conn->in) < h->body_expected)
+	if (have < h->body_expected) {
+		extend_body_deadline(h, have);
 		return false;
+	}
 	req->body = gw_xmalloc(h->body_expected + 1);
 	evbuffer_remove(h->conn->in, req->body, h->body_expected);
 	req->body[h->body_expected] = '\0';
@@ -257,6 +322,10 @@ h1_on_read(struct gw_conn *c)
 		case H1_READ_HEAD:
 			if (evbuffer_get_length(c->in) == 0)
 				return;
+			if (conn_out_len(c) > (size_t)gw.cfg->max_output_bytes) {
+				hold_input(h);	/* on_drained goes on */
+				return;
+			}
 			read_head(h);
 			if (c->proto != &http1_proto)
 				return;	/* taken over: |h| is gone */
@@ -273,13 +342,32 @@ h1_on_read(struct gw_conn *c)
 				http_dispatch(h->cur);	/* may respond at once */
 				break;
 			}
-			/* One request at a time; bound what a pipelining peer may queue. */
-			if (evbuffer_get_length(c->in) >
-			    (size_t)(gw.cfg->max_header_bytes + gw.cfg->max_body_bytes))
-				conn_pause_read(c);
+			hold_input(h);	/* one request at a time */
 			return;
 		}
 	}
+}
+
+/* The answers went out: take the next pipelined request. */
+static void
+h1_on_drained(struct gw_conn *c)
+{
+	struct h1_conn *h = c->proto_data;
+
+	GW_CHECK(h, H1_MAGIC);
+	if (h->state != H1_READ_HEAD)
+		return;
+	conn_resume_read(c);
+	loop_defer(&h->resume, resume_cb, h);
+}
+
+static void
+h1_on_peer_eof(struct gw_conn *c)
+{
+	struct h1_conn *h = c->proto_data;
+
+	GW_CHECK(h, H1_MAGIC);
+	settle_peer_eof(h);
 }
 
 static void
@@ -337,6 +425,9 @@ const struct conn_proto http1_proto = {
 	.name = "http",
 	.on_start = h1_on_start,
 	.on_read = h1_on_read,
+	.on_drained = h1_on_drained,
 	.on_close = h1_on_close,
 	.on_shutdown = h1_on_shutdown,
+	.on_peer_eof = h1_on_peer_eof,
+	.reports_heads = true,
 };

@@ -21,6 +21,15 @@
  * bytes (413), window sizes (our SETTINGS), bytes buffered for a slow
  * reader (sending pauses), the rate of stream resets, CONTINUATION frames
  * and SETTINGS (nghttp2 options), and the idle time without streams.
+ *
+ * Output for a peer that does not read (or keeps its windows at zero):
+ * each stream's answer is buffered once (stream->resp, which nghttp2
+ * reads as the window allows) and frames wait in c->out only up to half of
+ * [limits] max_output_bytes. Once the unsent answers of a connection pass
+ * max_output_bytes, its further complete requests are held, not
+ * dispatched, until the peer has taken enough; so a connection holds at
+ * most about max_output_bytes of answers, whatever its streams do. Reading
+ * goes on meanwhile (WINDOW_UPDATE frames must get through).
  */
 #include "gw.h"
 #include "config.h"
@@ -39,7 +48,7 @@
 
 #define H2_MAGIC 0x68327332U		/* "h2s2" */
 #define H2_STREAM_MAGIC 0x68327374U	/* "h2st" */
-#define H2_OUT_HIGH_WATER (1024 * 1024)	/* stop producing frames above this */
+#define H2_OUT_HIGH_WATER_MAX (1024 * 1024)	/* stop producing frames above this */
 #define H2_WINDOW (1024 * 1024)		/* per-stream receive window we announce */
 #define H2_MAX_RESP_HEADERS (HTTP_MAX_RESP_HEADERS + 4)
 
@@ -49,6 +58,7 @@ struct h2_stream {
 	struct h2_conn *h;
 	struct http_request *req;	/* built at begin_headers; NULL once answered */
 	bool dispatched;		/* handed to the router */
+	bool held;			/* complete, waiting in h->held until answers drain */
 	bool rejected;			/* answered with an error before dispatch */
 	int reject_status;
 	size_t header_bytes;
@@ -57,6 +67,7 @@ struct h2_stream {
 	char *resp;			/* response body, read by the data provider */
 	size_t resp_len, resp_off;
 	TAILQ_ENTRY(h2_stream) link;
+	TAILQ_ENTRY(h2_stream) held_link;
 };
 
 TAILQ_HEAD(h2_stream_list, h2_stream);
@@ -66,6 +77,8 @@ struct h2_conn {
 	struct gw_conn *conn;
 	nghttp2_session *session;
 	struct h2_stream_list streams;
+	struct h2_stream_list held;	/* complete requests not dispatched yet (output bound) */
+	size_t resp_unsent;		/* answer bytes of all streams not yet taken by nghttp2 */
 	int nstreams;
 	bool in_recv;			/* inside nghttp2_session_mem_recv() */
 	bool goaway_sent;
@@ -142,7 +155,10 @@ stream_free(struct h2_stream *s)
 		http_request_detach(req);
 	}
 	TAILQ_REMOVE(&h->streams, s, link);
+	if (s->held)
+		TAILQ_REMOVE(&h->held, s, held_link);
 	h->nstreams--;
+	h->resp_unsent -= s->resp_len - s->resp_off;
 	evbuffer_free(s->body);
 	free(s->resp);
 	s->magic = 0;
@@ -163,6 +179,7 @@ read_body_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t l
 	if (n > 0)
 		memcpy(buf, s->resp + s->resp_off, n);
 	s->resp_off += n;
+	s->h->resp_unsent -= n;
 	if (s->resp_off == s->resp_len)
 		*data_flags |= NGHTTP2_DATA_FLAG_EOF;
 	return (ssize_t)n;
@@ -201,6 +218,7 @@ submit_response(struct h2_stream *s, int status, const char *ctype, struct http_
 			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 		nva[n++] = make_nv(hdrs[i].name, hdrs[i].value);
 	}
+	s->h->resp_unsent -= s->resp_len - s->resp_off;
 	free(s->resp);
 	s->resp = NULL;
 	s->resp_len = s->resp_off = 0;
@@ -208,6 +226,7 @@ submit_response(struct h2_stream *s, int status, const char *ctype, struct http_
 		s->resp = gw_xmalloc(len);
 		memcpy(s->resp, body, len);
 		s->resp_len = len;
+		s->h->resp_unsent += len;
 	}
 	return nghttp2_submit_response(s->h->session, s->id, nva, n,
 	    s->resp_len > 0 ? &prd : NULL) == 0 ? 0 : -1;
@@ -369,7 +388,13 @@ on_data_chunk_cb(nghttp2_session *session, uint8_t flags, int32_t stream_id, con
 	return 0;
 }
 
-/* The request is complete (END_STREAM seen): hand it to the router. */
+static bool
+answers_over_bound(const struct h2_conn *h)
+{
+	return h->resp_unsent > (size_t)gw.cfg->max_output_bytes;
+}
+
+/* The request is complete (END_STREAM seen): hand it to the router, or hold it. */
 static void
 dispatch_stream(struct h2_stream *s)
 {
@@ -378,6 +403,13 @@ dispatch_stream(struct h2_stream *s)
 
 	if (s->rejected || s->dispatched || req == NULL)
 		return;
+	if (answers_over_bound(s->h)) {
+		if (!s->held) {
+			s->held = true;
+			TAILQ_INSERT_TAIL(&s->h->held, s, held_link);
+		}
+		return;
+	}
 	if (req->method[0] == '\0' || req->path == NULL) {
 		reject_stream(s, 400, "missing :method or :path");
 		return;
@@ -445,12 +477,32 @@ on_frame_send_cb(nghttp2_session *session, const nghttp2_frame *frame, void *use
 	return 0;
 }
 
+/* Held requests go to the router once the connection's answers have drained. */
+static void
+dispatch_held(struct h2_conn *h)
+{
+	struct h2_stream *s;
+
+	while (!answers_over_bound(h) && (s = TAILQ_FIRST(&h->held)) != NULL) {
+		TAILQ_REMOVE(&h->held, s, held_link);
+		s->held = false;
+		dispatch_stream(s);
+	}
+}
+
+/* Frames wait in c->out only up to here, below the bound at which conn.c stops reading. */
+static size_t
+out_high_water(void)
+{
+	return GW_MIN((size_t)H2_OUT_HIGH_WATER_MAX, (size_t)gw.cfg->max_output_bytes / 2);
+}
+
 static ssize_t
 send_cb(nghttp2_session *session, const uint8_t *data, size_t length, int flags, void *user_data)
 {
 	struct h2_conn *h = user_data;
 
-	if (conn_out_len(h->conn) >= H2_OUT_HIGH_WATER)
+	if (conn_out_len(h->conn) >= out_high_water())
 		return NGHTTP2_ERR_WOULDBLOCK;	/* resumed by on_drained */
 	evbuffer_add(conn_out(h->conn), data, length);
 	return (ssize_t)length;
@@ -474,6 +526,10 @@ h2_send_now(struct h2_conn *h)
 	}
 	if (conn_out_len(c) > 0 && conn_flush(c) < 0)
 		return;
+	if (!TAILQ_EMPTY(&h->held) && !answers_over_bound(h)) {
+		dispatch_held(h);	/* answers submitted now go out on the next pass */
+		schedule_send(h);
+	}
 	if (!nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session))
 		conn_close_after_flush(c, h->goaway_sent ? "shutting down" : "HTTP/2 session ended");
 }
@@ -584,6 +640,7 @@ h2_on_start(struct gw_conn *c)
 	h->magic = H2_MAGIC;
 	h->conn = c;
 	TAILQ_INIT(&h->streams);
+	TAILQ_INIT(&h->held);
 	c->proto_data = h;
 	if (start_session(h) < 0) {
 		olog_error(c, "cannot start an HTTP/2 session; closing");

@@ -96,19 +96,49 @@ usage(FILE *out)
 
 /* --- shutdown ---------------------------------------------------------------- */
 
+/* What the database still has to take before the process may go (nothing if it is down). */
+static bool
+writes_pending(void)
+{
+	return db_is_up() && (audit_in_flight() > 0 || session_writes_pending() > 0);
+}
+
+/*
+ * A graceful shutdown ends when the connections and sessions are closed
+ * and their rows and audit records written (all inside the running loop,
+ * where every module is still alive), or, after the shutdown timeout, when
+ * EXIT_WRITE_WAIT_US more have passed: what is still not written then is
+ * spooled (audit) or closed by the next start (session rows).
+ */
+#define EXIT_WRITE_WAIT_US (3 * 1000000LL)
+
+static int64_t give_up_at_us;
+
 static void
 finish_if_drained(int64_t now)
 {
-	if (gw.shutting_down && conn_count() == 0 && audit_pending() == 0)
+	if (!gw.shutting_down)
+		return;
+	if (conn_count() == 0 && session_count() == 0 && !writes_pending()) {
 		gw.quit = true;
+	} else if (give_up_at_us != 0 && now >= give_up_at_us) {
+		if (writes_pending())
+			log_warn("exiting with %d audit records and %d session rows not written; the audit "
+			    "records are spooled, the session rows are closed at the next start",
+			    audit_in_flight(), session_writes_pending());
+		gw.quit = true;
+	}
 }
 
 static void
 shutdown_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
+	gw_time_refresh();
 	log_warn("shutdown timeout reached with %d connections open; closing them", conn_count());
 	conn_close_all("shutdown timeout");
-	gw.quit = true;
+	session_close_all("server shutting down");
+	session_flush_now();
+	give_up_at_us = gw_mono_us() + EXIT_WRITE_WAIT_US;
 }
 
 static void
@@ -127,6 +157,8 @@ begin_shutdown(const char *why)
 	gw.shutting_down = true;
 	conn_listeners_close();
 	conn_begin_drain();
+	/* Sessions without a connection of their own: UDP and multicast, subscriptions. */
+	session_close_all("server shutting down");
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
 	shutdown_timer = evtimer_new(gw.base, shutdown_timeout_cb, NULL);
@@ -134,12 +166,28 @@ begin_shutdown(const char *why)
 	finish_if_drained(0);
 }
 
+/*
+ * Everything the new file needs is checked before anything is applied: the
+ * file itself (config_reload_prepare) and the TLS material it names. On any
+ * error the running configuration and certificate stay, and the log says why.
+ */
 static void
 reload(void)
 {
+	struct gw_config *next;
+	struct ssl_ctx_st *ctx;
+	char why[512];
+
 	log_info("SIGHUP received: reloading %s", gw.config_path);
-	if (config_reload(gw.config_path) == 0 && tls_reload(gw.cfg) < 0)
-		log_warn("TLS settings were not applied");
+	if ((next = config_reload_prepare(gw.config_path)) == NULL)
+		return;
+	if (tls_prepare(next, &ctx, why, sizeof(why)) < 0) {
+		log_error("reload failed, keeping the running configuration: %s", why);
+		config_free(next);
+		return;
+	}
+	config_reload_commit(next);
+	tls_install(ctx);
 }
 
 static void
@@ -230,6 +278,8 @@ on_migrated(enum migrate_result res)
 		return;
 	schema_ready = true;
 	status_set_schema_version(migrate_known_version());
+	if (mode == MODE_SERVE)
+		session_recover();
 	if (mode == MODE_MIGRATE) {
 		log_info("database schema is at version %d", migrate_known_version());
 		gw.quit = true;
@@ -265,12 +315,14 @@ on_schema_checked(enum migrate_result res)
 static void
 on_db_connect(bool first)
 {
-	if (!schema_ready)
+	if (!schema_ready) {
 		migrate_run(on_migrated);
-	else if (!startup_complete)
+	} else if (!startup_complete) {
+		session_recover();	/* before any session opens: again, the first try was cut */
 		model_load(on_model_loaded);
-	else
+	} else {
 		migrate_check(on_schema_checked);
+	}
 }
 
 /* --- start-up ------------------------------------------------------------------ */
@@ -417,6 +469,7 @@ stop_services(void)
 		loop_run_deferred_once();
 	}
 	db_shutdown();
+	session_shutdown();
 	worker_pool_stop();
 	onvif_shutdown();
 	model_shutdown();

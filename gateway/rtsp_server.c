@@ -368,6 +368,9 @@ rtsp_request_done(struct rtsp_conn *rc)
 	request_free(rc->req);
 	rc->req = NULL;
 	rtsp_conn_process(rc);
+	/* The peer closed its side after this request (see tcp_on_peer_eof). */
+	if (rc->wire == WIRE_TCP && rc->conn->peer_eof && rc->req_state == REQ_IDLE)
+		rtsp_conn_close(rc, "peer closed the connection");
 }
 
 /* --- the plain (or TLS) RTSP connection ---------------------------------------- */
@@ -391,6 +394,21 @@ tcp_on_read(struct gw_conn *c)
 	/* Idle connections without a session time out; with one, the session's timeout rules. */
 	c->deadline_us = rc->session ? 0 : gw_mono_us() + gw.cfg->idle_timeout_ms * 1000;
 	rtsp_conn_process(rc);
+	/* Bytes left while no request is being handled: part of a head (header_timeout). */
+	if (conn_is_open(c))
+		conn_set_head_pending(c, rc->req_state == REQ_IDLE && rc->in != NULL &&
+		    evbuffer_get_length(rc->in) > 0);
+}
+
+/* FIN after the last request (ffmpeg's TEARDOWN): answer it, then close. */
+static void
+tcp_on_peer_eof(struct gw_conn *c)
+{
+	struct rtsp_conn *rc = c->proto_data;
+
+	GW_CHECK(rc, RTSP_CONN_MAGIC);
+	if (rc->req_state == REQ_IDLE)
+		rtsp_conn_close(rc, "peer closed the connection");
 }
 
 static void
@@ -424,6 +442,8 @@ const struct conn_proto rtsp_tcp_proto = {
 	.on_writable = tcp_on_writable,
 	.on_close = tcp_on_close,
 	.on_shutdown = tcp_on_shutdown,
+	.on_peer_eof = tcp_on_peer_eof,
+	.reports_heads = true,
 };
 
 /* --- set-up ------------------------------------------------------------------------------ */

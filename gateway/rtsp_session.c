@@ -200,6 +200,8 @@ rtsp_session_play(struct rtsp_media_session *s, struct media_play_info *info)
 	if (s->tracks[0].kind == RT_MULTICAST || s->mcast) {
 		if (play_multicast(s, info) < 0)
 			return -1;
+		if (s->gs)
+			session_share_counter(s->gs, mcast_counter(s->mcast));	/* the group's bytes */
 	} else {
 		media_stream_set_tracks(s->stream, s->track_mask);
 		if (media_stream_play(s->stream, info) < 0)

@@ -1,4 +1,11 @@
-/* tls.c - server TLS context (see tls.h). */
+/*
+ * tls.c - server TLS context (see tls.h).
+ *
+ * TLS 1.2 and 1.3 only. For TLS 1.2 the cipher list is [tls] ciphers, by
+ * default ECDHE key exchange with AEAD ciphers only (no RSA key exchange,
+ * no CBC, no SHA-1 MACs), in the server's order; TLS 1.3 suites are
+ * OpenSSL's defaults, which are all forward secret and AEAD.
+ */
 #include "gw.h"
 #include "config.h"
 #include "log.h"
@@ -53,6 +60,11 @@ build_ctx(const struct gw_config *cfg, char *why, size_t whylen)
 	    SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	    SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_set_cipher_list(ctx, cfg->tls_ciphers) != 1) {
+		snprintf(why, whylen, "[tls] ciphers \"%.200s\" names no cipher OpenSSL can use: %s",
+		    cfg->tls_ciphers, tls_error_string());
+		goto fail;
+	}
 	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert_file) != 1) {
 		snprintf(why, whylen, "cannot load certificate %s: %s", cfg->tls_cert_file, tls_error_string());
 		goto fail;
@@ -99,36 +111,34 @@ tls_check_files(const struct gw_config *cfg, char *why, size_t whylen)
 }
 
 int
-tls_init(const struct gw_config *cfg)
+tls_prepare(const struct gw_config *cfg, struct ssl_ctx_st **out, char *why, size_t whylen)
 {
-	char why[512];
-
+	*out = NULL;
 	if (!tls_configured(cfg))
 		return 0;
-	server_ctx = build_ctx(cfg, why, sizeof(why));
-	if (server_ctx == NULL) {
-		log_error("%s", why);
-		return -1;
-	}
-	return 0;
+	*out = build_ctx(cfg, why, whylen);
+	return *out == NULL ? -1 : 0;
 }
 
-int
-tls_reload(const struct gw_config *cfg)
+void
+tls_install(struct ssl_ctx_st *ctx)
 {
-	SSL_CTX *ctx;
-	char why[512];
-
-	if (!tls_configured(cfg))
-		return 0;
-	ctx = build_ctx(cfg, why, sizeof(why));
-	if (ctx == NULL) {
-		log_error("TLS reload failed, keeping the running certificate: %s", why);
-		return -1;
-	}
 	/* Each SSL holds its own reference to the context it was made from. */
 	SSL_CTX_free(server_ctx);
 	server_ctx = ctx;
+}
+
+int
+tls_init(const struct gw_config *cfg)
+{
+	struct ssl_ctx_st *ctx;
+	char why[512];
+
+	if (tls_prepare(cfg, &ctx, why, sizeof(why)) < 0) {
+		log_error("%s", why);
+		return -1;
+	}
+	tls_install(ctx);
 	return 0;
 }
 

@@ -24,6 +24,8 @@
 #include "../log.h"
 #include "../model.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,28 +119,6 @@ time_param(bool has, int64_t us, char *buf, size_t len)
 
 /* --- the URLs handed out ------------------------------------------------------------------- */
 
-/* Host (with brackets for IPv6) and port of a Host header; false if it looks wrong. */
-static bool
-parse_host(const char *h, char *host, size_t hostlen, char *port, size_t portlen)
-{
-	const char *colon = h[0] == '[' ? strstr(h, "]:") : strrchr(h, ':');
-	size_t n = strlen(h);
-
-	if (n == 0 || n >= hostlen || strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789.-:[]") != n)
-		return false;
-	if (colon && h[0] == '[')
-		colon++;
-	if (colon && (h[0] == '[' || strchr(h, ':') == colon)) {
-		snprintf(host, hostlen, "%.*s", (int)(colon - h), h);
-		snprintf(port, portlen, "%s", colon + 1);
-	} else {
-		snprintf(host, hostlen, "%s", h);
-		port[0] = '\0';
-	}
-	return host[0] != '\0' && strspn(port, "0123456789") == strlen(port);
-}
-
 static void
 listen_port(const struct cfg_listen *l, char *port, size_t len)
 {
@@ -147,19 +127,49 @@ listen_port(const struct cfg_listen *l, char *port, size_t len)
 	snprintf(port, len, "%s", colon ? colon + 1 : "");
 }
 
+/*
+ * The host and port the URLs name: [api] public_host, else the local
+ * address the request came in on (a listener on 0.0.0.0 gives the address
+ * the client reached). Never the Host header: the client chooses it, and a
+ * grant's answer is handed on to an authority that would be sent there.
+ */
+static void
+url_host(struct api_call *call, char *host, size_t hostlen, char *port, size_t portlen)
+{
+	struct gw_conn *c = call->req->conn;
+	struct sockaddr_storage local;
+	char a[INET6_ADDRSTRLEN] = "localhost";
+	bool have = c != NULL && conn_local_addr(c, &local);
+
+	port[0] = '\0';
+	if (have && local.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)&local;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, a, sizeof(a));
+		snprintf(host, hostlen, "[%s]", a);
+		snprintf(port, portlen, "%d", ntohs(sin6->sin6_port));
+	} else if (have && local.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)&local;
+
+		inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+		snprintf(host, hostlen, "%s", a);
+		snprintf(port, portlen, "%d", ntohs(sin->sin_port));
+	} else {
+		snprintf(host, hostlen, "%s", a);
+	}
+	if (gw.cfg->public_host[0] != '\0')
+		snprintf(host, hostlen, "%s", gw.cfg->public_host);
+}
+
 /* rtsp://HOST:PORT/cameras/<id> for each camera, and the ONVIF device service. */
 static json_t *
 credential_urls(struct api_call *call, const int64_t *cams, int ncams, json_t *creds)
 {
-	const char *hosthdr = http_header_get(call->req, "Host");
 	bool tls = call->req->conn && call->req->conn->tls;
-	char host[256] = "localhost", port[16] = "", rport[16];
+	char host[256], port[16], rport[16];
 	json_t *urls = json_array();
 
-	if (hosthdr == NULL || !parse_host(hosthdr, host, sizeof(host), port, sizeof(port)))
-		snprintf(host, sizeof(host), "localhost");
-	if (gw.cfg->public_host[0] != '\0')
-		snprintf(host, sizeof(host), "%s", gw.cfg->public_host);
+	url_host(call, host, sizeof(host), port, sizeof(port));
 	if (port[0] == '\0')
 		listen_port(tls ? &gw.cfg->listen_tls : &gw.cfg->listen_http, port, sizeof(port));
 	listen_port(gw.cfg->listen_rtsp.count ? &gw.cfg->listen_rtsp : &gw.cfg->listen_http, rport,

@@ -135,6 +135,8 @@ metrics(struct api_call *call)
 	    (double)(gw_wall_us() - gw.started_at) / 1e6);
 	gauge(out, "vssgate_connections", "Open client connections (all protocols).", conn_count());
 	gauge(out, "vssgate_sessions", "Live sessions on this node.", session_count());
+	gauge(out, "vssgate_session_rows_pending", "Session rows (and id reservations) not yet written to the "
+	    "sessions table.", session_writes_pending());
 	media_metrics(out);
 	grants_by_state(out, m);
 	gauge(out, "vssgate_cameras", "Cameras in the policy model.", m ? m->ncameras : 0);

@@ -24,7 +24,7 @@ add_live(const struct gw_session *s, void *arg)
 	char id[24];
 
 	if (s->db_id != 0)
-		json_object_set_new(live, api_i64(s->db_id, id), json_integer((json_int_t)s->bytes_sent));
+		json_object_set_new(live, api_i64(s->db_id, id), json_integer((json_int_t)session_bytes(s)));
 }
 
 /* {"<sessions.id>": bytes, ...} for the sessions of this node; allocated. */

@@ -182,10 +182,10 @@ mcast_leave(struct mcast_group *g)
 	free(g);
 }
 
-uint64_t
-mcast_bytes_sent(const struct mcast_group *g)
+const uint64_t *
+mcast_counter(const struct mcast_group *g)
 {
-	return g->bytes_sent;
+	return &g->bytes_sent;
 }
 
 int

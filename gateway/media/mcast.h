@@ -32,7 +32,7 @@ struct mcast_group *mcast_join(const struct gw_principal *p, struct hub *hub, co
 void mcast_leave(struct mcast_group *g);
 bool mcast_allowed(const struct gw_principal *p, const struct hub *hub);
 int mcast_slot(const struct hub *hub, int track);
-/* Bytes the group has sent since it started (its holders' audit records). */
-uint64_t mcast_bytes_sent(const struct mcast_group *g);
+/* The group's running total of bytes sent (session_share_counter); valid until its last leave. */
+const uint64_t *mcast_counter(const struct mcast_group *g);
 
 #endif

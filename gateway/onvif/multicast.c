@@ -50,7 +50,6 @@ struct onvif_mcast {
 	struct source_wait *wait;	/* MC_STARTING */
 	struct onvif_req *parked;	/* MC_STARTING: the Start request, answered when the source is known */
 	struct mcast_group *group;	/* MC_STREAMING: one reference */
-	uint64_t bytes_at_join;		/* what the group had sent before this holder joined */
 	struct gw_session *session;
 	struct loop_deferred fail;	/* MC_FAILED */
 	bool not_permitted;		/* MC_FAILED: the grant does not cover every track */
@@ -93,11 +92,9 @@ mcast_end(struct onvif_mcast *m, const char *reason, const char *fault)
 	if (m->parked != NULL)
 		onvif_fault(m->parked, 0, "env:Receiver", "ter:Action", "ter:IncompleteConfiguration",
 		    fault ? fault : reason);
-	if (m->group != NULL) {
-		/* What the group sent while this holder held it is what it viewed. */
-		session_add_bytes(m->session, mcast_bytes_sent(m->group) - m->bytes_at_join);
+	session_unshare_counter(m->session);	/* before the group may go */
+	if (m->group != NULL)
 		mcast_leave(m->group);
-	}
 	session_end(m->session, reason);
 	m->magic = 0;
 	free(m);
@@ -141,9 +138,9 @@ source_ready(void *arg, struct hub *hub, const char *error)
 		m->not_permitted = true;
 		why = "the group would carry tracks this grant does not cover";
 	} else if (hub != NULL && (m->group = mcast_join(&m->principal, hub, &why)) != NULL) {
-		m->bytes_at_join = mcast_bytes_sent(m->group);
 		m->state = MC_STREAMING;
 		m->parked = NULL;
+		session_share_counter(m->session, mcast_counter(m->group));	/* the group's bytes */
 		olog_info(m->session, "multicast started by profile %s", m->token);
 		m2_empty_reply(r, response_tag(r, true));
 		return;

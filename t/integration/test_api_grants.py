@@ -20,6 +20,27 @@ def parse(ts):
     return datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def test_grant_urls_ignore_the_host_header(api_factory):
+    # Issue 14, item 11: a client (or anything between it and the gateway) sends
+    # "Host: evil.example"; the credentials' URLs, which an operator hands on to an
+    # authority, must not send that authority there.
+    for public_host in ("", "cams.example.org"):
+        api = api_factory({"api": {"public_host": public_host}} if public_host else None)
+        g = api.gw
+        auth = make_authority(api)
+        cam = make_camera(api, "cam-host")["id"]
+        r = api.req("POST", "/api/v1/grants", {"authority_id": auth["id"], "levels": ["1V"], "scope": "cameras",
+                                              "camera_ids": [cam], "duration_s": 600, "reason": "host header"},
+                    headers={"Host": "evil.example:666"})
+        assert r.status == 201, r
+        cred = r.body["credentials"]
+        host = public_host or "127.0.0.1"
+        rtsp_port = g.settings["listen"]["rtsp"].rsplit(":", 1)[1]
+        assert [u["url"] for u in cred["rtsp_urls"]] == [f"rtsp://{host}:{rtsp_port}/cameras/{cam}"]
+        assert cred["onvif_device_service"] == f"http://{host}:{g.http_port}/onvif/device_service"
+        assert "evil.example" not in json.dumps(r.body)
+
+
 def test_create_shows_credentials_once(api):
     g = api.gw
     auth = make_authority(api)
@@ -33,9 +54,11 @@ def test_create_shows_credentials_once(api):
     assert abs((parse(grant["active_until"]) - parse(grant["active_from"])).total_seconds() - 7200) < 1
     assert re.fullmatch(rf"g{grant['id']}-[A-Za-z0-9]{{6}}", cred["username"]) and grant["username"] == cred["username"]
     assert len(cred["password"]) >= 20
+    # Without [api] public_host the URLs name the address the request came in on, not the
+    # Host header the client chose (issue 14, item 11: see test_grant_urls_ignore_the_host_header).
     rtsp_port = g.settings["listen"]["rtsp"].rsplit(":", 1)[1]
-    assert [u["url"] for u in cred["rtsp_urls"]] == [f"rtsp://gw.example.org:{rtsp_port}/cameras/{c}" for c in cams[:2]]
-    assert cred["onvif_device_service"] == "http://gw.example.org:8443/onvif/device_service"
+    assert [u["url"] for u in cred["rtsp_urls"]] == [f"rtsp://127.0.0.1:{rtsp_port}/cameras/{c}" for c in cams[:2]]
+    assert cred["onvif_device_service"] == f"http://127.0.0.1:{g.http_port}/onvif/device_service"
     assert "once" in r.body["warning"]
 
     # Later reads never show the password, and the database holds it sealed only.

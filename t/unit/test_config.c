@@ -10,6 +10,7 @@
 #include "gateway/log.h"
 #include "t/tap.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,7 +370,9 @@ static void
 test_config_load(void)
 {
 	char path[] = "/tmp/test_config.XXXXXX";
-	static const char text[] = "[limits]\nmax_headers = 32\n";
+	static const char text[] = "[limits]\nmax_headers = 32\n[database]\nconninfo = \"dbname=x\"\n"
+	    "[security]\nsecret_key_file = /k\n[listen]\nhttp = 127.0.0.1:8080\n";
+	static const char partial[] = "[limits]\nmax_headers = 32\n";
 	struct cfg_error err;
 	struct gw_config *cfg;
 	int fd = mkstemp(path);
@@ -381,6 +384,22 @@ test_config_load(void)
 	cfg = config_load(path, &err);
 	ok(cfg != NULL && cfg->max_headers == 32, "config_load() reads a file");
 	config_free(cfg);
+	/* A file without the keys every installation sets (empty, cut short) is refused. */
+	for (size_t n = 0; n < 2; n++) {
+		const char *t = n == 0 ? "" : partial;
+
+		fd = open(path, O_WRONLY | O_TRUNC);
+		if (fd < 0 || write(fd, t, strlen(t)) != (ssize_t)strlen(t)) {
+			ok(false, "the temporary file is rewritten");
+			break;
+		}
+		close(fd);
+		cfg = config_load(path, &err);
+		ok(cfg == NULL && strstr(err.msg, "\"conninfo\" in [database] must be set") != NULL,
+		    "config_load() refuses a file %s: %s", n == 0 ? "that is empty" : "without [database] conninfo",
+		    err.msg);
+		config_free(cfg);
+	}
 	unlink(path);
 	cfg = config_load(path, &err);
 	ok(cfg == NULL && strstr(err.msg, path) != NULL && strstr(err.msg, "cannot open") != NULL,
