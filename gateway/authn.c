@@ -521,9 +521,15 @@ flush_summary(int64_t now)
 		audit_record(&e);
 		json_decref(detail);
 	}
-	if (A.skipped_denials > 0)
+	if (A.skipped_denials > 0) {
 		log_warn("%llu more access denials in the last second were not logged one by one",
 		    (unsigned long long)A.skipped_denials);
+		detail = json_pack("{s:I}", "denials_not_listed", (json_int_t)A.skipped_denials);
+		e.action = "access.denied";
+		e.detail = detail;
+		audit_record(&e);
+		json_decref(detail);
+	}
 	A.window_start_us = now;
 	A.logged = 0;
 	A.skipped = A.skipped_denials = 0;

@@ -904,9 +904,13 @@ config_print_defaults(void *stream)
 
 /* --- the manual page --------------------------------------------------------- */
 
-/* |s| as troff text: backslashes escaped, no line may start with a control character. */
+/*
+ * |s| as troff text: backslashes escaped, no line may start with a control
+ * character; with |breaks| a line may break after a ':' or ',' (a cipher
+ * list is one long word).
+ */
 static void
-man_text(FILE *out, const char *s)
+man_text_breaks(FILE *out, const char *s, bool breaks)
 {
 	if (*s == '.' || *s == '\'')
 		fputs("\\&", out);
@@ -915,10 +919,20 @@ man_text(FILE *out, const char *s)
 			fputs("\\e", out);
 		else if (*s == '-')
 			fputs("\\-", out);
+		else if (breaks && (*s == ':' || *s == ','))
+			fprintf(out, "%c\\:", *s);
 		else
 			fputc(*s, out);
 	}
 }
+
+static void
+man_text(FILE *out, const char *s)
+{
+	man_text_breaks(out, s, false);
+}
+
+#define MAN_TAG_DEFAULT_MAX 48	/* a longer default does not fit the tag line */
 
 static void
 man_range(FILE *out, const struct cfg_key *k)
@@ -961,6 +975,7 @@ config_print_man(void *stream)
 	FILE *out = stream;
 	const char *section = "";
 
+	fputs(".ad l\n", out);	/* ragged right: long values leave no room to justify */
 	for (size_t i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
 		const struct cfg_key *k = &cfg_keys[i];
 
@@ -968,13 +983,18 @@ config_print_man(void *stream)
 			section = k->section;
 			fprintf(out, ".SS [%s]\n", section);
 		}
-		fprintf(out, ".TP\n\\fB%s\\fR = ", k->name);
+		fprintf(out, ".TP\n\\fB%s\\fR", k->name);
 		if (k->def[0] == '\0') {
-			fputs("\\fI(empty)\\fR\n", out);
-		} else {
-			fputs("\\fB", out);
+			fputs(" = \\fI(empty)\\fR\n", out);
+		} else if (strlen(k->def) <= MAN_TAG_DEFAULT_MAX) {
+			fputs(" = \\fB", out);
 			man_text(out, k->def);
 			fputs("\\fR\n", out);
+		} else {
+			/* A long default goes in the paragraph, where a line can break. */
+			fputs("\nDefault: \\fB", out);
+			man_text_breaks(out, k->def, true);
+			fputs("\\fR.\n", out);
 		}
 		man_text(out, k->help);
 		fputc(' ', out);

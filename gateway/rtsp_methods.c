@@ -831,18 +831,19 @@ replay_request_of(const struct rtsp_request *req, const struct rtsp_media_sessio
 {
 	struct rtsp_range range;
 	struct rtsp_frames frames = { .mode = RTSP_FRAMES_ALL };
-	int32_t speed;
 	size_t len;
 	const char *v;
 
-	*rq = (struct replay_request){ .scale_milli = 1000, .rate_control = true, .grant_id = p->grant_id,
+	*rq = (struct replay_request){ .scale_milli = 1000, .speed_milli = 1000, .rate_control = true,
+	    .grant_id = p->grant_id,
 	    .cseq = (uint8_t)(req->cseq & 0xff), .has_start = true, .start_us = s->origin_us,
 	    .has_end = s->has_url_end, .end_us = s->url_end_us };
 	*npt = false;
 	if ((v = header_value(req, "Scale", &len)) && rtsp_scale_parse(v, len, &rq->scale_milli) < 0)
 		return 400;
-	if ((v = header_value(req, "Speed", &len)) && (rtsp_scale_parse(v, len, &speed) < 0 || speed < 0))
-		return 400;	/* taken, not applied: the delivery rate follows Scale and Rate-Control */
+	if ((v = header_value(req, "Speed", &len)) &&
+	    (rtsp_scale_parse(v, len, &rq->speed_milli) < 0 || rq->speed_milli < 0))
+		return 400;	/* RFC 2326: delivered this much faster (GStreamer asks so for rates other than 1) */
 	if ((v = header_value(req, "Rate-Control", &len)) && rtsp_yesno_parse(v, len, &rq->rate_control) < 0)
 		return 400;
 	if ((v = header_value(req, "Frames", &len)) && rtsp_frames_parse(v, len, &frames) < 0)
@@ -892,7 +893,7 @@ replay_answer(struct rtsp_conn *rc, struct rtsp_request *req, struct rtsp_media_
 {
 	struct rtsp_range r = { .unit = pw->npt ? RTSP_RANGE_NPT : RTSP_RANGE_CLOCK, .has_start = true,
 	    .start = start_us, .has_end = pw->rq.has_end, .end = pw->rq.end_us };
-	char headers[2600], sh[96], ri[2000], range[128], scale[24];
+	char headers[2600], sh[96], ri[2000], range[128], scale[24], speed[40] = "";
 
 	if (pw->npt) {
 		r.start = GW_MAX(0, start_us - s->origin_us);
@@ -902,10 +903,17 @@ replay_answer(struct rtsp_conn *rc, struct rtsp_request *req, struct rtsp_media_
 		snprintf(range, sizeof(range), "npt=now-");
 	if (rtsp_scale_format(pw->rq.scale_milli, scale, sizeof(scale)) < 0)
 		snprintf(scale, sizeof(scale), "1.0");
+	if (pw->rq.speed_milli != 1000) {
+		memcpy(speed, "Speed: ", 7);
+		if (rtsp_scale_format(pw->rq.speed_milli, speed + 7, sizeof(speed) - 9) > 0)
+			strcat(speed, "\r\n");
+		else
+			speed[0] = '\0';
+	}
 	session_header(s, sh, sizeof(sh));
 	rtp_info(req, s, info, ri, sizeof(ri));
-	snprintf(headers, sizeof(headers), "Range: %s\r\nScale: %s\r\nRate-Control: %s\r\n%s%s", range, scale,
-	    pw->rq.rate_control ? "yes" : "no", ri, sh);
+	snprintf(headers, sizeof(headers), "Range: %s\r\nScale: %s\r\n%sRate-Control: %s\r\n%s%s", range, scale,
+	    speed, pw->rq.rate_control ? "yes" : "no", ri, sh);
 	reply(rc, req, 200, headers);
 }
 
@@ -989,7 +997,8 @@ play_replay(struct rtsp_conn *rc, struct rtsp_request *req, struct rtsp_media_se
 		return;
 	}
 	if (!pw.has_range && s->replay_played && header_value(req, "Scale", &len) == NULL &&
-	    header_value(req, "Rate-Control", &len) == NULL && header_value(req, "Frames", &len) == NULL) {
+	    header_value(req, "Speed", &len) == NULL && header_value(req, "Rate-Control", &len) == NULL &&
+	    header_value(req, "Frames", &len) == NULL) {
 		pw.rq = s->replay_rq;
 		replay_play_now(rc, req, s, &pw, replay_stream_position(s->stream));
 		return;

@@ -230,6 +230,12 @@ rtsp_session_end(struct rtsp_media_session *s, const char *reason)
 	if (s->ending)
 		return;
 	s->ending = true;
+	if (s->gs && replay_stream_is(s->stream)) {
+		int64_t from, until;
+
+		if (replay_stream_sent(s->stream, &from, &until))
+			session_set_footage(s->gs, from, until);
+	}
 	if (s->gs)
 		session_end(s->gs, reason);
 	s->gs = NULL;

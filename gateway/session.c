@@ -161,6 +161,13 @@ audit_session(const struct gw_session *s, const char *action, const char *reason
 		json_object_set_new(detail, "bytes_sent", json_integer((json_int_t)session_bytes(s)));
 		json_object_set_new(detail, "duration_s",
 		    json_real((double)(s->ended_wall_us - s->started_wall_us) / 1e6));
+		if (s->footage_from_us != 0) {
+			char from[40], until[40];
+
+			gw_format_time(s->footage_from_us, from, sizeof(from));
+			gw_format_time(s->footage_until_us, until, sizeof(until));
+			json_object_set_new(detail, "footage", json_pack("{s:s, s:s}", "from", from, "until", until));
+		}
 	}
 	audit_record(&e);
 	json_decref(detail);
@@ -332,6 +339,13 @@ session_free(struct gw_session *s)
 	free(s->end_reason);
 	s->magic = 0;
 	free(s);
+}
+
+void
+session_set_footage(struct gw_session *s, int64_t from_us, int64_t until_us)
+{
+	s->footage_from_us = from_us;
+	s->footage_until_us = until_us;
 }
 
 void

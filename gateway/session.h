@@ -54,6 +54,8 @@ struct gw_session {
 	int64_t started_wall_us;
 	uint64_t bytes_sent;		/* counted by the owner (session_add_bytes) */
 	const uint64_t *shared;		/* a shared sender's running total, or NULL */
+	int64_t footage_from_us;	/* replay: the capture times of what was sent (0: none) */
+	int64_t footage_until_us;
 	uint64_t shared_base;		/* its value when this session joined */
 	const struct session_ops *ops;
 	void *owner;
@@ -84,6 +86,8 @@ struct gw_session *session_open(const struct gw_principal *p, int64_t camera_id,
     const struct session_ops *ops, void *owner);
 /* Account bytes sent to the peer (media and control). */
 void session_add_bytes(struct gw_session *s, uint64_t n);
+/* Recorded footage sent (replay): its first and last capture times, for the session.end record. */
+void session_set_footage(struct gw_session *s, int64_t from_us, int64_t until_us);
 /*
  * The session's media go out through a sender it shares with others (a
  * multicast group): what the sender sends from now on counts for this

@@ -123,6 +123,7 @@ struct replay_stream {
 	struct event *timer;
 	bool started;			/* played since the last seek or pause */
 	int64_t last_queued_us;		/* capture time of the last frame queued */
+	int64_t sent_from_us, sent_until_us;	/* of everything queued (0: nothing yet) */
 	bool end_told;
 	uint64_t items_bytes;
 	TAILQ_ENTRY(replay_stream) link;
@@ -700,7 +701,8 @@ enough_ahead(struct replay_stream *r)
 		return r->items_bytes >= WINDOW_BYTES;
 	if (!r->started)
 		return item_at(r, r->count - 1)->render_us - r->paused_render_us >= AHEAD_US;
-	return item_at(r, r->count - 1)->render_us - (gw_mono_us() - r->clock_start_mono) >= AHEAD_US;
+	return item_at(r, r->count - 1)->render_us - (gw_mono_us() - r->clock_start_mono) * r->rq.speed_milli / 1000 >=
+	    AHEAD_US;
 }
 
 static void
@@ -754,13 +756,14 @@ next_segment(struct replay_stream *r)
 		end_stream(r, "the end of the range");
 		return;
 	}
-	if (r->reverse || nb.reason != REC_NEXT || nb.start_wall_us - r->seg->cat.end_wall_us > CONTIGUOUS_US) {
-		if (!r->reverse) {
-			mark_last(r, RP_F_END);
-			r->disc_mask = (1u << r->ntracks) - 1;
-			if (r->rq.rate_control && nb.start_wall_us - r->last_send_us > GAP_STEP_US)
-				r->skipped_us += nb.start_wall_us - r->last_send_us - GAP_STEP_US;
-		}
+	if (!r->reverse && (nb.reason != REC_NEXT || nb.start_wall_us - r->seg->cat.end_wall_us > CONTIGUOUS_US)) {
+		mark_last(r, RP_F_END);	/* the last units before the gap */
+		r->disc_mask = (1u << r->ntracks) - 1;
+		if (r->rq.rate_control && nb.start_wall_us - r->last_send_us > GAP_STEP_US)
+			r->skipped_us += nb.start_wall_us - r->last_send_us - GAP_STEP_US;
+	} else if (r->reverse && (r->seg->cat.reason != REC_NEXT ||
+	    r->seg->cat.start_wall_us - nb.end_wall_us > CONTIGUOUS_US)) {
+		mark_last(r, RP_F_END);	/* the GOP right after the gap was the last one read */
 	}
 	open_segment(r, &nb);
 }
@@ -930,12 +933,14 @@ read_done(struct worker_job *wj)
 		return;
 	}
 	if (was_open) {
+		bool another = j->seg != r->seg;
+
 		attach_segment(r, j->seg);
 		free(j);
 		if (r->state == RP_SEEKING)
 			seek_found(r);
-		else if (r->reverse)
-			r->next = r->seg->nidx;
+		else if (another)
+			r->next = r->reverse ? r->seg->nidx : 0;	/* a refreshed one goes on where it was */
 		read_more(r);
 		pump(r);
 		return;
@@ -1055,6 +1060,8 @@ replay_stream_seek(struct media_stream *st, const struct replay_request *rq, rep
 	GW_CHECK(r, REPLAY_MAGIC);
 	r->seek_cb = NULL;
 	r->rq = *rq;
+	if (r->rq.speed_milli <= 0)
+		r->rq.speed_milli = 1000;
 	r->reverse = rq->scale_milli < 0;
 	r->end_told = false;
 	r->started = false;
@@ -1077,6 +1084,16 @@ replay_stream_seek(struct media_stream *st, const struct replay_request *rq, rep
 	if ((status = begin_seek(r)) != REPLAY_OK)
 		r->seek_cb = NULL;
 	return status;
+}
+
+bool
+replay_stream_sent(const struct media_stream *st, int64_t *from_us, int64_t *until_us)
+{
+	const struct replay_stream *r = (const struct replay_stream *)st;
+
+	*from_us = r->sent_from_us;
+	*until_us = r->sent_until_us;
+	return r->sent_from_us != 0;
 }
 
 int64_t
@@ -1130,7 +1147,7 @@ pump(struct replay_stream *r)
 		struct rp_item *it = item_at(r, 0);
 
 		if (r->rq.rate_control) {
-			int64_t due = r->clock_start_mono + it->render_us;
+			int64_t due = r->clock_start_mono + it->render_us * 1000 / r->rq.speed_milli;
 
 			if (due > now) {
 				arm_timer(r, due - now);
@@ -1142,6 +1159,9 @@ pump(struct replay_stream *r)
 		}
 		stamp(r, it);
 		r->last_queued_us = it->f->wall_us;
+		if (r->sent_from_us == 0 || it->f->wall_us < r->sent_from_us)
+			r->sent_from_us = it->f->wall_us;
+		r->sent_until_us = GW_MAX(r->sent_until_us, it->f->wall_us);
 		frameq_push(q, it->f, (it->flags & RP_F_DISC) ? FQ_DISCONT : 0);
 		media_frame_unref(it->f);
 		items_pop(r);
@@ -1219,7 +1239,7 @@ rp_play(struct media_stream *st, struct media_play_info *info)
 	}
 	info->start_wall_us = r->anchor_us;
 	r->base.sr_zero = !r->rq.rate_control;
-	r->clock_start_mono = gw_mono_us() - r->paused_render_us;
+	r->clock_start_mono = gw_mono_us() - r->paused_render_us * 1000 / r->rq.speed_milli;
 	r->started = true;
 	if (r->state == RP_READY)
 		r->state = RP_PLAYING;
@@ -1236,7 +1256,7 @@ rp_pause(struct media_stream *st)
 		return;
 	if (r->timer)
 		evtimer_del(r->timer);
-	r->paused_render_us = gw_mono_us() - r->clock_start_mono;
+	r->paused_render_us = (gw_mono_us() - r->clock_start_mono) * r->rq.speed_milli / 1000;
 	if (r->count > 0 && r->rq.rate_control)
 		r->paused_render_us = GW_MIN(r->paused_render_us, item_at(r, 0)->render_us);
 	take_back_unsent(r);
@@ -1257,8 +1277,8 @@ rp_rtp_at(const struct media_stream *st, int track, int64_t wall_us, uint32_t *t
 		*ts = 0;
 		return true;
 	}
-	*ts = r->ts_base[track] + (uint32_t)((gw_mono_us() - r->clock_start_mono) * r->tracks[track].desc.clock_rate /
-	    1000000);
+	*ts = r->ts_base[track] + (uint32_t)((gw_mono_us() - r->clock_start_mono) * r->rq.speed_milli / 1000 *
+	    r->tracks[track].desc.clock_rate / 1000000);
 	return true;
 }
 

@@ -74,6 +74,7 @@ struct replay_request {
 	bool has_end;			/* forward: later than start; reverse: earlier */
 	int64_t end_us;
 	int32_t scale_milli;		/* 1000: forward at 1x; negative: reverse */
+	int32_t speed_milli;		/* RFC 2326 Speed: delivery this much faster (Rate-Control); 1000 */
 	bool rate_control;		/* true: paced by the recording's clock */
 	enum replay_frames frames;
 	uint32_t intra_interval_ms;
@@ -114,6 +115,8 @@ enum replay_status replay_stream_seek(struct media_stream *st, const struct repl
     replay_seek_cb cb, void *arg);
 /* Capture time of the next frame to send (where a pause stopped). */
 int64_t replay_stream_position(const struct media_stream *st);
+/* The earliest and latest capture times queued to the writer so far; false if none. */
+bool replay_stream_sent(const struct media_stream *st, int64_t *from_us, int64_t *until_us);
 /* Forget a pending seek callback (its owner goes away). */
 void replay_stream_cancel_seek(struct media_stream *st);
 /* Is |st| a replay stream? */

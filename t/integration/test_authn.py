@@ -109,7 +109,10 @@ def test_forty_wrong_tokens_then_the_right_one_is_refused(gateway_factory, fakec
     assert statuses == [400] * 40
     r = onvif_ut(gw, user, password)
     assert r.status == 400 and r.is_fault("ter:NotAuthorized") and r.headers.get("retry-after"), r
-    # Ten checked and counted; the refusals after them audited too, at the bounded rate.
+    # Ten checked and counted; the refusals after them audited too, at the bounded rate
+    # (audit rows are written in batches: they come within a moment).
+    wait_until(lambda: failures_audited(gw, user) >= 10 and failures_audited(gw, user, refused=True) >= 1, 5,
+               what="the audit rows")
     assert failures_audited(gw, user) == 10 and 1 <= failures_audited(gw, user, refused=True) <= 31
 
 

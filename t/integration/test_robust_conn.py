@@ -119,8 +119,9 @@ def test_teardown_then_fin_in_one_read_ends_a_udp_session(gateway_factory, fakec
     rtp.settimeout(5)
     assert rtp.recv(2048), "RTP arrives"
     c.cseq += 1
+    c.nc += 1  # a nonce count used before would be a replay
     teardown = (f"TEARDOWN {uri} RTSP/1.0\r\nCSeq: {c.cseq}\r\nSession: {c.session}\r\nAuthorization: " +
-                digest_header("TEARDOWN", uri, user, password, c.challenge) + "\r\n\r\n").encode()
+                digest_header("TEARDOWN", uri, user, password, c.challenge, nc=c.nc) + "\r\n\r\n").encode()
     c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
     c.sock.sendall(teardown)
     c.sock.shutdown(socket.SHUT_WR)

@@ -146,8 +146,9 @@ def play_tcp(port, cam, user, password):
     assert c.request("DESCRIBE", uri)[0] == 200
     assert c.request("SETUP", uri + "/trackID=0", ["Transport: RTP/AVP/TCP;unicast;interleaved=0-1"])[0] == 200
     c.cseq += 1
+    c.nc += 1  # each request of a nonce counts up (a repeat is a replay)
     c.sock.sendall((f"PLAY {uri} RTSP/1.0\r\nCSeq: {c.cseq}\r\nSession: {c.session}\r\nAuthorization: " +
-                    digest_header("PLAY", uri, user, password, c.challenge) + "\r\n\r\n").encode())
+                    digest_header("PLAY", uri, user, password, c.challenge, nc=c.nc) + "\r\n\r\n").encode())
     c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     return c
 
