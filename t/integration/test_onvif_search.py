@@ -428,3 +428,290 @@ def test_the_footage_window_clips_every_time(site):
     info = search(s, tse("GetRecordingInformation", f"<RecordingToken>rec-{site.a}</RecordingToken>"))
     assert info.find(".//tt:EarliestRecording") is None and info.findall(".//tt:Track") == [], info
     assert replay_uri(s, f"rec-{site.a}").is_fault("ter:NotAuthorized")
+
+
+# --- search sessions ---------------------------------------------------------------------------
+
+def recording_tokens(reply):
+    return [r.find("tt:RecordingToken", NS).text for r in reply.findall(".//tse:ResultList/tt:RecordingInformation")]
+
+
+def state_of(reply):
+    return reply.find(".//tse:ResultList/tt:SearchState").text
+
+
+def test_find_recordings_hands_out_each_result_once(site):
+    """Results come in steps of MaxResults, never twice, without waiting while there are
+    some; the answer that hands out the last says Completed, and the session is then over."""
+    s = soap(site, "ab")
+    tok = token_of(find_recordings(s))
+    t0 = time.monotonic()
+    first = results(s, "GetRecordingSearchResults", tok, max_results=1, wait="PT5S")
+    second = results(s, "GetRecordingSearchResults", tok, max_results=1, wait="PT5S")
+    assert time.monotonic() - t0 < 2, "results were there: no waiting"
+    assert (state_of(first), state_of(second)) == ("Searching", "Completed"), (first, second)
+    got = recording_tokens(first) + recording_tokens(second)
+    assert sorted(got) == sorted([f"rec-{site.a}", f"rec-{site.b}"]), got
+    assert fault_of(results(s, "GetRecordingSearchResults", tok))[1][-1] == "ter:InvalidToken"
+    # MinResults above what exists: the search is complete, so all of it comes at once.
+    tok = token_of(find_recordings(s))
+    t0 = time.monotonic()
+    r = results(s, "GetRecordingSearchResults", tok, min_results=5, wait="PT5S")
+    assert time.monotonic() - t0 < 2 and state_of(r) == "Completed" and len(recording_tokens(r)) == 2
+    # MaxMatches ends the search sooner.
+    r = results(s, "GetRecordingSearchResults", token_of(find_recordings(s, max_matches=1)))
+    assert state_of(r) == "Completed" and len(recording_tokens(r)) == 1, r
+
+
+def test_find_recordings_scope_and_filter(site):
+    """IncludedSources and IncludedRecordings select recordings; the recording information
+    filter is the dialect of RecordingSearch, with the spec's own typographic quotes."""
+    s = soap(site, "ab")
+
+    def found(scope):
+        r = find_recordings(s, scope)
+        assert r.status == 200, r
+        return sorted(recording_tokens(results(s, "GetRecordingSearchResults", token_of(r))))
+    assert found(f"<tt:IncludedSources><tt:Token>vs{site.b}</tt:Token></tt:IncludedSources>") == [f"rec-{site.b}"]
+    assert found(f"<tt:IncludedRecordings>rec-{site.a}</tt:IncludedRecordings>"
+                 f"<tt:IncludedRecordings>rec-{site.b}</tt:IncludedRecordings>") == sorted([f"rec-{site.a}", f"rec-{site.b}"])
+    audio = "<tt:RecordingInformationFilter>boolean(//Track[TrackType = \u201cAudio\u201d])</tt:RecordingInformationFilter>"
+    assert found(audio) == [f"rec-{site.a}"]
+    name = "<tt:RecordingInformationFilter>boolean(//Source[Name = 'quai-B']) or contains(//Source/Name, 'nope')" \
+           "</tt:RecordingInformationFilter>"
+    assert found(name) == [f"rec-{site.b}"]
+    both = (f"<tt:IncludedRecordings>rec-{site.b}</tt:IncludedRecordings>{audio}")
+    assert found(both) == [], "the filter narrows the tokens given"
+    bad = find_recordings(s, "<tt:RecordingInformationFilter>boolean(//Track[TrackType = ])</tt:RecordingInformationFilter>")
+    assert bad.is_fault("env:Sender", "ter:InvalidArgVal", "ter:InvalidFilterFault"), bad
+
+
+def test_end_search_keep_alive_and_limits(site):
+    """EndSearch ends a session (its token is then invalid, and never handed out again);
+    a session nobody asks about for its KeepAliveTime ends; another principal cannot use or
+    end a session; [onvif] max_searches_per_principal is kept, with ter:ResourceProblem."""
+    _, user, password = add_grant(site, [site.a, site.b], levels=("1V",), authority="Police sessions")
+    s = Soap(site.http_port, user, password)
+    tok = token_of(find_recordings(s))
+    other = soap(site, "ab")
+    for op in ("GetRecordingSearchResults", "EndSearch", "GetSearchState"):
+        assert fault_of(search(other, tse(op, f"<SearchToken>{tok}</SearchToken>")))[1][-1] == "ter:InvalidToken"
+    assert search(s, tse("GetSearchState", f"<SearchToken>{tok}</SearchToken>")).find(".//tse:State").text == \
+        "Searching", "results not yet handed out"
+    r = search(s, tse("EndSearch", f"<SearchToken>{tok}</SearchToken>"))
+    assert r.status == 200 and abs(parse_time(r.find(".//tse:Endpoint").text) - time.time()) < 5, r
+    for op in ("GetRecordingSearchResults", "EndSearch"):
+        assert fault_of(search(s, tse(op, f"<SearchToken>{tok}</SearchToken>")))[1][-1] == "ter:InvalidToken"
+
+    seen = {tok}
+    for _ in range(10):
+        t = token_of(find_recordings(s))
+        assert t not in seen, "a token is never handed out twice"
+        seen.add(t)
+        search(s, tse("EndSearch", f"<SearchToken>{t}</SearchToken>"))
+
+    kept = token_of(find_recordings(s, keepalive="PT1S"))
+    idle = token_of(find_recordings(s, keepalive="PT1S"))
+    for _ in range(6):
+        time.sleep(0.5)
+        assert search(s, tse("GetSearchState", f"<SearchToken>{kept}</SearchToken>")).status == 200
+    assert fault_of(search(s, tse("GetSearchState", f"<SearchToken>{idle}</SearchToken>")))[1][-1] == \
+        "ter:InvalidToken", "expired after its keep-alive time"
+
+    tokens = [kept] + [token_of(find_recordings(s)) for _ in range(3)]
+    r = find_recordings(s)
+    assert r.status == 500 and r.is_fault("env:Receiver", "ter:Action", "ter:ResourceProblem"), r
+    assert find_recordings(other).status == 200, "the limit is per principal"
+    search(s, tse("EndSearch", f"<SearchToken>{tokens[0]}</SearchToken>"))
+    assert find_recordings(s).status == 200
+    rows = site.sql(f"SELECT count(*) FROM audit_log WHERE action = 'onvif.search' AND actor LIKE '%:{user}'")
+    assert int(rows[0][0]) >= 15, rows
+
+
+def test_find_events_order_filters_and_max_matches(site):
+    """FindEvents: the recording's start (Recording/State and each track's Track/State) in
+    ascending order; the same in descending order when EndPoint is before StartPoint; topic
+    and message content filters (the ItemFilter form); MaxMatches; EndSearch answers where
+    the search was."""
+    s = soap(site, "ab")
+    scope = f"<tt:IncludedRecordings>rec-{site.a}</tt:IncludedRecordings>"
+    fwd = all_events(s, token_of(find_events(s, scope=scope)))
+    first = segment_rows(site, site.a)[0]
+    assert [e["time"] for e in fwd] == sorted(e["time"] for e in fwd)
+    start = [e for e in fwd if abs(e["time"] - first[0]) < 0.002]
+    assert [(e["topic"], e["track"]) for e in start] == [
+        ("tns1:RecordingHistory/Recording/State", "VIDEO001"), ("tns1:RecordingHistory/Track/State", "VIDEO001"),
+        ("tns1:RecordingHistory/Track/State", "AUDIO001")], start
+    assert start[0]["data"] == {"IsRecording": "true", "Reason": "start"}
+    assert start[1]["data"] == {"IsDataPresent": "true", "Reason": "start"}
+    assert start[1]["source"] == {"RecordingToken": f"rec-{site.a}", "Track": "VIDEO001"}
+    assert all(e["time"] == e["utc"] and not e["start_state"] for e in fwd)
+
+    now = iso_us(time.time() * 1e6)
+    back = all_events(s, token_of(find_events(s, start=now, end=EPOCH_START, scope=scope)))
+    assert [e["time"] for e in back] == sorted((e["time"] for e in back), reverse=True)
+    assert sorted(map(json.dumps, back)) == sorted(map(json.dumps, fwd))
+
+    topic = (f'<wsnt:TopicExpression xmlns:wsnt="{WSNT}" xmlns:tns1="http://www.onvif.org/ver10/topics"'
+             ' Dialect="http://www.onvif.org/ver10/tev/topicExpression/ConcreteSet">'
+             'tns1:RecordingHistory/Recording/State</wsnt:TopicExpression>')
+    only = all_events(s, token_of(find_events(s, scope=scope, search_filter=topic)))
+    assert only and {e["topic"] for e in only} == {"tns1:RecordingHistory/Recording/State"}
+    content = (f'<wsnt:MessageContent xmlns:wsnt="{WSNT}" Dialect="http://www.onvif.org/ver10/tev/'
+               'messageContentFilter/ItemFilter">boolean(//tt:SimpleItem[@Name="Track" and @Value="AUDIO001"])'
+               '</wsnt:MessageContent>')
+    audio = all_events(s, token_of(find_events(s, scope=scope, search_filter=content)))
+    assert audio and {e["track"] for e in audio} == {"AUDIO001"}
+
+    r = results(s, "GetEventSearchResults", token_of(find_events(s, scope=scope, max_matches=2)), min_results=5)
+    assert state_of(r) == "Completed" and len(r.findall(".//tt:Result")) == 2, r
+    tok = token_of(find_events(s, start=EPOCH_START, end=now, scope=scope))
+    r = search(s, tse("EndSearch", f"<SearchToken>{tok}</SearchToken>"))
+    assert parse_time(EPOCH_START.replace("Z", ".000Z")) <= parse_time(r.find(".//tse:Endpoint").text) <= \
+        parse_time(now) + 0.001, r
+
+
+def test_search_faults(site):
+    """Malformed arguments get ter:InvalidArgs, filters we do not understand
+    ter:InvalidFilterFault, the searches we do not do ter:NotImplemented, and their result
+    operations ter:InvalidToken."""
+    s = soap(site, "ab")
+    cases = (
+        (find_recordings(s, keepalive="soon"), ["env:Sender", "ter:InvalidArgVal", "ter:InvalidArgs"]),
+        (find_recordings(s, max_matches="-3"), ["ter:InvalidArgs"]),
+        (search(s, tse("FindEvents", "<Scope/><KeepAliveTime>PT5S</KeepAliveTime>")), ["ter:InvalidArgs"]),
+        (find_events(s, start="yesterday"), ["ter:InvalidArgs"]),
+        (find_events(s, start="2026-01-01T00:00:00"), ["ter:InvalidArgs"]),	# no zone
+        (find_events(s, search_filter=f'<wsnt:MessageContent xmlns:wsnt="{WSNT}" Dialect="urn:other">x'
+                     '</wsnt:MessageContent>'), ["ter:InvalidArgVal", "ter:InvalidFilterFault"]),
+        (find_events(s, search_filter=f'<wsnt:MessageContent xmlns:wsnt="{WSNT}">boolean(//SimpleItem[@Name])'
+                     '</wsnt:MessageContent>'), ["ter:InvalidFilterFault"]),
+        (find_events(s, search_filter=f'<wsnt:TopicExpression xmlns:wsnt="{WSNT}" Dialect="urn:x">tns1:A'
+                     '</wsnt:TopicExpression>'), ["ter:InvalidFilterFault"]),
+        (search(s, tse("GetMediaAttributes")), ["ter:InvalidArgs"]),
+        (results(s, "GetEventSearchResults", "search-1-00000000"), ["ter:InvalidToken"]),
+        (search(s, tse("FindPTZPosition", "<StartPoint>2026-01-01T00:00:00Z</StartPoint>")),
+         ["env:Receiver", "ter:ActionNotSupported", "ter:NotImplemented"]),
+        (search(s, tse("FindMetadata")), ["ter:NotImplemented"]),
+        (search(s, tse("GetPTZPositionSearchResults", "<SearchToken>x</SearchToken>")), ["ter:InvalidToken"]),
+        (search(s, tse("GetMetadataSearchResults", "<SearchToken>x</SearchToken>")), ["ter:InvalidToken"]),
+        (search(s, tse("DeleteEverything")), ["ter:ActionNotSupported"]),
+    )
+    for i, (r, codes) in enumerate(cases):
+        assert r.is_fault(*codes), (i, r)
+    tok = token_of(find_recordings(s))
+    assert results(s, "GetRecordingSearchResults", tok, wait="forever").is_fault("ter:InvalidArgs")
+    assert fault_of(results(s, "GetEventSearchResults", tok))[1][-1] == "ter:InvalidToken", \
+        "a recordings search is not an events search"
+    search(s, tse("EndSearch", f"<SearchToken>{tok}</SearchToken>"))
+    assert site.proc.poll() is None
+
+
+# --- FindEvents: gaps, the camera's own events, after a restart ------------------------------
+
+def signal_loss_rows(gw, cam):
+    return gw.sql(f"SELECT message FROM camera_events WHERE camera_id = {cam} AND topic = 'VideoSource/SignalLoss'"
+                  " ORDER BY at")
+
+
+def test_find_events_finds_a_gap_and_the_cameras_own_events(gateway_factory):
+    """The camera goes away mid-recording and comes back: FindEvents finds both ends of the
+    gap (Track/State, with the reason the recorder gave), the source lost and regained
+    (VideoSource/SignalLoss, kept in camera_events) for a grant with events (1M) but not for
+    one without (1V), the state inside the gap with IncludeStartState, and, after the
+    gateway restarts, all of it again plus the stop and start of the recording."""
+    cam_proc = FakeCam()
+    try:
+        gw = gateway_factory({"recorder": {"segment_duration": "30s"}, "media": {"source_retry_max": "1s"}})
+        cam = add_camera(gw, "rec-gap", cam_proc.url("/h264"), record=True)
+        _, user_v, pass_v = add_grant(gw, [cam], levels=("1V",), authority="Police 1V")
+        _, user_m, pass_m = add_grant(gw, [cam], levels=("1V", "1M"), authority="Police 1M")
+        wait_until(lambda: segment_rows(gw, cam), 20, what="recording")
+        time.sleep(3)
+        cam_proc.stop()
+        wait_until(lambda: signal_loss_rows(gw, cam), 30, what="the source lost, kept")
+        time.sleep(1)
+        cam_proc.start()
+        wait_until(lambda: any(r[2] == "source" for r in segment_rows(gw, cam)), 40, what="a segment after the gap")
+        wait_until(lambda: len(signal_loss_rows(gw, cam)) >= 2, 10, what="the source regained, kept")
+        rows = segment_rows(gw, cam)
+        after = next(r for r in rows if r[2] == "source")
+        before = rows[rows.index(after) - 1]
+        assert after[0] - before[1] >= 1.0, rows
+
+        def check(evs, with_signal):
+            track = [e for e in evs if e["topic"] == "tns1:RecordingHistory/Track/State"]
+            lost = next(e for e in track if e["data"]["IsDataPresent"] == "false")
+            back = next(e for e in track if e["data"]["IsDataPresent"] == "true" and abs(e["time"] - after[0]) < 0.002)
+            assert abs(lost["time"] - before[1]) < 0.002 and lost["data"]["Reason"] == "source", (lost, before)
+            assert back["data"]["Reason"] == "source" and lost["track"] == back["track"] == "VIDEO001"
+            assert track.index(lost) < track.index(back)
+            signal = [e for e in evs if e["topic"] == "tns1:VideoSource/SignalLoss"]
+            if not with_signal:
+                assert signal == [], "1V has no events level"
+                return
+            # (The source coming up at first may say State false once: it was seen before it delivered.)
+            i = next(i for i, e in enumerate(signal) if e["data"]["State"] == "true")
+            lost_at, back_at = signal[i], signal[i + 1]
+            assert back_at["data"]["State"] == "false", signal
+            assert before[1] - 0.5 <= lost_at["time"] <= back_at["time"] <= after[0] + 5, (signal, before, after)
+            assert lost_at["source"] == {"VideoSource": f"vs{cam}"} and lost_at["recording"] == f"rec-{cam}"
+
+        sm, sv = Soap(gw.http_port, user_m, pass_m), Soap(gw.http_port, user_v, pass_v)
+        check(all_events(sm, token_of(find_events(sm))), True)
+        check(all_events(sv, token_of(find_events(sv))), False)
+        assert not any(e["topic"] == "tns1:RecordingHistory/Recording/State" and e["data"]["IsRecording"] == "false"
+                       for e in all_events(sm, token_of(find_events(sm)))), "the recording went on through the gap"
+
+        mid = iso_us((before[1] + after[0]) / 2 * 1e6)
+        virtual = [e for e in all_events(sm, token_of(find_events(sm, start=mid, start_state=True))) if e["start_state"]]
+        assert {(e["topic"], tuple(sorted(e["data"].items()))) for e in virtual} == {
+            ("tns1:RecordingHistory/Recording/State", (("IsRecording", "true"),)),
+            ("tns1:RecordingHistory/Track/State", (("IsDataPresent", "false"),))}, virtual
+
+        gw.stop()
+        gw.start()
+        wait_until(lambda: any(r[2] == "restart" for r in segment_rows(gw, cam)), 30, what="recording again")
+        evs = all_events(sm, token_of(find_events(sm)))
+        check(evs, True)
+        rec = [(e["data"]["IsRecording"], e["data"].get("Reason")) for e in evs
+               if e["topic"] == "tns1:RecordingHistory/Recording/State"]
+        assert rec == [("true", "start"), ("false", "restart"), ("true", "restart")], rec
+    finally:
+        cam_proc.stop()
+
+
+def test_results_wait_for_the_database_and_wait_time(gateway_factory, fakecam, pg):
+    """While PostgreSQL is away a FindEvents is still accepted; GetEventSearchResults waits
+    for its WaitTime and says Searching; one waiting when the database comes back is
+    answered as soon as the results are there."""
+    import threading
+
+    gw = gateway_factory({"recorder": {"segment_duration": "5s"}})
+    cam = add_camera(gw, "rec-db", fakecam.url("/h264"), record=True)
+    _, user, password = add_grant(gw, [cam], levels=("1V",))
+    wait_until(lambda: segment_rows(gw, cam), 20, what="recording")
+    s = Soap(gw.http_port, user, password)
+    pg.stop()
+    try:
+        tok = token_of(find_events(s, keepalive="PT30S"))
+        t0 = time.monotonic()
+        r = results(s, "GetEventSearchResults", tok, wait="PT2S")
+        waited = time.monotonic() - t0
+        assert 1.8 <= waited < 5, waited
+        assert state_of(r) == "Searching" and r.findall(".//tt:Result") == [], r
+        out = {}
+
+        def wait_long():
+            t = time.monotonic()
+            out["reply"] = results(s, "GetEventSearchResults", tok, min_results=50, wait="PT40S")
+            out["took"] = time.monotonic() - t
+        th = threading.Thread(target=wait_long)
+        th.start()
+        time.sleep(1.5)
+    finally:
+        pg.start()
+    th.join(60)
+    assert out["took"] >= 1.4 and out["took"] < 30, out["took"]
+    assert state_of(out["reply"]) == "Completed" and out["reply"].findall(".//tt:Result"), out["reply"]
+    assert gw.proc.poll() is None
