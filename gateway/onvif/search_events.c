@@ -264,6 +264,15 @@ topic_index(const char *path)
 	return -1;
 }
 
+/* A kept message is one element of ours, tt:Message, before it goes into an answer as markup. */
+static bool
+is_message(const char *m)
+{
+	size_t n = strlen(m);
+
+	return strncmp(m, "<tt:Message ", 12) == 0 && n > 25 && strcmp(m + n - 13, "</tt:Message>") == 0;
+}
+
 /* One row of a page: the events it stands for, in their order. */
 static void
 row_events(struct fe *e, PGresult *res, int i)
@@ -277,7 +286,7 @@ row_events(struct fe *e, PGresult *res, int i)
 		return;
 	if (atoi(PQgetvalue(res, i, 2)) == 1) {
 		topic = topic_index(PQgetvalue(res, i, 6));
-		if (topic >= 0 && (e->topics & (1u << topic)))
+		if (topic >= 0 && (e->topics & (1u << topic)) && is_message(PQgetvalue(res, i, 7)))
 			add_result(e, c, c->ntracks ? c->tracks[0] : "", at, topic_paths[topic], PQgetvalue(res, i, 7),
 			    caps_of_need(PQgetvalue(res, i, 8)), false);
 		return;
@@ -327,8 +336,10 @@ on_page(void *arg, PGresult *res, const char *error)
 	for (int i = 0; i < n && !e->s->exhausted; i++) {
 		row_events(e, res, i);
 		e->cursor = (struct fe_key){
-			.at_us = strtoll(PQgetvalue(res, i, 0), NULL, 10), .camera_id = strtoll(PQgetvalue(res, i, 1), NULL, 10),
-			.src = atoi(PQgetvalue(res, i, 2)), .id = strtoll(PQgetvalue(res, i, 3), NULL, 10),
+			.at_us = strtoll(PQgetvalue(res, i, 0), NULL, 10),
+			.camera_id = strtoll(PQgetvalue(res, i, 1), NULL, 10),
+			.src = atoi(PQgetvalue(res, i, 2)),
+			.id = strtoll(PQgetvalue(res, i, 3), NULL, 10),
 			.kind = atoi(PQgetvalue(res, i, 4)),
 		};
 		e->s->reached_us = e->cursor.at_us;
@@ -346,7 +357,9 @@ static void
 query_page(struct fe *e)
 {
 	char p[8][24];
-	const char *params[9] = { e->cam_array, p[0], p[1], p[2], p[3], p[4], p[5], p[6], e->camera_events ? "true" : "false" };
+	const char *params[9] = {
+		e->cam_array, p[0], p[1], p[2], p[3], p[4], p[5], p[6], e->camera_events ? "true" : "false",
+	};
 
 	snprintf(p[0], sizeof(p[0]), "%lld", (long long)e->lo_us);
 	snprintf(p[1], sizeof(p[1]), "%lld", (long long)e->hi_us);
