@@ -571,6 +571,36 @@ def test_find_events_order_filters_and_max_matches(site):
         parse_time(now) + 0.001, r
 
 
+def test_a_configuration_change_is_kept_and_found(site):
+    """A hand-over grant changes camera A's encoder configuration: the ConfigurationChanged
+    the Events service announces is kept, and FindEvents finds it for a grant with events
+    (1M) on A, not for one without (1V)."""
+    _, user, password = add_grant(site, [site.a], levels=("1V", "1M", "2"), authority="Police hand-over")
+    cfg = (f'<Configuration token="vec{site.a}"><tt:Name>x</tt:Name><tt:UseCount>1</tt:UseCount>'
+           '<tt:Encoding>H264</tt:Encoding><tt:Resolution><tt:Width>0</tt:Width><tt:Height>0</tt:Height>'
+           '</tt:Resolution><tt:Quality>0</tt:Quality></Configuration>')
+    since = iso_us(time.time() * 1e6)
+    r = Soap(site.http_port, user, password).media2(
+        f'<SetVideoEncoderConfiguration xmlns="{NS["tr2"]}">{cfg}</SetVideoEncoderConfiguration>')
+    assert r.status == 200, r
+    wait_until(lambda: site.sql(f"SELECT 1 FROM camera_events WHERE camera_id = {site.a}"
+                                " AND topic = 'Media/ConfigurationChanged' AND need = 'video'"), 10, what="the row")
+    scope = f"<tt:IncludedRecordings>rec-{site.a}</tt:IncludedRecordings>"
+    seen = [e for e in all_events(soap(site, "ab"), token_of(find_events(soap(site, "ab"), start=since, scope=scope)))
+            if e["topic"] == "tns1:Media/ConfigurationChanged"]
+    assert [e["source"] for e in seen] == [{"Token": f"vec{site.a}", "Type": "VideoEncoder"}], seen
+    assert not [e for e in all_events(soap(site, "a"), token_of(find_events(soap(site, "a"), start=since)))
+                if e["topic"] == "tns1:Media/ConfigurationChanged"], "1V has no events level"
+
+
+def test_search_capabilities_without_credentials(site):
+    r = Soap(site.http_port).call("/onvif/search_service", tse("GetServiceCapabilities"))
+    caps = r.find(".//tse:Capabilities")
+    assert r.status == 200 and caps is not None, r
+    assert (caps.get("MetadataSearch"), caps.get("GeneralStartEvents")) == ("false", "false")
+    assert Soap(site.http_port).call("/onvif/search_service", tse("GetRecordingSummary")).status == 401
+
+
 def test_search_faults(site):
     """Malformed arguments get ter:InvalidArgs, filters we do not understand
     ter:InvalidFilterFault, the searches we do not do ter:NotImplemented, and their result
@@ -629,11 +659,15 @@ def test_find_events_finds_a_gap_and_the_cameras_own_events(gateway_factory):
         wait_until(lambda: segment_rows(gw, cam), 20, what="recording")
         time.sleep(3)
         cam_proc.stop()
-        wait_until(lambda: signal_loss_rows(gw, cam), 30, what="the source lost, kept")
+        wait_until(lambda: any('Name="State" Value="true"' in m[0] for m in signal_loss_rows(gw, cam)), 30,
+                   what="the source lost, kept")
         time.sleep(1)
         cam_proc.start()
         wait_until(lambda: any(r[2] == "source" for r in segment_rows(gw, cam)), 40, what="a segment after the gap")
-        wait_until(lambda: len(signal_loss_rows(gw, cam)) >= 2, 10, what="the source regained, kept")
+        def regained():
+            states = ['Name="State" Value="true"' in m[0] for m in signal_loss_rows(gw, cam)]
+            return True in states and False in states[states.index(True):]
+        wait_until(regained, 20, what="the source regained, kept")
         rows = segment_rows(gw, cam)
         after = next(r for r in rows if r[2] == "source")
         before = rows[rows.index(after) - 1]
@@ -677,6 +711,23 @@ def test_find_events_finds_a_gap_and_the_cameras_own_events(gateway_factory):
         rec = [(e["data"]["IsRecording"], e["data"].get("Reason")) for e in evs
                if e["topic"] == "tns1:RecordingHistory/Recording/State"]
         assert rec == [("true", "start"), ("false", "restart"), ("true", "restart")], rec
+
+        # Recording switched off: the last footage ends, and so does the recording; the
+        # recording is Stopped. Switched on again: both start, for 'start'.
+        gw.sql(f"UPDATE cameras SET record = false WHERE id = {cam}")
+        wait_until(lambda: segment_rows(gw, cam)[-1][3], 20, what="the last segment closed")
+        info = search(sm, tse("GetRecordingInformation", f"<RecordingToken>rec-{cam}</RecordingToken>"))
+        assert info.find(".//tt:RecordingStatus").text == "Stopped", info
+        evs = all_events(sm, token_of(find_events(sm)))
+        last = segment_rows(gw, cam)[-1]
+        tail = [(e["topic"].rsplit("/", 2)[-2], e["data"]) for e in evs if abs(e["time"] - last[1]) < 0.002]
+        assert tail == [("Track", {"IsDataPresent": "false"}), ("Recording", {"IsRecording": "false"})], tail
+        gw.sql(f"UPDATE cameras SET record = true WHERE id = {cam}")
+        wait_until(lambda: segment_rows(gw, cam)[-1][2] == "start" and len(segment_rows(gw, cam)) > len(rows) + 1,
+                   30, what="recording switched on again")
+        rec = [(e["data"]["IsRecording"], e["data"].get("Reason")) for e in all_events(sm, token_of(find_events(sm)))
+               if e["topic"] == "tns1:RecordingHistory/Recording/State"]
+        assert rec[-2:] == [("false", "start"), ("true", "start")], rec
     finally:
         cam_proc.stop()
 
