@@ -197,7 +197,9 @@ answer(struct search *s, struct onvif_req *r, int max, bool last)
 	xmlw_fmt(&r->out, "</tse:ResultList></%s>", resp);
 	xmlw_free(&items);
 	onvif_reply(r);
-	if (completed && !last) {
+	if (last)
+		return;
+	if (completed) {
 		search_end(s, "all results handed out");
 		return;
 	}
