@@ -142,6 +142,11 @@ struct gw_config {
 	int64_t onvif_snapshot_max_age_ms;
 	int onvif_snapshot_quality;
 	int onvif_snapshot_max_jobs;
+	int onvif_max_searches;
+	int onvif_max_searches_per_principal;
+	int64_t onvif_search_keepalive_max_ms;
+	int64_t onvif_search_max_wait_ms;
+	int onvif_search_max_matches;
 
 	/* [web] */
 	bool web_enable;

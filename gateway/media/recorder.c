@@ -621,3 +621,25 @@ recorder_shutdown(void)
 	json_decref(R.deleted);
 	R.deleted = NULL;
 }
+
+/* --- what is being recorded (for ONVIF recording search) --------------------------------------------- */
+
+/*
+ * The tracks the recorder is recording now: those of the hub its reader
+ * reads, which is what it told the writer to store. Returns how many went
+ * to |out| (at most |max|), 0 when the camera is not being read.
+ */
+int
+recorder_tracks(int64_t camera_id, struct adapter_track *out, int max)
+{
+	struct rcam *c = rcam_find(camera_id);
+	const struct hub *hub;
+	int n;
+
+	if (c == NULL || c->reader == NULL || (hub = hub_reader_hub(c->reader)) == NULL)
+		return 0;
+	n = GW_MIN(hub_ntracks(hub), max);
+	for (int i = 0; i < n; i++)
+		out[i] = *hub_track(hub, i);
+	return n;
+}

@@ -92,6 +92,14 @@ struct recorder_totals {
 };
 void recorder_totals(struct recorder_totals *out);
 
+struct adapter_track;
+/*
+ * The tracks being recorded now (those of the source the recorder reads),
+ * at most |max| into |out|; returns how many, 0 when the camera is not
+ * being recorded at the moment.
+ */
+int recorder_tracks(int64_t camera_id, struct adapter_track *out, int max);
+
 int recorder_init(void) GW_MUSTCHECK;
 /* Stop recording: the writer finishes what it has and closes every segment. */
 void recorder_shutdown(void);

@@ -176,6 +176,8 @@ static const struct {
 	{ NS_TEV, "/onvif/events_service", onvif_caps_events },
 	{ NS_TMD, "/onvif/deviceio_service", onvif_caps_deviceio },
 	{ NS_TIMG, "/onvif/imaging_service", onvif_caps_imaging },
+	{ NS_TSE, "/onvif/search_service", onvif_caps_search },
+	{ NS_TRP, "/onvif/replay_service", onvif_caps_replay },
 };
 
 static void
@@ -271,6 +273,21 @@ write_legacy_device(struct xmlw *w, const char *addr)
 	    gw.cfg->listen_tls.count ? "true" : "false");
 }
 
+/* Search and Replay, in the order of tt:CapabilitiesExtension (after DeviceIO, no Recording). */
+static void
+write_legacy_search_replay(struct xmlw *w, const struct onvif_req *r)
+{
+	char addr[400];
+
+	xaddr(r, "/onvif/search_service", addr, sizeof(addr));
+	xmlw_lit(w, "<tt:Search>");
+	xmlw_el(w, "tt:XAddr", addr);
+	xmlw_lit(w, "<tt:MetadataSearch>false</tt:MetadataSearch></tt:Search><tt:Replay>");
+	xaddr(r, "/onvif/replay_service", addr, sizeof(addr));
+	xmlw_el(w, "tt:XAddr", addr);
+	xmlw_lit(w, "</tt:Replay>");
+}
+
 /* PRE_AUTH, legacy but still what node-onvif and libonvif use; Media is the v1 address. */
 static void
 get_capabilities(struct onvif_req *r)
@@ -322,7 +339,9 @@ get_capabilities(struct onvif_req *r)
 		xmlw_el(&r->out, "tt:XAddr", addr);
 		xmlw_fmt(&r->out, "<tt:VideoSources>%d</tt:VideoSources><tt:VideoOutputs>0</tt:VideoOutputs>"
 		    "<tt:AudioSources>%d</tt:AudioSources><tt:AudioOutputs>0</tt:AudioOutputs>"
-		    "<tt:RelayOutputs>0</tt:RelayOutputs></tt:DeviceIO></tt:Extension>", video, audio);
+		    "<tt:RelayOutputs>0</tt:RelayOutputs></tt:DeviceIO>", video, audio);
+		write_legacy_search_replay(&r->out, r);
+		xmlw_lit(&r->out, "</tt:Extension>");
 	}
 	xmlw_lit(&r->out, "</tds:Capabilities></tds:GetCapabilitiesResponse>");
 	onvif_reply(r);

@@ -23,7 +23,9 @@
  * Topics: tns1:Media/ProfileChanged, tns1:Media/ConfigurationChanged,
  * tns1:Monitoring/Profile/ActiveConnections (property) and
  * tns1:VideoSource/SignalLoss (property: a camera's source goes offline or
- * comes back), the last two from polling the hub's camera status.
+ * comes back), the last two from polling the hub's camera status. What
+ * concerns a recorded camera also goes to evstore.c for Recording Search,
+ * so the status is polled while a camera is recorded, subscribers or not.
  */
 #include "gateway/gw.h"
 #include "gateway/config.h"
@@ -35,6 +37,7 @@
 #include "gateway/session.h"
 #include "onvif.h"
 #include "events.h"
+#include "search.h"
 
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
@@ -268,6 +271,7 @@ deliver(struct ev_msg *m)
 {
 	struct pullpoint *pp;
 
+	evstore_note(m);	/* kept for Recording Search when it concerns a recorded camera */
 	TAILQ_FOREACH(pp, &pullpoints, link) {
 		if (pp->closing || !wanted(pp, m))
 			continue;
@@ -319,7 +323,7 @@ onvif_events_configuration_changed(int64_t camera_id, enum cfg_kind kind, const 
 	struct xmlw body;
 	struct ev_msg *m;
 
-	if (npullpoints == 0)
+	if (npullpoints == 0 && !evstore_active())
 		return;
 	xmlw_init(&body);
 	xmlw_lit(&body, "<tt:Source>");
@@ -510,7 +514,7 @@ pullpoint_end(struct pullpoint *pp, const char *reason)
 		xmlXPathFreeCompExpr(pp->content);
 	if (pp->session != NULL)
 		session_end(pp->session, reason);
-	if (npullpoints == 0) {
+	if (npullpoints == 0 && !evstore_active()) {
 		free(states);
 		states = NULL;
 		nstates = 0;
@@ -637,7 +641,7 @@ janitor(int64_t now)
 		if (pp->parked == NULL && wall >= pp->termination_us)
 			pullpoint_end(pp, "subscription expired");
 	}
-	if (npullpoints > 0 && now - last_poll_us >= gw.cfg->onvif_status_poll_ms * 1000) {
+	if ((npullpoints > 0 || evstore_active()) && now - last_poll_us >= gw.cfg->onvif_status_poll_ms * 1000) {
 		last_poll_us = now;
 		poll_status();
 	}

@@ -74,7 +74,7 @@ get_event_properties(struct onvif_req *r)
 
 /* One item of a topic expression ("tns1:Media/ProfileChanged", "tns1:VideoSource//."). */
 static unsigned
-topics_of_item(const xmlNode *expr, char *item)
+topics_of_item(const xmlNode *expr, char *item, const char *const *paths, int npaths)
 {
 	char *colon = strchr(item, ':'), *path = colon ? colon + 1 : item;
 	size_t n;
@@ -94,8 +94,8 @@ topics_of_item(const xmlNode *expr, char *item)
 		path[n - 3] = '\0';
 		n -= 3;
 	}
-	for (int t = 0; t < TOPIC_COUNT; t++) {
-		const char *tp = pullpoint_topic_path((enum ev_topic)t);
+	for (int t = 0; t < npaths; t++) {
+		const char *tp = paths[t];
 
 		if (strcmp(tp, path) == 0 || (subtree && strncmp(tp, path, n) == 0 && tp[n] == '/'))
 			bits |= 1u << t;
@@ -103,8 +103,8 @@ topics_of_item(const xmlNode *expr, char *item)
 	return bits;
 }
 
-static unsigned
-topics_of(const xmlNode *expr, const char **fault)
+unsigned
+onvif_topic_filter(const xmlNode *expr, const char *const *paths, int npaths, const char **fault)
 {
 	char dialect[160] = DIALECT_CONCRETE_SET, text[1024], *save = NULL, *item;
 	unsigned bits = 0;
@@ -123,9 +123,19 @@ topics_of(const xmlNode *expr, const char **fault)
 		while (*item == ' ' || *item == '\t' || *item == '\n' || *item == '\r')
 			item++;
 		item[strcspn(item, " \t\r\n")] = '\0';
-		bits |= topics_of_item(expr, item);
+		bits |= topics_of_item(expr, item, paths, npaths);
 	}
 	return bits;
+}
+
+static unsigned
+topics_of(const xmlNode *expr, const char **fault)
+{
+	const char *paths[TOPIC_COUNT];
+
+	for (int t = 0; t < TOPIC_COUNT; t++)
+		paths[t] = pullpoint_topic_path((enum ev_topic)t);
+	return onvif_topic_filter(expr, paths, TOPIC_COUNT, fault);
 }
 
 /* libxml2 compiles XPath recursively: refuse deep nesting before it does. */

@@ -62,7 +62,7 @@ onvif_caps_media2(struct xmlw *w, const struct onvif_req *r)
 {
 	char ws[320];
 
-	onvif_base_url(r, ws, sizeof(ws));
+	onvif_websocket_uri(r, ws, sizeof(ws));
 	/* OSD and Mask are false: they are kept per authority but not drawn into the relayed stream. */
 	xmlw_lit(w, "<tr2:Capabilities SnapshotUri=\"true\" Rotation=\"false\" VideoSourceMode=\"true\""
 	    " OSD=\"false\" TemporaryOSDText=\"false\" Mask=\"false\" SourceMask=\"false\">"
@@ -73,11 +73,8 @@ onvif_caps_media2(struct xmlw *w, const struct onvif_req *r)
 	    " RTP_RTSP_TCP=\"true\" NonAggregateControl=\"false\" AutoStartMulticast=\"false\"");
 	xmlw_lit(w, gw.cfg->listen_tls.count ? " SecureRTSPStreaming=\"true\"" :
 	    " SecureRTSPStreaming=\"false\"");
-	/* ws:// on the web-service port (wss:// when this request came over TLS). */
-	xmlw_lit(w, " RTSPWebSocketUri=\"");
-	xmlw_esc(w, r->tls ? "wss" : "ws");
-	xmlw_esc(w, strchr(ws, ':'));
-	xmlw_lit(w, "/rtsp-over-websocket\"/></tr2:Capabilities>");
+	xmlw_attr(w, "RTSPWebSocketUri", ws);
+	xmlw_lit(w, "/></tr2:Capabilities>");
 }
 
 static void
@@ -667,7 +664,7 @@ m2_stream_uri(struct onvif_req *r, const struct view_cam *vc, enum stream_proto 
 {
 	const char *why = "";
 
-	if (onvif_stream_uri(r, vc, proto, uri, len, &why))
+	if (onvif_stream_uri(r, vc, STREAM_LIVE, proto, uri, len, &why))
 		return true;
 	onvif_fault_arg(r, proto == STREAM_RTSP_MULTICAST ? "ter:InvalidMulticastSettings" :
 	    "ter:InvalidStreamSetup", why);

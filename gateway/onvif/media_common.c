@@ -258,8 +258,8 @@ listen_port(const struct cfg_listen *l)
 }
 
 bool
-onvif_stream_uri(const struct onvif_req *r, const struct view_cam *vc, enum stream_proto proto,
-    char *out, size_t outlen, const char **why)
+onvif_stream_uri(const struct onvif_req *r, const struct view_cam *vc, enum stream_target target,
+    enum stream_proto proto, char *out, size_t outlen, const char **why)
 {
 	const char *scheme = "rtsp";
 	int port = listen_port(&gw.cfg->listen_rtsp);
@@ -275,6 +275,10 @@ onvif_stream_uri(const struct onvif_req *r, const struct view_cam *vc, enum stre
 		}
 		break;
 	case STREAM_RTSP_MULTICAST:
+		if (target == STREAM_REPLAY) {
+			*why = "replay is unicast: each client plays its own point in time";
+			return false;
+		}
 		if (vc->cam->multicast_group == NULL) {
 			*why = "the camera has no multicast group";
 			return false;
@@ -293,9 +297,17 @@ onvif_stream_uri(const struct onvif_req *r, const struct view_cam *vc, enum stre
 		scheme = "rtsps";
 		break;
 	}
-	snprintf(out, outlen, "%s://%s:%d/cameras/%lld", scheme, onvif_public_host(r), port,
-	    (long long)vc->cam->pc.id);
+	snprintf(out, outlen, "%s://%s:%d/%s/%lld", scheme, onvif_public_host(r), port,
+	    target == STREAM_REPLAY ? "recordings" : "cameras", (long long)vc->cam->pc.id);
 	return true;
+}
+
+/* On the web-service port the request came in on; wss:// when it came over TLS. */
+void
+onvif_websocket_uri(const struct onvif_req *r, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s://%s:%d/rtsp-over-websocket", r->tls ? "wss" : "ws", onvif_public_host(r),
+	    r->port);
 }
 
 void

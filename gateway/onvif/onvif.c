@@ -18,6 +18,7 @@
 #include "gateway/loop.h"
 #include "gateway/onvif/onvif.h"
 #include "gateway/onvif/media2.h"
+#include "gateway/onvif/search.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -34,6 +35,7 @@
 	" xmlns:tt=\"" NS_TT "\" xmlns:tds=\"" NS_TDS "\" xmlns:trt=\"" NS_TRT "\"" \
 	" xmlns:tr2=\"" NS_TR2 "\" xmlns:tmd=\"" NS_TMD "\" xmlns:timg=\"" NS_TIMG "\"" \
 	" xmlns:tev=\"" NS_TEV "\" xmlns:wsnt=\"" NS_WSNT "\" xmlns:tns1=\"" NS_TNS1 "\"" \
+	" xmlns:tse=\"" NS_TSE "\" xmlns:trp=\"" NS_TRP "\"" \
 	" xmlns:wstop=\"http://docs.oasis-open.org/wsn/t-1\"" \
 	" xmlns:wsrf-rw=\"http://docs.oasis-open.org/wsrf/rw-2\"" \
 	" xmlns:ter=\"" NS_TER "\">"
@@ -312,7 +314,7 @@ onvif_fault_not_supported(struct onvif_req *r, const char *what)
 
 static const struct onvif_service_ops *const by_namespace[] = {
 	&onvif_device_ops, &onvif_media1_ops, &onvif_media2_ops, &onvif_deviceio_ops,
-	&onvif_imaging_ops, &onvif_events_ops,
+	&onvif_imaging_ops, &onvif_events_ops, &onvif_search_ops, &onvif_replay_ops,
 };
 
 static const struct onvif_op *
@@ -350,6 +352,8 @@ service_of_path(const char *path, enum onvif_service *svc, char *sub, size_t sub
 		{ "/onvif/deviceio_service", SVC_DEVICEIO },
 		{ "/onvif/imaging_service", SVC_IMAGING },
 		{ "/onvif/events_service", SVC_EVENTS },
+		{ "/onvif/search_service", SVC_SEARCH },
+		{ "/onvif/replay_service", SVC_REPLAY },
 	};
 	static const char pp[] = "/onvif/events_service/pullpoint/";
 
@@ -514,8 +518,8 @@ onvif_init(void)
 	if (!enabled)
 		return 0;
 	soap_global_init();
-	if (onvif_store_init() < 0 || onvif_events_init() < 0 || onvif_snapshot_init() < 0 ||
-	    onvif_discovery_init() < 0)
+	if (onvif_store_init() < 0 || onvif_events_init() < 0 || evstore_init() < 0 ||
+	    onvif_search_init() < 0 || onvif_snapshot_init() < 0 || onvif_discovery_init() < 0)
 		return -1;
 	http_route("POST", "/onvif/", true, soap_post);
 	log_info("ONVIF services at /onvif/device_service%s", gw.cfg->onvif_discovery ?
@@ -530,7 +534,9 @@ onvif_stop(void)
 	if (!enabled)
 		return;
 	onvif_discovery_shutdown();
+	onvif_search_shutdown();
 	onvif_events_shutdown();
+	evstore_shutdown();
 	onvif_mcast_shutdown();
 	onvif_snapshot_stop();
 }

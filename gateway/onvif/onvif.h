@@ -35,6 +35,8 @@ struct http_request;
 #define NS_TMD   "http://www.onvif.org/ver10/deviceIO/wsdl"
 #define NS_TIMG  "http://www.onvif.org/ver20/imaging/wsdl"
 #define NS_TEV   "http://www.onvif.org/ver10/events/wsdl"
+#define NS_TSE   "http://www.onvif.org/ver10/search/wsdl"
+#define NS_TRP   "http://www.onvif.org/ver10/replay/wsdl"
 #define NS_WSNT  "http://docs.oasis-open.org/wsn/b-2"
 #define NS_TNS1  "http://www.onvif.org/ver10/topics"
 #define NS_TER   "http://www.onvif.org/ver10/error"
@@ -50,6 +52,8 @@ enum onvif_service {
 	SVC_IMAGING,
 	SVC_EVENTS,
 	SVC_PULLPOINT,			/* /onvif/events_service/pullpoint/<id> */
+	SVC_SEARCH,
+	SVC_REPLAY,
 	SVC_COUNT,
 };
 
@@ -99,7 +103,7 @@ struct onvif_service_ops {
 /* Each service file exports its table. */
 extern const struct onvif_service_ops onvif_device_ops, onvif_media1_ops, onvif_media2_ops,
     onvif_deviceio_ops, onvif_imaging_ops, onvif_events_ops, onvif_pullpoint_ops,
-    onvif_notification_ops;
+    onvif_notification_ops, onvif_search_ops, onvif_replay_ops;
 
 /* Answer with r->out as the body (200). Frees |r|. */
 void onvif_reply(struct onvif_req *r);
@@ -308,6 +312,12 @@ void onvif_events_shutdown(void);
 void onvif_events_profile_changed(int64_t authority_id, const char *profile_token);
 /* A configuration of a camera changed (everyone who sees the camera hears it). */
 void onvif_events_configuration_changed(int64_t camera_id, enum cfg_kind kind, const char *token);
+/*
+ * Which of the topics |paths| (without "tns1:") a wsnt:TopicExpression
+ * names, as bits (1 << index of the path); 0 and *fault (a wsnt: fault
+ * subcode) for an unknown dialect or an empty expression.
+ */
+unsigned onvif_topic_filter(const xmlNode *expr, const char *const *paths, int npaths, const char **fault);
 
 /* --- capabilities and identity -------------------------------------------------- */
 
@@ -318,6 +328,8 @@ void onvif_caps_media2(struct xmlw *w, const struct onvif_req *r);
 void onvif_caps_events(struct xmlw *w, const struct onvif_req *r);
 void onvif_caps_deviceio(struct xmlw *w, const struct onvif_req *r);
 void onvif_caps_imaging(struct xmlw *w, const struct onvif_req *r);
+void onvif_caps_search(struct xmlw *w, const struct onvif_req *r);
+void onvif_caps_replay(struct xmlw *w, const struct onvif_req *r);
 
 #define ONVIF_SCOPE_MAX 8
 #define ONVIF_SCOPE_LEN 320
@@ -352,7 +364,7 @@ void onvif_write_cfg(struct xmlw *w, enum cfg_kind k, const char *tag, const str
     bool v2);
 /* How many of the principal's profiles use configuration |k| of |camera_id|. */
 int onvif_use_count(const struct onvif_profile *p, int n, enum cfg_kind k, int64_t camera_id);
-/* The stream URI of a camera for a transport; false if not offered. */
+/* The transports a stream URI is handed out for. */
 enum stream_proto {
 	STREAM_RTSP_UDP,		/* RtspUnicast */
 	STREAM_RTSP_MULTICAST,		/* RtspMulticast */
@@ -360,8 +372,20 @@ enum stream_proto {
 	STREAM_RTSP_HTTP,		/* RtspOverHttp: the web-service port */
 	STREAM_RTSPS,			/* RtspsUnicast */
 };
-bool onvif_stream_uri(const struct onvif_req *r, const struct view_cam *vc, enum stream_proto proto,
-    char *out, size_t outlen, const char **why);
+/* What a URI names: the camera live, or its recording (replay). */
+enum stream_target {
+	STREAM_LIVE,			/* /cameras/<id> */
+	STREAM_REPLAY,			/* /recordings/<id> */
+};
+/*
+ * The RTSP URI of a camera's live stream or recording for a transport, on
+ * the host the request used ([api] public_host first); false with |why| if
+ * the gateway does not offer it. Live and replay URIs differ in the path only.
+ */
+bool onvif_stream_uri(const struct onvif_req *r, const struct view_cam *vc, enum stream_target target,
+    enum stream_proto proto, char *out, size_t outlen, const char **why);
+/* Where RTSP over WebSocket is served, as the request reached us: ws://... or wss://... */
+void onvif_websocket_uri(const struct onvif_req *r, char *out, size_t outlen);
 void onvif_snapshot_uri(const struct onvif_req *r, const char *profile_token, char *out,
     size_t outlen);
 
