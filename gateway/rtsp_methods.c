@@ -75,8 +75,11 @@ header_value(const struct rtsp_request *req, const char *name, size_t *len)
 static int
 parse_replay_query(struct proto_str q, struct rtsp_target *t)
 {
-	const char *p = q.p, *end = q.p + q.len;
+	const char *p = q.p, *end;
 
+	if (q.len == 0)
+		return 0;	/* no query (its pointer may be NULL) */
+	end = q.p + q.len;
 	while (end > p && end[-1] == '/')
 		end--;	/* the slash a client puts after the Content-Base before a track's name */
 	while (p < end) {
@@ -124,9 +127,8 @@ parse_target(const char *url, struct rtsp_target *t)
 				return 404;
 			id = id * 10 + (u.path.p[i] - '0');
 		}
-		t->kind = (enum rtsp_session_kind)k;
-		t->camera_id = id;
-		t->track = u.control == RTSP_CONTROL_NONE ? -1 : (int)u.track;
+		*t = (struct rtsp_target){ .kind = (enum rtsp_session_kind)k, .camera_id = id,
+		    .track = u.control == RTSP_CONTROL_NONE ? -1 : (int)u.track };
 		if (id <= 0)
 			return 404;
 		return t->kind == RSK_REPLAY ? parse_replay_query(u.query, t) : 0;

@@ -44,6 +44,7 @@
 #define READ_FRAGMENTS 2		/* fragments per read, going forward */
 #define CONTIGUOUS_US 2000000		/* a next segment starting within this is not a gap */
 #define GAP_STEP_US 40000		/* with Rate-Control, a gap is skipped down to this */
+#define FUTURE_SLACK_US 2000000		/* a start this far after now is the live edge, later is none */
 
 /* --- descriptions ------------------------------------------------------------------------------- */
 
@@ -122,6 +123,9 @@ struct replay_stream {
 	int64_t paused_render_us;	/* where a pause stopped the clock */
 	struct event *timer;
 	bool started;			/* played since the last seek or pause */
+	/* timestamps kept growing across segments (continuous_ts) */
+	uint32_t last_ts[MEDIA_MAX_TRACKS], last_step[MEDIA_MAX_TRACKS], ts_fix[MEDIA_MAX_TRACKS];
+	unsigned ts_have, ts_new_seg;
 	int64_t last_queued_us;		/* capture time of the last frame queued */
 	int64_t sent_from_us, sent_until_us;	/* of everything queued (0: nothing yet) */
 	bool end_told;
@@ -529,6 +533,35 @@ footage_window(const struct replay_stream *r, int64_t *from, int64_t *until)
 	*until = g ? g->pg.footage_until_us : INT64_MIN;
 }
 
+/*
+ * A segment's timestamps follow from the wall clock of its first frame,
+ * which is the camera's clock as the source gave it, with its jitter: at
+ * a segment's first frame of a track, a step that would go back (or
+ * stand still) is made one frame's step instead, and kept for the rest
+ * of the segment. Decoders (and ffmpeg's muxers) want them to grow.
+ */
+static uint32_t
+continuous_ts(struct replay_stream *r, int t, uint32_t ts)
+{
+	unsigned bit = 1u << t;
+
+	if ((r->ts_new_seg & bit) && (r->ts_have & bit)) {
+		int32_t step = (int32_t)(ts - r->last_ts[t]);
+		int32_t want = r->last_step[t] > 0 ? (int32_t)r->last_step[t] : 1;
+
+		if (step < want) {
+			r->ts_fix[t] += (uint32_t)(want - step);
+			ts += (uint32_t)(want - step);
+		}
+	}
+	r->ts_new_seg &= ~bit;
+	if ((r->ts_have & bit) && (int32_t)(ts - r->last_ts[t]) > 0)
+		r->last_step[t] = ts - r->last_ts[t];
+	r->last_ts[t] = ts;
+	r->ts_have |= bit;
+	return ts;
+}
+
 /* The frames of a finished read into the queue, with their times and marks. */
 static void
 take_frames(struct replay_stream *r, struct rp_job *j)
@@ -555,8 +588,8 @@ take_frames(struct replay_stream *r, struct rp_job *j)
 		else
 			it.render_us = (send_us - r->anchor_us - r->skipped_us) * 1000 / scale_abs(r);
 		if (exact_timestamps(r))
-			it.ts = r->ts_base[t] + (uint32_t)(seg_off + (int64_t)f->rtp_ts -
-			    (r->rq.rate_control ? r->skipped_us * clock / 1000000 : 0));
+			it.ts = continuous_ts(r, t, r->ts_base[t] + (uint32_t)(seg_off + (int64_t)f->rtp_ts -
+			    (r->rq.rate_control ? r->skipped_us * clock / 1000000 : 0)) + r->ts_fix[t]);
 		else
 			it.ts = r->ts_base[t] + (uint32_t)((r->reverse ? (r->anchor_us - f->wall_us) * 1000 /
 			    scale_abs(r) : it.render_us) * clock / 1000000);
@@ -635,8 +668,10 @@ open_segment(struct replay_stream *r, const struct rec_segment *cat)
 static void
 attach_segment(struct replay_stream *r, struct rp_seg *s)
 {
-	if (r->seg != s)
+	if (r->seg != s) {
 		rp_seg_free(r->seg);
+		r->ts_new_seg = ~0u;
+	}
 	r->seg = s;
 	for (int t = 0; t < r->ntracks; t++) {
 		const struct mp4r_track *mt;
@@ -882,6 +917,8 @@ seek_found(struct replay_stream *r)
 	r->skipped_us = 0;
 	r->disc_mask = (1u << r->ntracks) - 1;
 	r->paused_render_us = 0;
+	r->ts_have = r->ts_new_seg = 0;
+	memset(r->ts_fix, 0, sizeof(r->ts_fix));
 	for (int t = 0; t < r->ntracks; t++)
 		r->ts_base[t] = gw_random32();
 	r->state = RP_READY;
@@ -964,12 +1001,17 @@ begin_seek(struct replay_stream *r)
 	bool found = false;
 
 	/* The segment holding the start, else the next one (forward) or the previous one (reverse). */
-	for (int i = 0; i < n && !found; i++)
-		if (segs[i].start_wall_us <= r->rq.start_us && r->rq.start_us < GW_MAX(segs[i].end_wall_us,
-		    segs[i].start_wall_us + 1)) {
+	for (int i = 0; i < n && !found; i++) {
+		/* A segment ends with its last frame's capture time: up to the next contiguous one is still its. */
+		bool next_follows = i + 1 < n && segs[i + 1].reason == REC_NEXT &&
+		    segs[i + 1].start_wall_us - segs[i].end_wall_us <= CONTIGUOUS_US;
+		int64_t end = next_follows ? segs[i + 1].start_wall_us : GW_MAX(segs[i].end_wall_us, segs[i].start_wall_us + 1);
+
+		if (segs[i].start_wall_us <= r->rq.start_us && r->rq.start_us < end) {
 			pick = segs[i];
 			found = true;
 		}
+	}
 	for (int i = 0; i < n && !found; i++) {
 		int k = r->reverse ? n - 1 - i : i;
 
@@ -1027,7 +1069,7 @@ take_back_unsent(struct replay_stream *r)
  * inside it is refused.
  */
 static bool
-clip_to_window(struct replay_stream *r)
+clip_to_window(struct replay_stream *r, bool *future)
 {
 	int64_t from, until, now = gw_wall_us(), last;
 	struct replay_request *q = &r->rq;
@@ -1044,6 +1086,10 @@ clip_to_window(struct replay_stream *r)
 	} else {
 		if ((q->has_start && q->start_us > until) || (q->has_end && q->end_us <= from))
 			return false;
+		if (q->has_start && q->start_us > now + FUTURE_SLACK_US) {
+			*future = true;	/* not recorded yet: RTSP's Invalid Range */
+			return false;
+		}
 		q->start_us = q->has_start ? GW_MAX(q->start_us, from) : from;
 		q->start_us = GW_MIN(q->start_us, last);
 		r->bound_us = q->has_end ? GW_MIN(q->end_us, until) : until;
@@ -1056,6 +1102,7 @@ replay_stream_seek(struct media_stream *st, const struct replay_request *rq, rep
 {
 	struct replay_stream *r = (struct replay_stream *)st;
 	enum replay_status status;
+	bool future = false;
 
 	GW_CHECK(r, REPLAY_MAGIC);
 	r->seek_cb = NULL;
@@ -1072,8 +1119,8 @@ replay_stream_seek(struct media_stream *st, const struct replay_request *rq, rep
 	r->state = RP_IDLE;
 	if (!rq->rate_control && rq->scale_milli != 1000 && rq->scale_milli != -1000)
 		return REPLAY_BAD_REQUEST;	/* ONVIF: only +-1 without rate control */
-	if (!clip_to_window(r))
-		return REPLAY_OUTSIDE_WINDOW;
+	if (!clip_to_window(r, &future))
+		return future ? REPLAY_NO_FOOTAGE : REPLAY_OUTSIDE_WINDOW;
 	r->state = RP_SEEKING;
 	r->seek_cb = cb;
 	r->seek_arg = arg;

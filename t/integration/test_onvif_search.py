@@ -522,8 +522,9 @@ def test_end_search_keep_alive_and_limits(site):
     assert find_recordings(other).status == 200, "the limit is per principal"
     search(s, tse("EndSearch", f"<SearchToken>{tokens[0]}</SearchToken>"))
     assert find_recordings(s).status == 200
-    rows = site.sql(f"SELECT count(*) FROM audit_log WHERE action = 'onvif.search' AND actor LIKE '%:{user}'")
-    assert int(rows[0][0]) >= 15, rows
+    # Audit rows go in batches: they are there within a moment.
+    wait_until(lambda: int(site.sql("SELECT count(*) FROM audit_log WHERE action = 'onvif.search'"
+                                    f" AND actor LIKE '%:{user}'")[0][0]) >= 15, 5, what="15 onvif.search rows")
 
 
 def test_find_events_order_filters_and_max_matches(site):

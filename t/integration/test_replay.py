@@ -110,6 +110,7 @@ class ReplayClient:
                 n = int(hdrs.get("content-length", ["0"])[0])
                 if len(rest) >= n:
                     self.buf = rest[n:]
+                    self.answered_at = len(self.packets)  # what comes after the answer is the new play's
                     status = int(hl[0].split()[1])
                     if status == 401 and not self.challenge:
                         self.challenge = next(c for c in hdrs["www-authenticate"] if "MD5" in c)
@@ -322,8 +323,8 @@ def test_play_at_a_clock_time_starts_at_that_clean_point(recorded):
                                                  "Rate-Control: no", "Immediate: yes"])
     assert status == 200
     answered = parse_clock(re.match(r"clock=(\S+?)-", hdrs["range"][0]).group(1))
-    c.collect(until=lambda p: len(units(p)) >= 3)
-    first = units(c.packets)[0]
+    c.collect(until=lambda p: len(units(p[c.answered_at:])) >= 3)
+    first = units(c.packets[c.answered_at:])[0]
     assert first.ext["C"] and first.ext["D"], first.ext
     assert first.ext["cseq"] == c.cseq & 0xff
     assert abs(first.ext["time"] - target) < 0.040, (first.ext["time"], target)
@@ -461,9 +462,12 @@ def test_the_live_edge_goes_on_as_it_is_recorded(recorded):
     asked = time.time()
     status, _, _ = c.request("PLAY", gw.uri, [f"Range: clock={clock(asked - 3)}-", "Rate-Control: no"])
     assert status == 200
-    c.collect(6)
+    c.collect(7)
     video = units(c.packets, 0)
-    assert video and video[-1].ext["time"] > asked + 2, (video[-1].ext["time"] - asked if video else None)
+    assert video and video[-1].ext["time"] > asked + 2, (
+        video[-1].ext["time"] - asked if video else None,
+        gw.sql(f"SELECT extract(epoch FROM started_at) - {asked}, extract(epoch FROM ended_at) - {asked},"
+               f" start_reason, closed FROM recording_segments WHERE camera_id = {gw.cam} ORDER BY started_at"))
     assert not any(u.ext["E"] for u in video)
     c.close()
 
@@ -499,7 +503,7 @@ def test_iso_8601_clock_and_no_require_header(recorded):
 
 @pytest.mark.parametrize("headers,status", [
     (["Scale: 0"], 400), (["Scale: 2.0", "Rate-Control: no"], 400), (["Frames: intra/x"], 400),
-    (["Rate-Control: maybe"], 400), (["Range: clock=20991231T000000Z-"], 403), (["Range: clock=junk-"], 457),
+    (["Rate-Control: maybe"], 400), (["Range: clock=20991231T000000Z-"], 457), (["Range: clock=junk-"], 457),
 ])
 def test_bad_replay_headers_are_refused(recorded, headers, status):
     gw = recorded
@@ -536,8 +540,8 @@ def test_footage_window_clips_and_refuses(recorded):
     status, _, _ = c.request("PLAY", gw.uri, [f"Range: clock={clock(start)}-{clock(start + 3)}",
                                               "Immediate: yes"])
     assert status == 403
-    wait_until(lambda: gw.sql(f"SELECT count(*) FROM audit_log WHERE action = 'access.denied'"
-                              f" AND detail::text LIKE '%footage window%'")[0][0] >= 1, 5, what="the audit row")
+    wait_until(lambda: int(gw.sql("SELECT count(*) FROM audit_log WHERE action = 'access.denied'"
+                                  " AND detail::text LIKE '%footage window%'")[0][0]) >= 1, 5, what="the audit row")
     c.close()
 
 
@@ -554,7 +558,7 @@ def test_revoking_the_grant_ends_a_replay_within_a_second(recorded):
     c = open_replay(gw)
     assert c.request("PLAY", gw.uri, [f"Range: clock={clock(span(gw)[0])}-"])[0] == 200
     c.collect(1)
-    gw.sql(f"UPDATE grants SET revoked_at = now() WHERE id = {gw.grant}")
+    gw.sql(f"UPDATE grants SET revoked_at = now(), revoke_reason = 'test' WHERE id = {gw.grant}")
     revoked = time.monotonic()
     while time.monotonic() - revoked < 3:
         if not c._read(0.2):
