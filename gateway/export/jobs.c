@@ -845,6 +845,7 @@ export_init(void)
 		return -1;
 	}
 	loop_janitor_add(xjob_janitor);
+	export_authority_init();
 	return 0;
 }
 

@@ -137,6 +137,8 @@ void export_expire_soon(void);
 bool export_enabled(void);
 
 int export_init(void) GW_MUSTCHECK;
+/* authority.c: the routes of /authority/v1/exports (export_init() calls it). */
+void export_authority_init(void);
 /* The database is ready (start-up, and after each reconnection): take up the jobs of this node. */
 void export_on_ready(void);
 /* Stop: running jobs are cancelled, their threads joined; they stay 'running' in the table

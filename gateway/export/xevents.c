@@ -98,7 +98,7 @@ row_events(struct eff_event **evs, int *n, int *cap, int64_t cam, int64_t us, co
 	    "<tt:SimpleItem Name=\"Reason\" Value=\"%s\"/>", stop ? "false" : "true", r));
 	if (strcmp(r, "source") == 0)
 		add(evs, n, cap, us, "tns1:VideoSource/SignalLoss",
-		    gw_xasprintf("<tt:SimpleItem Name=\"Source\" Value=\"vs%lld\"/>", (long long)cam),
+		    gw_xasprintf("<tt:SimpleItem Name=\"VideoSource\" Value=\"vs%lld\"/>", (long long)cam),
 		    gw_xasprintf("<tt:SimpleItem Name=\"State\" Value=\"%s\"/>", stop ? "true" : "false"));
 }
 

@@ -176,6 +176,7 @@ static const struct {
 	{ NS_TEV, "/onvif/events_service", onvif_caps_events },
 	{ NS_TMD, "/onvif/deviceio_service", onvif_caps_deviceio },
 	{ NS_TIMG, "/onvif/imaging_service", onvif_caps_imaging },
+	{ "http://www.onvif.org/ver10/recording/wsdl", "/onvif/recording_service", onvif_caps_recording },
 };
 
 static void
@@ -322,7 +323,15 @@ get_capabilities(struct onvif_req *r)
 		xmlw_el(&r->out, "tt:XAddr", addr);
 		xmlw_fmt(&r->out, "<tt:VideoSources>%d</tt:VideoSources><tt:VideoOutputs>0</tt:VideoOutputs>"
 		    "<tt:AudioSources>%d</tt:AudioSources><tt:AudioOutputs>0</tt:AudioOutputs>"
-		    "<tt:RelayOutputs>0</tt:RelayOutputs></tt:DeviceIO></tt:Extension>", video, audio);
+		    "<tt:RelayOutputs>0</tt:RelayOutputs></tt:DeviceIO>", video, audio);
+		/* Recording Control, for its export operations (onvif/recording.c). */
+		xaddr(r, "/onvif/recording_service", addr, sizeof(addr));
+		xmlw_lit(&r->out, "<tt:Recording>");
+		xmlw_el(&r->out, "tt:XAddr", addr);
+		xmlw_lit(&r->out, "<tt:ReceiverSource>false</tt:ReceiverSource><tt:MediaProfileSource>false"
+		    "</tt:MediaProfileSource><tt:DynamicRecordings>false</tt:DynamicRecordings><tt:DynamicTracks>"
+		    "false</tt:DynamicTracks><tt:MaxStringLength>64</tt:MaxStringLength></tt:Recording>"
+		    "</tt:Extension>");
 	}
 	xmlw_lit(&r->out, "</tds:Capabilities></tds:GetCapabilitiesResponse>");
 	onvif_reply(r);

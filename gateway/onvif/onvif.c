@@ -312,7 +312,7 @@ onvif_fault_not_supported(struct onvif_req *r, const char *what)
 
 static const struct onvif_service_ops *const by_namespace[] = {
 	&onvif_device_ops, &onvif_media1_ops, &onvif_media2_ops, &onvif_deviceio_ops,
-	&onvif_imaging_ops, &onvif_events_ops,
+	&onvif_imaging_ops, &onvif_events_ops, &onvif_recording_ops,
 };
 
 static const struct onvif_op *
@@ -350,6 +350,7 @@ service_of_path(const char *path, enum onvif_service *svc, char *sub, size_t sub
 		{ "/onvif/deviceio_service", SVC_DEVICEIO },
 		{ "/onvif/imaging_service", SVC_IMAGING },
 		{ "/onvif/events_service", SVC_EVENTS },
+		{ "/onvif/recording_service", SVC_RECORDING },
 	};
 	static const char pp[] = "/onvif/events_service/pullpoint/";
 
@@ -517,6 +518,7 @@ onvif_init(void)
 	if (onvif_store_init() < 0 || onvif_events_init() < 0 || onvif_snapshot_init() < 0 ||
 	    onvif_discovery_init() < 0)
 		return -1;
+	onvif_recording_init();
 	http_route("POST", "/onvif/", true, soap_post);
 	log_info("ONVIF services at /onvif/device_service%s", gw.cfg->onvif_discovery ?
 	    ", WS-Discovery on" : "");

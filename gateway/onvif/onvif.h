@@ -49,6 +49,7 @@ enum onvif_service {
 	SVC_DEVICEIO,
 	SVC_IMAGING,
 	SVC_EVENTS,
+	SVC_RECORDING,			/* Recording Control: the export operations (recording.c) */
 	SVC_PULLPOINT,			/* /onvif/events_service/pullpoint/<id> */
 	SVC_COUNT,
 };
@@ -99,7 +100,7 @@ struct onvif_service_ops {
 /* Each service file exports its table. */
 extern const struct onvif_service_ops onvif_device_ops, onvif_media1_ops, onvif_media2_ops,
     onvif_deviceio_ops, onvif_imaging_ops, onvif_events_ops, onvif_pullpoint_ops,
-    onvif_notification_ops;
+    onvif_notification_ops, onvif_recording_ops;
 
 /* Answer with r->out as the body (200). Frees |r|. */
 void onvif_reply(struct onvif_req *r);
@@ -299,6 +300,7 @@ enum ev_topic {
 	TOPIC_CONFIGURATION_CHANGED,	/* tns1:Media/ConfigurationChanged */
 	TOPIC_ACTIVE_CONNECTIONS,	/* tns1:Monitoring/Profile/ActiveConnections */
 	TOPIC_SIGNAL_LOSS,		/* tns1:VideoSource/SignalLoss: camera online/offline */
+	TOPIC_OPERATION_STATUS,		/* tns1:Monitoring/AsynchronousOperationStatus: exports */
 	TOPIC_COUNT,
 };
 
@@ -306,6 +308,14 @@ int onvif_events_init(void) GW_MUSTCHECK;
 void onvif_events_shutdown(void);
 /* An authority changed one of its profiles (created, deleted, configurations). */
 void onvif_events_profile_changed(int64_t authority_id, const char *profile_token);
+/*
+ * The progress of an asynchronous operation of |authority_id| (an
+ * ExportRecordedData): only that authority's subscriptions hear it.
+ * |initialized| for the first message of the operation; |error| when it
+ * failed, else NULL.
+ */
+void onvif_events_operation_status(int64_t authority_id, const char *token, const char *operation,
+    const char *service, double progress, const char *error, bool initialized);
 /* A configuration of a camera changed (everyone who sees the camera hears it). */
 void onvif_events_configuration_changed(int64_t camera_id, enum cfg_kind kind, const char *token);
 
@@ -318,6 +328,9 @@ void onvif_caps_media2(struct xmlw *w, const struct onvif_req *r);
 void onvif_caps_events(struct xmlw *w, const struct onvif_req *r);
 void onvif_caps_deviceio(struct xmlw *w, const struct onvif_req *r);
 void onvif_caps_imaging(struct xmlw *w, const struct onvif_req *r);
+void onvif_caps_recording(struct xmlw *w, const struct onvif_req *r);
+/* recording.c: progress events of the exports asked for over ONVIF. */
+void onvif_recording_init(void);
 
 #define ONVIF_SCOPE_MAX 8
 #define ONVIF_SCOPE_LEN 320
