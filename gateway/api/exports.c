@@ -175,6 +175,14 @@ after_cancel(void *arg, json_t *doc, const char *error)
 }
 
 static void
+show_cancelled(void *arg)
+{
+	struct api_call *call = arg;
+
+	export_get(call->id, after_cancel, call);
+}
+
+static void
 cancel_answer(void *arg, json_t *doc, const char *error)
 {
 	struct api_call *call = arg;
@@ -191,13 +199,11 @@ cancel_answer(void *arg, json_t *doc, const char *error)
 		api_fail(call, 422, "invalid document", err.detail, NULL);
 		return;
 	}
-	if (export_cancel(call->id, call->who.actor, call->req->peer, reason) != 0) {
+	if (export_cancel(call->id, call->who.actor, call->req->peer, reason, show_cancelled, call) != 0) {
 		state = json_string_value(json_object_get(doc, "state"));
 		api_failf(call, 409, "not running", NULL, "the export is %s: there is nothing to cancel",
 		    state ? state : "over");
-		return;
 	}
-	export_get(call->id, after_cancel, call);
 }
 
 static void

@@ -259,6 +259,16 @@ for_authority(json_t *doc)
 
 /* --- the routes --------------------------------------------------------------------------------- */
 
+static void on_doc(void *arg, json_t *doc, const char *error);
+
+static void
+show_again(void *arg)
+{
+	struct areq *a = arg;
+
+	export_get(a->id, on_doc, a);
+}
+
 static void
 on_doc(void *arg, json_t *doc, const char *error)
 {
@@ -277,12 +287,9 @@ on_doc(void *arg, json_t *doc, const char *error)
 		return;
 	switch (a->route) {
 	case AR_CANCEL:
-		if (export_cancel(a->id, a->actor, a->http->peer, "cancelled by the authority") != 0) {
-			answer_error(a, 409, "not running", "the export is over: there is nothing to cancel", NULL);
-			return;
-		}
 		a->route = AR_SHOW;
-		export_get(a->id, on_doc, a);
+		if (export_cancel(a->id, a->actor, a->http->peer, "cancelled by the authority", show_again, a) != 0)
+			answer_error(a, 409, "not running", "the export is over: there is nothing to cancel", NULL);
 		return;
 	case AR_FILE:
 		if (export_prepare_file(a->http, doc, a->name, a->actor, &s) < 0) {

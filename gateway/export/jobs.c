@@ -28,6 +28,7 @@
 #include "proto/proto.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -554,27 +555,47 @@ export_create(const struct export_spec *sp, export_created_cb done, void *arg)
 
 /* --- running ------------------------------------------------------------------------------------- */
 
+struct row_ctx {
+	int64_t id;
+	void (*then)(void *arg);
+	void *arg;
+};
+
 static void
 on_row_written(void *arg, PGresult *res, const char *error)
 {
+	struct row_ctx *rc = arg;
+
 	(void)res;
 	if (error != NULL)
-		log_warn("export %lld: the exports table was not updated: %s", (long long)(intptr_t)arg,
-		    error);
+		log_warn("export %lld: the exports table was not updated: %s", (long long)rc->id, error);
+	if (rc->then != NULL)
+		rc->then(rc->arg);
+	free(rc);
 }
 
-/* UPDATE exports SET <set> WHERE id = $1, with up to 5 more parameters. */
-void
-xjob_set_row(int64_t id, const char *set, int n, const char *const *more)
+/* UPDATE exports SET <set> WHERE id = $1, with up to 5 more parameters; then |then|, if set. */
+static void
+set_row_then(int64_t id, const char *set, int n, const char *const *more, void (*then)(void *), void *arg)
 {
 	char sql[768], ids[24];
 	const char *params[6] = { ids };
+	struct row_ctx *rc = gw_xcalloc(1, sizeof(*rc));
 
+	rc->id = id;
+	rc->then = then;
+	rc->arg = arg;
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
 	snprintf(sql, sizeof(sql), "UPDATE exports SET %s WHERE id = $1", set);
 	for (int i = 0; i < n && i < 5; i++)
 		params[i + 1] = more[i];
-	db_query(sql, n + 1, params, DB_Q_WAIT, on_row_written, (void *)(intptr_t)id);
+	db_query(sql, n + 1, params, DB_Q_WAIT, on_row_written, rc);
+}
+
+void
+xjob_set_row(int64_t id, const char *set, int n, const char *const *more)
+{
+	set_row_then(id, set, n, more, NULL, NULL);
 }
 
 /* The job is over here (its run finished, or it never ran): out of the registry. */
@@ -595,18 +616,22 @@ void
 xjob_fail(struct xjob *j, const char *error)
 {
 	const char *p[1] = { error };
+	char dir[PATH_MAX];
 
 	log_warn("export %lld failed: %s", (long long)j->id, error);
+	export_dir_of(j->id, dir, sizeof(dir));
+	xrun_remove_dir(dir);	/* what an interrupted run left; a failed run removed its own */
 	xjob_set_row(j->id, "state = 'failed', error = $2, finished_at = now()", 1, p);
 	xjob_audit(j, NULL, "export.failed", "error", NULL, json_pack("{s:s}", "error", error));
 	job_end(j, "failed", error);
 }
 
+/* |then| (may be NULL) runs once the row says cancelled. */
 static void
-job_cancelled(struct xjob *j)
+job_cancelled(struct xjob *j, void (*then)(void *), void *arg)
 {
 	log_info("export %lld cancelled", (long long)j->id);
-	xjob_set_row(j->id, "state = 'cancelled', error = 'cancelled', finished_at = now()", 0, NULL);
+	set_row_then(j->id, "state = 'cancelled', error = 'cancelled', finished_at = now()", 0, NULL, then, arg);
 	job_end(j, "cancelled", "cancelled");
 }
 
@@ -647,7 +672,7 @@ on_run_done(struct xrun *r)
 	if (r->ok)
 		job_done(j, r);
 	else if (r->cancelled || j->cancel_asked)
-		job_cancelled(j);
+		job_cancelled(j, NULL, NULL);
 	else
 		xjob_fail(j, r->error);
 }
@@ -677,7 +702,7 @@ start_run(struct xjob *j, const struct export_events *ev)
 	struct xrun *r;
 
 	if (j->cancel_asked) {
-		job_cancelled(j);
+		job_cancelled(j, NULL, NULL);
 		return;
 	}
 	if ((denied = still_allowed(j)) != NULL) {
@@ -764,7 +789,8 @@ xjob_dispatch(void)
 /* --- cancelling ------------------------------------------------------------------------------- */
 
 int
-export_cancel(int64_t id, const char *actor, const char *peer, const char *reason)
+export_cancel(int64_t id, const char *actor, const char *peer, const char *reason, void (*then)(void *),
+    void *arg)
 {
 	struct xjob *j = xjob_find(id);
 
@@ -773,10 +799,14 @@ export_cancel(int64_t id, const char *actor, const char *peer, const char *reaso
 	j->cancel_asked = true;
 	xjob_audit(j, actor, "export.cancel", "ok", peer, json_pack("{s:s, s:s}", "reason",
 	    reason && reason[0] ? reason : "cancelled", "state", j->state == J_RUNNING ? "running" : "queued"));
-	if (j->state == J_QUEUED)
-		job_cancelled(j);
-	else if (j->run != NULL)
+	if (j->state == J_QUEUED) {
+		job_cancelled(j, then, arg);
+		return 0;
+	}
+	if (j->run != NULL)
 		atomic_store(&j->run->cancel, true);	/* the thread stops between fragments */
+	if (then != NULL)
+		then(arg);
 	return 0;
 }
 

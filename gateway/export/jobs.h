@@ -92,9 +92,13 @@ void export_create(const struct export_spec *sp, export_created_cb done, void *a
  * Cancel export |id| if it is queued or running on this node: returns 0
  * (cancelled now if queued; a running one stops between fragments), 1
  * when it is not waiting or running here (finished, failed or unknown).
- * Audited as export.cancel by |actor|.
+ * Audited as export.cancel by |actor|. On 0, |then| (may be NULL) runs
+ * once the table says what became of it (cancelled, or still running
+ * until its thread stops), so that a read after it sees that; on 1 it is
+ * not called.
  */
-int export_cancel(int64_t id, const char *actor, const char *peer, const char *reason);
+int export_cancel(int64_t id, const char *actor, const char *peer, const char *reason,
+    void (*then)(void *arg), void *arg);
 
 /*
  * One export as the API shows it (api_export_json with this node's live

@@ -329,6 +329,16 @@ no_operation(struct onvif_req *r)
 	    "the requested operation does not exist");
 }
 
+static void on_state(void *arg, json_t *doc, const char *error);
+
+static void
+state_again(void *arg)
+{
+	struct onvif_req *r = arg;
+
+	export_get((int64_t)(intptr_t)r->data, on_state, r);
+}
+
 static void
 on_state(void *arg, json_t *doc, const char *error)
 {
@@ -352,9 +362,10 @@ on_state(void *arg, json_t *doc, const char *error)
 		r->arg = 1;
 		snprintf(actor, sizeof(actor), "grant:%lld:%s", (long long)r->principal.grant_id,
 		    r->principal.username);
-		export_cancel(json_integer_value(json_object_get(doc, "id")), actor, r->http->peer,
-		    "StopExportRecordedData (ONVIF)");
-		export_get(json_integer_value(json_object_get(doc, "id")), on_state, r);
+		r->data = (void *)(intptr_t)json_integer_value(json_object_get(doc, "id"));
+		if (export_cancel((int64_t)(intptr_t)r->data, actor, r->http->peer, "StopExportRecordedData (ONVIF)",
+		    state_again, r) != 0)
+			state_again(r);		/* over already: its state as it is */
 		return;
 	}
 	progress = progress_of(doc);

@@ -345,3 +345,352 @@ def test_authority_endpoint_creates_polls_and_resumes_a_cut_download(xgw, tmp_pa
     assert any(d["detail"].get("range") == f"{cut}-{f['size'] - 1}" and d["detail"]["complete"] for d in dls), dls
     assert all(d["peer"].startswith("127.0.0.1:") for d in dls)
     fin = rows[2]["detail"]["files"]
+
+
+# --- ONVIF Recording Control --------------------------------------------------------------------
+
+def trc(op, inner=""):
+    return f'<{op} xmlns="{TRC}">{inner}</{op}>'
+
+
+def export_body(frm, until, sources=(), recordings=(), fmt="ONVIF", relpath="case-42"):
+    scope = "".join(f'<IncludedSources xmlns="{NS["tt"]}"><Token>{t}</Token></IncludedSources>' for t in sources)
+    scope += "".join(f'<IncludedRecordings xmlns="{NS["tt"]}">{t}</IncludedRecordings>' for t in recordings)
+    times = (f"<StartPoint>{iso(frm)}</StartPoint>" if frm else "") + (f"<EndPoint>{iso(until)}</EndPoint>" if until else "")
+    return trc("ExportRecordedData", f"{times}<SearchScope>{scope}</SearchScope><FileFormat>{fmt}</FileFormat>"
+               f'<StorageDestination><StorageToken xmlns="{NS["tt"]}">local</StorageToken>'
+               f'<RelativePath xmlns="{NS["tt"]}">{relpath}</RelativePath></StorageDestination>')
+
+
+def trc_text(reply, tag):
+    el = reply.root.find(f".//{{{TRC}}}{tag}") if reply.root is not None else None
+    return el.text if el is not None else None
+
+
+def test_onvif_export_recorded_data_raw_soap(xgw, tmp_path):
+    """ExportRecordedData with a WS-UsernameToken: the capability says ONVIF, the operation token
+    is polled with GetExportRecordedDataState up to Progress 1.0, the FileNames are download URLs
+    that the same credentials fetch (Digest), and the file verifies; StopExportRecordedData of a
+    finished export changes nothing; another format is ter:BadConfiguration; the services list
+    the Recording Control address."""
+    from onvif_soap import Soap, tds
+    start, _ = xgw.wait_recorded(10)
+    _, user, password = xgw.grant(("0V",))
+    s = Soap(xgw.gw.http_port, user, password)
+    services = s.device(tds("GetServices", "<IncludeCapability>true</IncludeCapability>"))
+    assert "/onvif/recording_service" in services.text and 'SupportedExportFileFormats="ONVIF"' in services.text
+    caps = s.call("/onvif/recording_service", trc("GetServiceCapabilities"))
+    assert caps.status == 200 and 'SupportedExportFileFormats="ONVIF"' in caps.text, caps
+    bad = s.call("/onvif/recording_service", export_body(start + 1, start + 8, [f"vs{xgw.cams[0]}"], fmt="MP4"))
+    assert bad.is_fault("env:Sender", "ter:InvalidArgVal", "ter:BadConfiguration"), bad
+    r = s.call("/onvif/recording_service", export_body(start + 1, start + 8, [f"vs{xgw.cams[0]}"]))
+    assert r.status == 200, r
+    token = trc_text(r, "OperationToken")
+    files = [e.text for e in r.root.iter(f"{{{TRC}}}FileNames")]
+    assert token.startswith("export-") and any(f.endswith(f"camera-{xgw.cams[0]}.mp4") for f in files), r
+    progress = []
+
+    def finished():
+        st = s.call("/onvif/recording_service", trc("GetExportRecordedDataState",
+                                                    f"<OperationToken>{token}</OperationToken>"))
+        assert st.status == 200, st
+        progress.append(float(trc_text(st, "Progress")))
+        return progress[-1] >= 1.0
+    wait_until(finished, 60, interval=0.2, what="Progress 1.0")
+    assert progress == sorted(progress), progress
+    out = str(tmp_path / "onvif.mp4")
+    url = next(f for f in files if f.endswith(".mp4"))
+    curl(digest(user, password) + ["-f", "-o", out, url])
+    assert subprocess.run([VERIFY, out], capture_output=True).returncode == 0
+    frames, _, err = ffprobe_frames(out)
+    assert err == "" and frames >= 25 * 7 - 3
+    stop = s.call("/onvif/recording_service", trc("StopExportRecordedData", f"<OperationToken>{token}</OperationToken>"))
+    assert stop.status == 200 and float(trc_text(stop, "Progress")) == 1.0, stop
+    doc = xgw.api.ok("GET", f"/api/v1/exports/{token.split('-')[1]}")
+    assert doc["state"] == "done" and doc["via"] == "onvif" and "case reference: case-42" in doc["reason"]
+    unknown = s.call("/onvif/recording_service", trc("GetExportRecordedDataState",
+                                                     "<OperationToken>export-999999</OperationToken>"))
+    assert unknown.is_fault("env:Sender", "ter:InvalidArgVal"), unknown
+
+
+def test_onvif_export_with_npm_onvif(xgw):
+    """npm onvif finds the Recording Control address in GetCapabilities; the library has no
+    export call of its own, so the test sends ExportRecordedData and polls
+    GetExportRecordedDataState through its generic request (its transport and WS-Security)."""
+    from onvif_soap import node_client, require_node_modules
+    require_node_modules()
+    start, _ = xgw.wait_recorded(8)
+    _, user, password = xgw.grant(("0V",))
+    out = node_client("export", hostname="127.0.0.1", port=xgw.gw.http_port, username=user, password=password,
+                      sources=[f"vs{xgw.cams[0]}"], **{"from": iso(start + 1), "until": iso(start + 6)})
+    assert "error" not in out, out
+    assert out["recordingUri"].endswith("/onvif/recording_service") and out["token"].startswith("export-")
+    assert out["polls"][-1] == 1.0, out
+    doc = xgw.api.ok("GET", f"/api/v1/exports/{out['token'].split('-')[1]}")
+    assert doc["state"] == "done" and doc["requested_by"] == f"grant:{doc['grant_id']}:{user}"
+
+
+# --- policy ---------------------------------------------------------------------------------------
+
+def test_policy_levels_window_and_other_authorities(xgw, tmp_path, fakecam):
+    """A camera with a metadata track: a 0V grant's export has no metadata track, a 0M one has
+    it; a 1V-only grant cannot export at all (REST, the endpoint and ONVIF); a range reaching
+    outside the footage window is refused, not cut; another authority sees neither the export
+    (404) nor its files, and its ONVIF token is unknown."""
+    from onvif_soap import Soap
+    meta = add_camera(xgw.gw, "rec-meta", fakecam.url("/meta"), record=True)
+    start, end = xgw.wait_recorded(10, cams=[meta])
+    g0v, _, _ = xgw.grant(("0V",), cams=[meta])
+    g0m, u0m, p0m = xgw.grant(("0V", "0M"), cams=[meta])
+    d0v = xgw.wait_state(xgw.create(g0v, start + 1, start + 7, cams=[meta])["id"])
+    d0m = xgw.wait_state(xgw.create(g0m, start + 1, start + 7, cams=[meta])["id"])
+    assert d0v["levels"] == ["0V"] and d0m["levels"] == ["0V", "0M"]
+    a = download_all(xgw, d0v, str(tmp_path / "0v"))
+    b = download_all(xgw, d0m, str(tmp_path / "0m"))
+    kinds_v = [k for k, _ in tracks(os.path.join(a, f"camera-{meta}.mp4"))]
+    kinds_m = tracks(os.path.join(b, f"camera-{meta}.mp4"))
+    assert "data" not in kinds_v, kinds_v
+    assert ("data", "metx") in kinds_m, kinds_m
+    # 1V only: no export, whichever way it is asked for.
+    g1v, u1v, p1v = xgw.grant(("1V",), cams=[meta])
+    r = xgw.create(g1v, start + 1, start + 7, cams=[meta], status=403)
+    assert r["error"] == "not permitted", r
+    code, body = authority_json(xgw, u1v, p1v, "POST", "/authority/v1/exports",
+                                {"camera_ids": [meta], "from": iso(start + 1), "until": iso(start + 7), "reason": "x"})
+    assert code == 403 and "export level" in body["detail"], body
+    f = Soap(xgw.gw.http_port, u1v, p1v).call("/onvif/recording_service",
+                                              export_body(start + 1, start + 7, [f"vs{meta}"]))
+    assert f.is_fault("env:Sender", "ter:NotAuthorized"), f
+    # The footage window: inside it works (above), reaching outside is refused with the window.
+    gwin, uwin, pwin = xgw.grant(("0V",), cams=[meta], footage=(iso(start), iso(start + 5)))
+    r = xgw.create(gwin, start + 1, start + 8, cams=[meta], status=403)
+    assert r["error"] == "outside the footage window" and "refused, not cut" in r["detail"], r
+    code, body = authority_json(xgw, uwin, pwin, "POST", "/authority/v1/exports",
+                                {"camera_ids": [meta], "from": iso(start - 60), "until": iso(start + 2),
+                                 "reason": "too early"})
+    assert code == 403 and body["error"] == "outside the footage window", body
+    assert xgw.wait_state(xgw.create(gwin, start + 1, start + 4, cams=[meta])["id"])["state"] == "done"
+    # Another authority: 404 for the export and its files, an unknown ONVIF operation.
+    _, uo, po = xgw.grant(("0V", "0M"), cams=[meta], authority="Gendarmerie 75")
+    for path in (f"/authority/v1/exports/{d0m['id']}", f"/authority/v1/exports/{d0m['id']}/files/camera-{meta}.mp4",
+                 f"/authority/v1/exports/{d0m['id']}/files/manifest.json"):
+        code, body = authority_json(xgw, uo, po, "GET", path)
+        assert code == 404, (path, code, body)
+    code, body = authority_json(xgw, uo, po, "GET", "/authority/v1/exports")
+    assert code == 200 and all(e["authority_id"] != d0m["authority_id"] for e in body["items"]), body
+    st = Soap(xgw.gw.http_port, uo, po).call("/onvif/recording_service", trc(
+        "GetExportRecordedDataState", f"<OperationToken>export-{d0m['id']}</OperationToken>"))
+    assert st.is_fault("env:Sender", "ter:InvalidArgVal"), st
+    # Its own authority sees it and may download it with the 0M grant.
+    code, body = authority_json(xgw, u0m, p0m, "GET", f"/authority/v1/exports/{d0m['id']}")
+    assert code == 200 and body["state"] == "done"
+    # ... but the 0V grant of the same authority may not take the metadata the 0M export carries.
+    _, u0v2, p0v2 = xgw.grant(("0V",), cams=[meta])
+    code, body = authority_json(xgw, u0v2, p0v2, "GET", f"/authority/v1/exports/{d0m['id']}")
+    assert code == 403 and "0M" in body["detail"], body
+
+
+# --- faults ---------------------------------------------------------------------------------------
+
+class BlockedSegment:
+    """Puts a FIFO in the place of a recorded segment, so that an export that opens it waits
+    there (a disk that does not answer) until release(); restore() puts the file back."""
+
+    def __init__(self, path):
+        self.path, self.saved = path, path + ".saved"
+        os.rename(path, self.saved)
+        os.mkfifo(path)
+
+    def release(self):
+        """The file back in its place first (one rename), then the waiting reader let go: it gets
+        the FIFO it opened, which reads nothing; whoever opens the path next gets the segment."""
+        side = self.path + ".fifo"
+        os.link(self.path, side)
+        os.rename(self.saved, self.path)
+        fd = os.open(side, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        os.unlink(side)
+
+    def restore(self):
+        if os.path.exists(self.saved):
+            os.unlink(self.path)
+            os.rename(self.saved, self.path)
+
+
+def test_kill_9_during_a_job_then_restart(xgw, tmp_path):
+    """kill -9 while an export is running: nothing of it is offered (the files are 409 before,
+    and the folder is emptied); at the restart the job is taken up again (export.resume), runs a
+    second time and is done, never left running; a job whose runs were all interrupted fails."""
+    start, _ = xgw.wait_recorded(12)
+    gid, _, _ = xgw.grant(("0V",))
+    first = segments(xgw.gw, xgw.cams[0])[0]
+    block = BlockedSegment(first)
+    try:
+        eid = xgw.create(gid, start + 1, start + 9)["id"]
+        wait_until(lambda: xgw.api.ok("GET", f"/api/v1/exports/{eid}")["state"] == "running", 10,
+                   what="the job running")
+        doc = xgw.api.ok("GET", f"/api/v1/exports/{eid}")
+        assert doc["progress"]["bytes_total"] > 0 and doc["files"] == []
+        r = xgw.api.get(f"/api/v1/exports/{eid}/files/camera-{xgw.cams[0]}.mp4")
+        assert r.status == 409 and r.body["error"] == "not ready", r
+        xgw.gw.proc.send_signal(signal.SIGKILL)
+        xgw.gw.proc.wait()
+    finally:
+        block.restore()
+    assert xgw.gw.sql(f"SELECT state FROM exports WHERE id = {eid}")[0][0] == "running"
+    xgw.gw.start()
+    xgw.gw.wait_log(rf"export {eid} was interrupted by a restart after 1 run\(s\): queued again")
+    done = xgw.wait_state(eid)
+    assert done["attempts"] == 2 and done["state"] == "done"
+    d = download_all(xgw, done, str(tmp_path / "after"))
+    assert subprocess.run([VERIFY, os.path.join(d, f"camera-{xgw.cams[0]}.mp4")], capture_output=True).returncode == 0
+    assert "export.resume" in [r["action"] for r in custody(xgw, eid)]
+    # A job interrupted as often as it may be fails at the next start, with the reason.
+    block = BlockedSegment(segments(xgw.gw, xgw.cams[0])[0])
+    try:
+        eid2 = xgw.create(gid, start + 1, start + 9)["id"]
+        wait_until(lambda: xgw.api.ok("GET", f"/api/v1/exports/{eid2}")["state"] == "running", 10,
+                   what="the job running")
+        xgw.gw.proc.send_signal(signal.SIGKILL)
+        xgw.gw.proc.wait()
+    finally:
+        block.restore()
+    xgw.gw.sql(f"UPDATE exports SET attempts = 3 WHERE id = {eid2}")
+    xgw.gw.start()
+    failed = xgw.wait_state(eid2, states=("failed",))
+    assert "interrupted by a restart" in failed["error"] and failed["files"] == []
+    assert not os.path.exists(os.path.join(xgw.export_dir, str(eid2)))
+
+
+def test_cancel_a_running_and_a_queued_export(api_factory, signing, tmp_path, fakecam):
+    """With one worker: the first export waits on its disk, the second waits in the queue. The
+    queued one is cancelled at once; the running one stops at its next step; neither leaves a
+    file, and both cancellations are in the audit log with who asked."""
+    xgw = ExportGateway(api_factory, signing, tmp_path, {"export": {"workers": "1"}}, fakecam=fakecam)
+    start, _ = xgw.wait_recorded(12)
+    gid, user, password = xgw.grant(("0V",))
+    block = BlockedSegment(segments(xgw.gw, xgw.cams[0])[0])
+    try:
+        running = xgw.create(gid, start + 1, start + 9)["id"]
+        queued = xgw.create(gid, start + 1, start + 9)["id"]
+        wait_until(lambda: xgw.api.ok("GET", f"/api/v1/exports/{running}")["state"] == "running", 10,
+                   what="the first running")
+        assert xgw.api.ok("GET", f"/api/v1/exports/{queued}")["state"] == "queued"
+        code, body = authority_json(xgw, user, password, "POST", f"/authority/v1/exports/{queued}/cancel")
+        assert code == 200 and body["state"] == "cancelled", body
+        r = xgw.api.req("POST", f"/api/v1/exports/{running}/cancel", {"reason": "wrong camera"})
+        assert r.status == 202 and r.body["state"] == "running", r
+        block.release()
+        xgw.wait_state(running, states=("cancelled",))
+    finally:
+        block.restore()
+    for eid in (running, queued):
+        assert not os.path.exists(os.path.join(xgw.export_dir, str(eid)))
+    r = xgw.api.req("POST", f"/api/v1/exports/{running}/cancel", {"reason": "again"})
+    assert r.status == 409, r
+    cancels = {r["detail"]["export_id"]: r for r in
+               xgw.api.ok("GET", "/api/v1/audit?action=export.cancel&outcome=ok")["items"]}
+    assert cancels[running]["actor"] == "admin:root" and cancels[running]["detail"]["reason"] == "wrong camera"
+    assert cancels[queued]["actor"] == f"grant:{gid}:{user}"
+
+
+def test_disk_full_during_a_job(api_factory, signing, tmp_path, fakecam):
+    """The exports' disk fills up in the middle of a job (a 400 kB tmpfs, the export is larger):
+    the job fails with the reason, its folder is removed, nothing is offered for download; a
+    smaller export afterwards succeeds on the same disk. (Mounting needs root, as the CI runs.)"""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mnt)], check=True)
+    try:
+        xgw = ExportGateway(api_factory, signing, tmp_path, {"export": {"dir": str(mnt)}}, fakecam=fakecam)
+        start, _ = xgw.wait_recorded(12)
+        gid, _, _ = xgw.grant(("0V",))
+        eid = xgw.create(gid, start + 1, start + 11)["id"]
+        failed = xgw.wait_state(eid, states=("failed",))
+        assert "No space left on device" in failed["error"], failed["error"]
+        assert str(mnt) not in failed["error"], "the error names no folder of the gateway"
+        assert failed["files"] == [] and os.listdir(mnt) == []
+        r = xgw.api.get(f"/api/v1/exports/{eid}/files/camera-{xgw.cams[0]}.mp4")
+        assert r.status == 409 and r.body["error"] == "no files", r
+        small = xgw.wait_state(xgw.create(gid, start + 1, start + 2)["id"])
+        assert small["state"] == "done"
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_held_segments_outlive_the_byte_budget(api_factory, signing, tmp_path, fakecam):
+    """The recorder's budget deletes the oldest footage, except the segments an export that is
+    queued or running needs: they stay until the export is done, and it is complete."""
+    xgw = ExportGateway(api_factory, signing, tmp_path, {"export": {"workers": "1"},
+                                                         "recorder": {"max_bytes": "1200k"}}, fakecam=fakecam)
+    start, _ = xgw.wait_recorded(10)
+    gid, _, _ = xgw.grant(("0V",))
+    oldest = segments(xgw.gw, xgw.cams[0])[:2]
+    block = BlockedSegment(oldest[1])
+    try:
+        blocker = xgw.create(gid, start + 1, start + 9)["id"]	# runs, and waits on the second segment
+        held = xgw.create(gid, start + 1, start + 8)["id"]	# queued behind it: holds the two oldest
+        seen = set()
+
+        def budget_pruned():
+            now = set(segments(xgw.gw, xgw.cams[0]))
+            seen.update(now)
+            return len(seen - now - set(oldest)) >= 1
+        wait_until(budget_pruned, 90, interval=0.5, what="the budget deleting newer footage")
+        assert all(os.path.exists(p) for p in oldest), "a held segment was deleted"
+        block.release()
+    finally:
+        block.restore()
+    xgw.wait_state(blocker, states=("failed", "done"))
+    doc = xgw.wait_state(held)
+    d = download_all(xgw, doc, str(tmp_path / "held"))
+    frames, duration, err = ffprobe_frames(os.path.join(d, f"camera-{xgw.cams[0]}.mp4"))
+    assert err == "" and frames >= 25 * 7 - 3, (frames, duration)
+    wait_until(lambda: not all(os.path.exists(p) for p in oldest), 30, interval=0.5,
+               what="the oldest segments deleted once nothing holds them")
+
+
+def test_no_signing_key_no_exports(api_factory, tmp_path, fakecam):
+    """Without [export] keys the daemon says so once at start-up and refuses every request with
+    the reason; it still serves everything else."""
+    api = api_factory({"recorder": {"segment_duration": "5s"}, "export": {"dir": str(tmp_path / "x")}})
+    api.gw.wait_log(r"exports are off: no \[export\] sign_key_file and sign_cert_file are set")
+    cam = add_camera(api.gw, "rec-x", fakecam.url("/h264"), record=True)
+    aid = int(api.gw.sql("INSERT INTO authorities (name) VALUES ('P') RETURNING id")[0][0])
+    g = api.ok("POST", "/api/v1/grants", {"authority_id": aid, "levels": ["0V"], "scope": "cameras",
+                                          "camera_ids": [cam], "duration_s": 600, "reason": "r"}, status=201)
+    now = time.time()
+    r = api.req("POST", "/api/v1/exports", {"grant_id": g["grant"]["id"], "camera_ids": [cam], "from": iso(now - 60),
+                                            "until": iso(now - 30), "reason": "test"})
+    assert r.status == 503 and "no signing key" in r.body["detail"], r
+    assert api.get("/api/v1/cameras").status == 200
+
+
+def test_delete_before_keep_and_the_history_of_one_export(xgw, tmp_path):
+    """An administrator deletes a finished export's files before [export] keep: they go, the
+    download answers 410, and `vssgatectl audit query --action 'export.*' --export ID` shows
+    the whole history: request, start, finished (with the SHA-256), download, deletion."""
+    start, _ = xgw.wait_recorded(8)
+    gid, _, _ = xgw.grant(("0V",))
+    doc = xgw.wait_state(xgw.create(gid, start + 1, start + 6)["id"])
+    eid = doc["id"]
+    env = dict(os.environ, VSSGATE_URL=xgw.gw.url, VSSGATE_TOKEN=xgw.api.token)
+    r = subprocess.run(["/usr/bin/python3", CTL, "export", "download", str(eid), "-o", str(tmp_path / "ctl")],
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.count(" OK") == len(doc["files"]), r.stdout + r.stderr
+    r = xgw.api.req("DELETE", f"/api/v1/exports/{eid}", {"reason": "sent to the court, copy not needed"})
+    assert r.status == 202, r
+    wait_until(lambda: xgw.api.ok("GET", f"/api/v1/exports/{eid}")["state"] == "expired", 20, interval=0.3,
+               what="the files deleted")
+    assert not os.path.exists(os.path.join(xgw.export_dir, str(eid)))
+    r = xgw.api.get(f"/api/v1/exports/{eid}/files/camera-{xgw.cams[0]}.mp4")
+    assert r.status == 410, r
+    r = subprocess.run(["/usr/bin/python3", CTL, "--json", "audit", "query", "--action", "export.*", "--export",
+                        str(eid)], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    actions = {row["action"] for row in json.loads(r.stdout)}
+    assert {"export.request", "export.start", "export.finished", "export.download", "export.delete_request",
+            "export.delete"} <= actions, actions
+    r = subprocess.run(["/usr/bin/python3", CTL, "audit", "query", "--action", "export.*", "--export", str(eid)],
+                       env=env, capture_output=True, text=True, timeout=30)
+    assert "export.finished" in r.stdout and doc["files"][0]["sha256"][:16] in r.stdout
