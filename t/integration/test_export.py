@@ -694,3 +694,49 @@ def test_delete_before_keep_and_the_history_of_one_export(xgw, tmp_path):
     r = subprocess.run(["/usr/bin/python3", CTL, "audit", "query", "--action", "export.*", "--export", str(eid)],
                        env=env, capture_output=True, text=True, timeout=30)
     assert "export.finished" in r.stdout and doc["files"][0]["sha256"][:16] in r.stdout
+
+
+# --- the document -------------------------------------------------------------------------------
+
+def test_openapi_exports(api_factory, signing, tmp_path, fakecam):
+    """The operations of /api/v1/exports that doc/openapi.json marks x-tested-by this test: each
+    one answers its documented success status with the documented schema, 401 without a token,
+    and 404 for an unknown id where it says so."""
+    from test_api_openapi import SPEC, check, success_status
+    xgw = ExportGateway(api_factory, signing, tmp_path, {"export": {"workers": "1"}}, fakecam=fakecam)
+    start, _ = xgw.wait_recorded(10)
+    gid, _, _ = xgw.grant(("0V",))
+    ops = [(p, m, op) for p, ms in SPEC["paths"].items() for m, op in ms.items()
+           if op.get("x-tested-by") == "test_export.py::test_openapi_exports"]
+    assert {op["operationId"] for _, _, op in ops} == {"createExport", "listExports", "getExport", "deleteExport",
+                                                      "cancelExport", "downloadExportFile"}
+    body = {"grant_id": gid, "camera_ids": xgw.cams, "from": iso(start + 1), "until": iso(start + 8), "reason": "doc"}
+    done = xgw.wait_state(xgw.create(gid, start + 1, start + 8)["id"])
+    block = BlockedSegment(segments(xgw.gw, xgw.cams[0])[0])
+    try:
+        running = xgw.create(gid, start + 1, start + 8)["id"]
+        wait_until(lambda: xgw.api.ok("GET", f"/api/v1/exports/{running}")["state"] == "running", 10,
+                   what="an export running")
+        order = {"createExport": 0, "listExports": 1, "getExport": 2, "downloadExportFile": 3, "cancelExport": 4,
+                 "deleteExport": 5}
+        for path, method, op in sorted(ops, key=lambda o: order[o[2]["operationId"]]):
+            eid = running if op["operationId"] == "cancelExport" else done["id"]
+            url = path.replace("{id}", str(eid)).replace("{name}", f"camera-{xgw.cams[0]}.mp4")
+            doc = body if op["operationId"] == "createExport" else (
+                {"reason": "doc"} if "requestBody" in op else None)
+            r = xgw.api.req(method.upper(), url, doc, token=None)
+            assert r.status == 401 and "401" in op["responses"], (url, r)
+            want = success_status(op)
+            r = xgw.api.req(method.upper(), url, doc)
+            assert str(r.status) == want, f"{method.upper()} {url}: documented {want}, got {r}"
+            for ctype, media in op["responses"][want].get("content", {}).items():
+                if ctype == "application/json" and "schema" in media and r.headers["Content-Type"].startswith(ctype):
+                    check(media["schema"], r.body, f"{method.upper()} {path} -> {want}")
+            if op["operationId"] == "downloadExportFile":
+                assert r.headers["Content-Type"] in op["responses"][want]["content"]
+            if "{id}" in path and "404" in op["responses"]:
+                r = xgw.api.req(method.upper(), url.replace(f"/{eid}", "/987654321", 1), doc)
+                assert r.status == 404 and set(r.body) == {"error", "detail", "hint"}, (url, r)
+        block.release()
+    finally:
+        block.restore()
