@@ -62,7 +62,8 @@ struct areq {
 static void
 answer_error(struct areq *a, int status, const char *error, const char *detail, const char *hint)
 {
-	if (status >= 400 && status != 404)
+	/* 401 is the first half of every Digest exchange, 403 is logged as a denial, 404 says nothing. */
+	if (status >= 400 && status != 401 && status != 403 && status != 404)
 		log_info("%s %s %s -> %d: %s", a->ident, a->http->method, a->http->path, status,
 		    detail ? detail : error);
 	http_add_header(a->http, "Cache-Control", "no-store");
