@@ -5,6 +5,10 @@
  * EFF file and a sidecar per camera (eff_export), the signer's
  * certificates, the manifest and its detached signature.
  *
+ * The threads are named "vssgate-export" and run at nice EXPORT_NICE: on a
+ * machine with few cores they yield to the I/O thread, so that a burst of
+ * exports costs the live readers as little as it can.
+ *
  * No logger, no database, no event loop here: what went wrong is written
  * into the run's |error|, which the I/O thread logs and records. Paths in
  * it are cut to the file's name (the folder is the gateway's business).
@@ -24,10 +28,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define XPOOL_MAX_THREADS 32
+#define EXPORT_NICE 10
 #define HASH_CHUNK (1u << 20)
 
 /* --- the pool ---------------------------------------------------------------------------------- */
@@ -57,6 +63,8 @@ pool_thread(void *arg)
 	struct xrun *r;
 
 	(void)arg;
+	pthread_setname_np(pthread_self(), "vssgate-export");
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), EXPORT_NICE);	/* Linux: this thread alone */
 	pthread_mutex_lock(&P.lock);
 	for (;;) {
 		while (TAILQ_EMPTY(&P.todo) && !P.quit)
@@ -365,8 +373,22 @@ make_dir(struct xrun *r)
 }
 
 void
+xpool_remove(const char *dir)
+{
+	struct xrun *r = gw_xcalloc(1, sizeof(*r));
+
+	r->remove_only = true;
+	snprintf(r->dir, sizeof(r->dir), "%s", dir);
+	xpool_submit(r);
+}
+
+void
 xrun_work(struct xrun *r)
 {
+	if (r->remove_only) {
+		xrun_remove_dir(r->dir);
+		return;
+	}
 	r->files = json_array();
 	if (make_dir(r) < 0)
 		goto out;

@@ -620,7 +620,7 @@ xjob_fail(struct xjob *j, const char *error)
 
 	log_warn("export %lld failed: %s", (long long)j->id, error);
 	export_dir_of(j->id, dir, sizeof(dir));
-	xrun_remove_dir(dir);	/* what an interrupted run left; a failed run removed its own */
+	xpool_remove(dir);	/* what an interrupted run left; a failed run removed its own */
 	xjob_set_row(j->id, "state = 'failed', error = $2, finished_at = now()", 1, p);
 	xjob_audit(j, NULL, "export.failed", "error", NULL, json_pack("{s:s}", "error", error));
 	job_end(j, "failed", error);
@@ -660,6 +660,10 @@ on_run_done(struct xrun *r)
 {
 	struct xjob *j = r->job;
 
+	if (r->remove_only) {
+		xrun_free(r);
+		return;
+	}
 	GW_CHECK(j, XJOB_MAGIC);
 	if (X.stopping) {
 		/* Shutting down: the row stays 'running' and the job is taken up at the next start. */

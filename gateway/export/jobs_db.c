@@ -150,7 +150,7 @@ remove_orphans(PGresult *res)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", gw.cfg->export_dir, de->d_name);
 		log_info("export folder %s belongs to no export in progress or kept: removed", path);
-		xrun_remove_dir(path);
+		xpool_remove(path);
 	}
 	closedir(d);
 }
@@ -221,7 +221,7 @@ on_expired(void *arg, PGresult *res, const char *error)
 		json_t *files = json_loads(PQgetvalue(res, i, 3), 0, NULL);
 
 		export_dir_of(j.id, dir, sizeof(dir));
-		xrun_remove_dir(dir);
+		xpool_remove(dir);
 		log_info("export %lld deleted: its time to be kept is over", (long long)j.id);
 		xjob_audit(&j, NULL, "export.delete", "ok", NULL, json_pack("{s:o}", "files",
 		    files ? files : json_array()));

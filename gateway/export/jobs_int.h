@@ -66,6 +66,7 @@ struct xcam {
 #define XRUN_DIR_MAX 2048		/* [export] dir and the id: room left for a file name in PATH_MAX */
 
 struct xrun {
+	bool remove_only;		/* not an export: remove |dir| (off the I/O thread) */
 	int64_t export_id;
 	char dir[XRUN_DIR_MAX];
 	int64_t from_us, to_us;
@@ -92,8 +93,10 @@ struct xrun {
 /* Write the export (the thread). */
 void xrun_work(struct xrun *r);
 void xrun_free(struct xrun *r);
-/* Remove a job's folder and what is in it (a failed, cancelled or expired export). */
+/* Remove a job's folder and what is in it (a failed, cancelled or expired export): on the thread. */
 void xrun_remove_dir(const char *dir);
+/* The same from the I/O thread: handed to an export thread, as unlinking big files takes a while. */
+void xpool_remove(const char *dir);
 
 /* The pool: |nthreads| threads; |done| runs on the I/O thread for each finished run. */
 int xpool_start(int nthreads, void (*done)(struct xrun *r)) GW_MUSTCHECK;

@@ -564,7 +564,8 @@ def test_kill_9_during_a_job_then_restart(xgw, tmp_path):
     xgw.gw.start()
     failed = xgw.wait_state(eid2, states=("failed",))
     assert "interrupted by a restart" in failed["error"] and failed["files"] == []
-    assert not os.path.exists(os.path.join(xgw.export_dir, str(eid2)))
+    wait_until(lambda: not os.path.exists(os.path.join(xgw.export_dir, str(eid2))), 10,
+               what="the interrupted run's folder removed")
 
 
 def test_cancel_a_running_and_a_queued_export(api_factory, signing, tmp_path, fakecam):
@@ -686,8 +687,8 @@ def test_delete_before_keep_and_the_history_of_one_export(xgw, tmp_path):
     r = xgw.api.req("DELETE", f"/api/v1/exports/{eid}", {"reason": "sent to the court, copy not needed"})
     assert r.status == 202, r
     wait_until(lambda: xgw.api.ok("GET", f"/api/v1/exports/{eid}")["state"] == "expired", 20, interval=0.3,
-               what="the files deleted")
-    assert not os.path.exists(os.path.join(xgw.export_dir, str(eid)))
+               what="the export expired")
+    wait_until(lambda: not os.path.exists(os.path.join(xgw.export_dir, str(eid))), 10, what="its files deleted")
     r = xgw.api.get(f"/api/v1/exports/{eid}/files/camera-{xgw.cams[0]}.mp4")
     assert r.status == 410, r
     r = subprocess.run(["/usr/bin/python3", CTL, "--json", "audit", "query", "--action", "export.*", "--export",
