@@ -40,7 +40,7 @@ CREATE TABLE exports (
 	CHECK (range_until > range_from)
 );
 CREATE INDEX exports_authority_idx ON exports (authority_id, id);
-CREATE INDEX exports_unfinished_idx ON exports (node, id) WHERE state IN ('queued', 'running', 'done');
+CREATE INDEX exports_node_idx ON exports (node, id) WHERE state IN ('queued', 'running', 'done');
 
 -- The one JSON shape of an export in every answer (REST, the authorities'
 -- endpoint). |live| is {"<id>": {progress}} of the jobs this node runs now.

@@ -746,3 +746,73 @@ def test_openapi_exports(api_factory, signing, tmp_path, fakecam):
         block.release()
     finally:
         block.restore()
+
+
+# --- level 0E and the progress events -------------------------------------------------------------
+
+def test_0e_export_carries_the_gaps_as_events(api_factory, signing, tmp_path):
+    """A camera that is lost for a few seconds while recorded: an export over the gap under a 0E
+    grant has an events track (metx) whose documents say the recording stopped and started again
+    (tns1:RecordingHistory/Recording/State, and the lost source as tns1:VideoSource/SignalLoss),
+    and its sidecar counts them; the same range under 0V has no events track."""
+    cam_proc = FakeCam()
+    try:
+        xgw = ExportGateway(api_factory, signing, tmp_path, {"media": {"source_retry_max": "1s"},
+                                                             "recorder": {"segment_duration": "30s"}},
+                            cameras=("/h264",), fakecam=cam_proc)
+        cam = xgw.cams[0]
+        xgw.wait_recorded(1)
+        time.sleep(3)
+        cam_proc.stop()
+        time.sleep(4)
+        cam_proc.start()
+        wait_until(lambda: xgw.gw.sql(f"SELECT count(*) FROM recording_segments WHERE camera_id = {cam}"
+                                      " AND start_reason = 'source'")[0][0] != "0", 40, what="the segment after the gap")
+        time.sleep(4)
+        start, end = recorded_range(xgw.gw, cam)
+        g0e, _, _ = xgw.grant(("0V", "0E"))
+        g0v, _, _ = xgw.grant(("0V",))
+        e = xgw.wait_state(xgw.create(g0e, start + 1, end - 1)["id"])
+        v = xgw.wait_state(xgw.create(g0v, start + 1, end - 1)["id"])
+        assert e["levels"] == ["0V", "0E"]
+        de, dv = download_all(xgw, e, str(tmp_path / "0e")), download_all(xgw, v, str(tmp_path / "0v"))
+        path = os.path.join(de, f"camera-{cam}.mp4")
+        assert ("data", "metx") in tracks(path), tracks(path)
+        assert "data" not in [k for k, _ in tracks(os.path.join(dv, f"camera-{cam}.mp4"))]
+        xml = subprocess.run(["ffmpeg", "-v", "error", "-i", path, "-map", "0:d", "-c", "copy", "-f", "data", "-"],
+                             capture_output=True, timeout=60).stdout.decode(errors="replace")
+        assert "tns1:RecordingHistory/Recording/State" in xml and 'Name="IsRecording" Value="false"' in xml, xml[:2000]
+        assert 'Name="IsRecording" Value="true"' in xml and 'Name="Reason" Value="source"' in xml
+        assert "tns1:VideoSource/SignalLoss" in xml
+        side = json.load(open(os.path.join(de, f"camera-{cam}.json")))
+        assert side["events"]["included"] and side["events"]["count"] >= 3, side["events"]
+        assert side["gap_count"] >= 1, side
+        assert subprocess.run([VERIFY, path], capture_output=True).returncode == 0
+    finally:
+        cam_proc.stop()
+
+
+def test_onvif_progress_as_asynchronous_operation_status_events(xgw):
+    """A grant that may also subscribe to events (1M) hears the progress of its ExportRecordedData
+    as tns1:Monitoring/AsynchronousOperationStatus, with the operation's token, up to 1.0; another
+    authority's subscription hears nothing of it."""
+    from onvif_soap import Soap, tev
+    from test_onvif import create_pull_point, pull
+    start, _ = xgw.wait_recorded(8)
+    _, user, password = xgw.grant(("0V", "1M"))
+    _, ouser, opassword = xgw.grant(("0V", "1M"), authority="Gendarmerie 75")
+    s, other = Soap(xgw.gw.http_port, user, password), Soap(xgw.gw.http_port, ouser, opassword)
+    topic = "tns1:Monitoring/AsynchronousOperationStatus"
+    addr, oaddr = create_pull_point(s, topic), create_pull_point(other, topic)
+    r = s.call("/onvif/recording_service", export_body(start + 1, start + 7, [f"vs{xgw.cams[0]}"]))
+    token = trc_text(r, "OperationToken")
+    seen = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (seen and seen[-1][1] >= 1.0):
+        for m in pull(s, addr, "PT2S").findall(".//wsnt:NotificationMessage"):
+            items = {i.get("Name"): i.get("Value") for i in m.findall(".//tt:SimpleItem", NS)}
+            assert m.find("wsnt:Topic", NS).text == topic
+            seen.append((items.get("Token"), float(items.get("Progress", "-1")), items.get("OperationName")))
+    assert seen and all(t == token and op == "ExportRecordedData" for t, _, op in seen), seen
+    assert seen[-1][1] == 1.0, seen
+    assert pull(other, oaddr, "PT1S").findall(".//wsnt:NotificationMessage") == []
