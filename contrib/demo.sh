@@ -1,6 +1,7 @@
 #!/bin/sh
 # demo.sh - run vssgate on this machine with a local PostgreSQL, and print
-# what to try: the admin page, a player's URL, the ONVIF device, vssgatectl.
+# what to try: the admin page, a player's URL, the ONVIF device, vssgatectl,
+# a signed export of the recorded test camera and how to verify it.
 # Ctrl-C stops everything. State lives in $VSSGATE_DEMO_DIR (default
 # /tmp/vssgate-demo) and survives restarts of the demo.
 #
@@ -80,6 +81,13 @@ fi
 
 # --- the gateway ---------------------------------------------------------------------
 [ -f "$dir/secret.key" ] || { openssl rand -hex 32 > "$dir/secret.key"; chmod 600 "$dir/secret.key"; }
+# A self-signed certificate that signs the exports, so that one can be made and verified at once
+# (an installation uses one its authorities trust; see README, "The signing key").
+if [ ! -f "$dir/export.key" ] || [ ! -f "$dir/export.crt" ]; then
+	openssl req -x509 -newkey rsa:3072 -nodes -days 365 -subj "/O=vssgate demo/CN=vssgate demo exports" \
+	    -keyout "$dir/export.key" -out "$dir/export.crt" 2>/dev/null
+	chmod 600 "$dir/export.key"
+fi
 mkdir -p "$dir/state"
 discovery=yes
 [ "$discovery_port" != 0 ] || { discovery=no; discovery_port=3702; }
@@ -105,6 +113,13 @@ udp_port = $rtp_port
 dir = $dir/recordings
 retention = 1h
 max_bytes = 1g
+
+[export]
+dir = $dir/exports
+sign_key_file = $dir/export.key
+sign_cert_file = $dir/export.crt
+keep = 1d
+time_zone = Europe/Paris
 
 [onvif]
 discovery = $discovery
@@ -161,17 +176,20 @@ export VSSGATE_URL="http://127.0.0.1:$http_port" VSSGATE_TOKEN_FILE="$dir/token"
 printf '%s\n' "$admin_password" | "$ctl" login "$admin" >/dev/null
 
 # The authority and its 24-hour grant, through the REST API as an operator would
-# make them; earlier demo grants are revoked first.
+# make them (live view, metadata, and exports with metadata and events); earlier
+# demo grants are revoked first.
 json() { /usr/bin/python3 -c "import json,sys; d=json.load(sys.stdin); $1"; }
 authority=$("$ctl" --json authority list | json "print(next((a['id'] for a in d if a['name'] == 'Demo police unit'), ''))")
 [ -n "$authority" ] || authority=$("$ctl" --json authority add "Demo police unit" --kind police | json "print(d['id'])")
 for old in $("$ctl" --json grant list --state active --authority "$authority" | json "print(' '.join(str(g['id']) for g in d if g['reason'] == 'demo'))"); do
 	"$ctl" grant revoke "$old" --reason "a new demo started" >/dev/null
 done
-"$ctl" --json grant create --authority "$authority" --levels 1V,1M --cameras "$cam" --hours 24 --reason demo > "$dir/grant.json"
+"$ctl" --json grant create --authority "$authority" --levels 1V,1M,0V,0M,0E --cameras "$cam" --hours 24 --reason demo > "$dir/grant.json"
 user=$(json "print(d['credentials']['username'])" < "$dir/grant.json")
 password=$(json "print(d['credentials']['password'])" < "$dir/grant.json")
 onvif=$(json "print(d['credentials']['onvif_device_service'])" < "$dir/grant.json")
+grant=$(json "print(d['grant']['id'])" < "$dir/grant.json")
+verify="$top/_build/release/vssgate-verify"
 rm -f "$dir/grant.json"
 
 cat <<BANNER
@@ -184,13 +202,26 @@ vssgate is running (log: $dir/vssgated.log, configuration: $dir/vssgate.conf).
   watch       ffplay -rtsp_transport tcp rtsp://$user:$password@127.0.0.1:$rtsp_port/cameras/$cam
               (or open the same URL in VLC; over UDP drop -rtsp_transport tcp)
   over HTTP   ffplay -rtsp_transport http rtsp://$user:$password@127.0.0.1:$http_port/cameras/$cam
+  replay      ffplay -rtsp_transport tcp "rtsp://$user:$password@127.0.0.1:$rtsp_port/recordings/$cam?start=\$(date -u -d '-1 min' +%FT%TZ)"
+              (the recorded camera a minute ago; ONVIF replay clients send Range: clock=... instead)
+              $ctl camera recordings $cam        (what is recorded: segments, gaps)
   ONVIF       $onvif
               (an ONVIF client or NVR, with the user and password below)
-  user        $user / $password  (a 24-hour grant, levels 1V and 1M, for "Demo police unit")
+  user        $user / $password  (a 24-hour grant, levels 1V, 1M, 0V, 0M, 0E, for "Demo police unit")
   vssgatectl  export VSSGATE_URL=http://127.0.0.1:$http_port VSSGATE_TOKEN_FILE=$dir/token
               $ctl grant list
               $ctl grant create --authority $authority --levels 1V --area 48.8812,2.3556,150 --hours 2 --reason "incident 42"
               $ctl sessions list
+  export      a signed export of the recorded camera, once it has recorded a minute or two:
+              $ctl export create --grant $grant --cameras $cam --reason "demo case" --wait \\
+                  --from \$(date -u -d '-90 sec' +%FT%TZ) --until \$(date -u -d '-30 sec' +%FT%TZ)
+              $ctl export download ID -o $dir/export-ID        (ID: the number it printed)
+              $verify $dir/export-ID/camera-$cam.mp4 --ca $dir/export.crt
+              ffplay $dir/export-ID/camera-$cam.mp4
+              (the manifest: README, "Verifying a manifest"; its history: $ctl audit query --action 'export.*' --export ID)
+  as the      curl --digest -u $user:$password -H 'Content-Type: application/json' \\
+  authority     -d '{"camera_ids": [$cam], "from": "'\$(date -u -d '-90 sec' +%FT%TZ)'", "until": "'\$(date -u -d '-30 sec' +%FT%TZ)'", "reason": "PV 1"}' \\
+                http://127.0.0.1:$http_port/authority/v1/exports
 
 Press Ctrl-C to stop.
 BANNER

@@ -122,6 +122,25 @@ static const struct cfg_key cfg_keys[] = {
 	{ "recorder", "disk_retry", CFG_DURATION, F(recorder_disk_retry_ms), "5s", 0, 100, 3600000, NULL,
 	  "After the disk was full, how often recording tries again." },
 
+	{ "export", "dir", CFG_STRING, F(export_dir), "/var/lib/vssgate/exports", CF_NO_RELOAD, 0, 0, NULL,
+	  "Where finished exports are kept until they are downloaded and [export] keep has passed: one folder per export (the signed files, their sidecars, the signed manifest)." },
+	{ "export", "workers", CFG_INT, F(export_workers), "2", CF_NO_RELOAD, 1, 32, NULL,
+	  "Exports written at once, each on a thread of its own (the rest wait in the queue)." },
+	{ "export", "queue_max", CFG_INT, F(export_queue_max), "32", 0, 1, 100000, NULL,
+	  "Exports that may wait for a worker; a request beyond it is refused (HTTP 429, ONVIF ter:Action)." },
+	{ "export", "keep", CFG_DURATION, F(export_keep_ms), "7d", 0, 60000, 3650 * DAY_MS, NULL,
+	  "A finished export's files are deleted this long after it finished (audited as export.delete)." },
+	{ "export", "max_range", CFG_DURATION, F(export_max_range_ms), "24h", 0, 1000, 3650 * DAY_MS, NULL,
+	  "Longest time range one export may ask for." },
+	{ "export", "max_cameras", CFG_INT, F(export_max_cameras), "16", 0, 1, 256, NULL,
+	  "Most cameras one export may name (one signed file each)." },
+	{ "export", "sign_key_file", CFG_STRING, F(export_sign_key_file), "", CF_NO_RELOAD, 0, 0, NULL,
+	  "PEM private key (RSA, at least 2048 bits) that signs every export and manifest. Keep it readable by vssgated alone; it never leaves the daemon and is never logged. Empty: no exports (requests are refused, waiting ones fail)." },
+	{ "export", "sign_cert_file", CFG_STRING, F(export_sign_cert_file), "", CF_NO_RELOAD, 0, 0, NULL,
+	  "PEM certificate of sign_key_file, followed by its intermediate CA certificates (written into each file's cert and chain boxes)." },
+	{ "export", "time_zone", CFG_STRING, F(export_time_zone), "UTC", 0, 0, 0, NULL,
+	  "IANA time zone of the installation (e.g. Europe/Paris), written into each export's sidecar; times in the files are UTC." },
+
 	{ "auth", "nonce_lifetime", CFG_DURATION, F(auth_nonce_lifetime_ms), "5m", 0, 1000, DAY_MS, NULL,
 	  "A Digest nonce (RTSP and HTTP alike) older than this is answered with stale=true and a new one." },
 	{ "auth", "digest_algorithms", CFG_STRING, F(auth_digest_algorithms), "MD5, SHA-256, MD5", 0, 0, 0, NULL,
@@ -627,6 +646,7 @@ validate_whole(const struct load_ctx *ctx, int *line, char *why, size_t whylen)
 	static const char *const tls[] = { "tls", NULL };
 	static const char *const delays[] = { "reconnect_min_delay", "reconnect_max_delay", NULL };
 	static const char *const listeners[] = { "rtsp", "http", "tls", NULL };
+	static const char *const signing[] = { "sign_key_file", "sign_cert_file", NULL };
 	const struct gw_config *cfg = ctx->cfg;
 
 	if (cfg->listen_tls.count > 0 && (cfg->tls_cert_file[0] == '\0' || cfg->tls_key_file[0] == '\0')) {
@@ -651,6 +671,11 @@ validate_whole(const struct load_ctx *ctx, int *line, char *why, size_t whylen)
 	if (cfg->web_map_tiles[0] != '\0' && strncmp(cfg->web_map_tiles, "https://", 8) != 0 &&
 	    strncmp(cfg->web_map_tiles, "http://", 7) != 0 && cfg->web_map_tiles[0] != '/') {
 		snprintf(why, whylen, "[web] map_tiles must be an http:// or https:// URL, or a path on this gateway");
+		return -1;
+	}
+	if ((cfg->export_sign_key_file[0] == '\0') != (cfg->export_sign_cert_file[0] == '\0')) {
+		*line = last_line_of(ctx, "export", signing);
+		snprintf(why, whylen, "[export] sign_key_file and sign_cert_file go together: set both or neither");
 		return -1;
 	}
 	if (cfg->listen_rtsp.count + cfg->listen_http.count + cfg->listen_tls.count == 0) {

@@ -61,6 +61,16 @@ struct gw_config {
 	int64_t recorder_queue_max;
 	int64_t recorder_sync_ms;
 	int64_t recorder_disk_retry_ms;
+	/* [export] */
+	char *export_dir;
+	int export_workers;
+	int export_queue_max;
+	int64_t export_keep_ms;
+	int64_t export_max_range_ms;
+	int export_max_cameras;
+	char *export_sign_key_file;
+	char *export_sign_cert_file;
+	char *export_time_zone;
 	/* [auth] */
 	int64_t auth_nonce_lifetime_ms;
 	char *auth_digest_algorithms;

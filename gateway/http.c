@@ -8,11 +8,14 @@
 #include "http.h"
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define MAX_ROUTES 128
 #define MAX_TAKEOVERS 4
@@ -180,6 +183,83 @@ http_respond(struct http_request *req, int status, const char *ctype, const void
 	if (req->conn != NULL && conn_is_open(req->conn) && req->send != NULL) {
 		req->send(req, status, ctype, body, len);
 		status_counts[status >= 100 && status < 600 ? status / 100 : 0]++;
+	}
+	request_free(req);
+}
+
+/* --- file bodies ------------------------------------------------------------ */
+
+static void
+file_report(void *arg)
+{
+	struct http_file_body *fb = arg;
+
+	if (fb->done != NULL)
+		fb->done(fb->arg, fb->sent, !fb->failed && fb->left == 0);
+	free(fb);
+}
+
+void
+http_file_finish(struct http_file_body *fb)
+{
+	if (fb->fd >= 0)
+		close(fb->fd);
+	fb->fd = -1;
+	loop_defer(&fb->report, file_report, fb);
+}
+
+ssize_t
+http_file_read(struct http_file_body *fb, void *buf, size_t cap)
+{
+	size_t want = (size_t)GW_MIN((uint64_t)cap, fb->left);
+	ssize_t n;
+
+	if (want == 0 || fb->failed)
+		return 0;
+	do
+		n = pread(fb->fd, buf, want, (off_t)fb->offset);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		log_msg(LOG_LVL_WARN, fb->ident, "download: reading the file at byte %llu failed: %s",
+		    (unsigned long long)fb->offset, n == 0 ? "it is shorter than it was" : strerror(errno));
+		fb->failed = true;
+		return -1;
+	}
+	fb->offset += (uint64_t)n;
+	fb->left -= (uint64_t)n;
+	fb->sent += (uint64_t)n;
+	/* Ask for the next chunk now, so that its read finds it in the page cache. */
+	if (fb->left > 0)
+		(void)posix_fadvise(fb->fd, (off_t)fb->offset, (off_t)GW_MIN(fb->left,
+		    (uint64_t)HTTP_FILE_CHUNK), POSIX_FADV_WILLNEED);
+	return n;
+}
+
+void
+http_respond_file(struct http_request *req, int status, const char *ctype, int fd,
+    uint64_t offset, uint64_t len, http_file_done done, void *arg)
+{
+	struct http_file_body *fb = gw_xcalloc(1, sizeof(*fb));
+
+	GW_CHECK(req, HTTP_REQUEST_MAGIC);
+	fb->fd = fd;
+	fb->offset = offset;
+	fb->left = fb->len = len;
+	fb->done = done;
+	fb->arg = arg;
+	fb->head_only = strcmp(req->method, "HEAD") == 0;
+	if (fb->head_only)
+		fb->left = 0;
+	snprintf(fb->ident, sizeof(fb->ident), "%s", req->conn ? req->conn->ident : req->peer);
+	if (req->conn != NULL && conn_is_open(req->conn) && req->send_file != NULL) {
+		if (!fb->head_only)
+			(void)posix_fadvise(fd, (off_t)offset, (off_t)GW_MIN(len, (uint64_t)HTTP_FILE_CHUNK),
+			    POSIX_FADV_WILLNEED);
+		req->send_file(req, status, ctype, fb);	/* takes |fb| */
+		status_counts[status >= 100 && status < 600 ? status / 100 : 0]++;
+	} else {
+		fb->failed = true;
+		http_file_finish(fb);
 	}
 	request_free(req);
 }

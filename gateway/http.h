@@ -11,6 +11,7 @@
 #define GW_HTTP_H
 
 #include "gw.h"
+#include "loop.h"
 #include "../proto/msg.h"
 
 #define HTTP_REQUEST_MAGIC 0x68747071U	/* "htpq" */
@@ -18,6 +19,7 @@
 
 struct gw_conn;
 struct evbuffer;
+struct http_file_body;
 
 struct http_header {
 	char *name;
@@ -45,6 +47,9 @@ struct http_request {
 	void (*send)(struct http_request *req, int status, const char *ctype,
 	    const void *body, size_t len);	/* set by the protocol side */
 	void (*release)(struct http_request *req);	/* protocol cleanup, optional */
+	/* A body read from a file (http_respond_file); takes |fb|. Set by the protocol side. */
+	void (*send_file)(struct http_request *req, int status, const char *ctype,
+	    struct http_file_body *fb);
 };
 
 typedef void (*http_handler)(struct http_request *req);
@@ -66,6 +71,43 @@ const char *http_header_get(const struct http_request *req, const char *name);
 void http_add_header(struct http_request *req, const char *name, const char *value);
 void http_respond(struct http_request *req, int status, const char *ctype, const void *body,
     size_t len);
+
+/*
+ * A response whose body is |len| bytes of the open file |fd| from
+ * |offset| (a download). The HTTP layer owns |fd| from this call on and
+ * closes it when the body is sent or the peer goes away. The bytes are
+ * read as the connection drains, HTTP_FILE_CHUNK at a time with the next
+ * chunk's readahead asked of the kernel, so the I/O thread never waits on
+ * the disk for more than one chunk and never holds more than two in
+ * memory per download. |done| (may be NULL) runs once, on the I/O thread
+ * and never inside this call, with the body bytes handed to the
+ * connection and whether that was all |len| of them (false: the peer went
+ * away first). HEAD: no body, |done| says complete with 0 bytes.
+ */
+#define HTTP_FILE_CHUNK (256u * 1024)
+typedef void (*http_file_done)(void *arg, uint64_t sent, bool complete);
+void http_respond_file(struct http_request *req, int status, const char *ctype, int fd,
+    uint64_t offset, uint64_t len, http_file_done done, void *arg);
+
+/*
+ * For the protocol sides: the state of one file body. http_file_read()
+ * reads the next bytes (at most |cap|) into |buf| and returns how many, 0
+ * at the end, -1 on a read error (logged once); http_file_finish() closes
+ * the file, reports to |done| after the loop pass and frees |fb|.
+ */
+struct http_file_body {
+	int fd;
+	uint64_t offset, left, len, sent;
+	http_file_done done;
+	void *arg;
+	bool head_only;
+	bool failed;			/* a read error: the body ends short */
+	char ident[96];			/* for the log line of a read error */
+	struct loop_deferred report;	/* |done| after the loop pass */
+};
+ssize_t http_file_read(struct http_file_body *fb, void *buf, size_t cap);
+void http_file_finish(struct http_file_body *fb);
+
 /* A JSON error body {"error", "detail", "hint"}. */
 void http_respond_error(struct http_request *req, int status, const char *error,
     const char *detail, const char *hint);

@@ -51,6 +51,8 @@ struct h1_conn {
 	bool head_only;			/* HEAD: no body in the response */
 	bool dispatched;		/* h->cur was handed to the router */
 	int64_t body_started_us;	/* H1_READ_BODY: when the head ended */
+	struct http_file_body *file;	/* a download being sent, or NULL */
+	bool release_waits;		/* the request is done with but its file is still going out */
 	struct loop_deferred resume;	/* parse pipelined requests after a response */
 };
 
@@ -129,13 +131,11 @@ resume_cb(void *arg)
 }
 
 static void
-h1_send(struct http_request *req, int status, const char *ctype, const void *body, size_t len)
+send_head(struct h1_conn *h, struct http_request *req, int status, const char *ctype, uint64_t len)
 {
-	struct h1_conn *h = req->proto_data;
 	struct gw_conn *c = req->conn;
 	char date[64];
 
-	GW_CHECK(h, H1_MAGIC);
 	gw_http_date(gw_wall_us(), date, sizeof(date));
 	conn_printf(c, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: vssgate\r\n", status,
 	    http_status_text(status), date);
@@ -143,24 +143,91 @@ h1_send(struct http_request *req, int status, const char *ctype, const void *bod
 		conn_printf(c, "Content-Type: %s\r\n", ctype);
 	for (int i = 0; i < req->nresp_headers; i++)
 		conn_printf(c, "%s: %s\r\n", req->resp_headers[i].name, req->resp_headers[i].value);
-	conn_printf(c, "Content-Length: %zu\r\n%s\r\n", len,
+	conn_printf(c, "Content-Length: %llu\r\n%s\r\n", (unsigned long long)len,
 	    h->keep_alive ? "" : "Connection: close\r\n");
+}
+
+static void
+h1_send(struct http_request *req, int status, const char *ctype, const void *body, size_t len)
+{
+	struct h1_conn *h = req->proto_data;
+	struct gw_conn *c = req->conn;
+
+	GW_CHECK(h, H1_MAGIC);
+	send_head(h, req, status, ctype, len);
 	if (len > 0 && !h->head_only)
 		conn_write(c, body, len);
 	olog_debug(c, "%s %s -> %d (%zu bytes, %.1f ms)", req->method, req->path, status, len,
 	    (double)(gw_mono_now_us() - req->started_us) / 1000.0);
 }
 
-/* The request is about to be freed: make room for the next one. */
+/* --- a file body: one chunk read each time the connection's output drains --------------- */
+
+static void after_response(struct h1_conn *h);
+
 static void
-h1_release(struct http_request *req)
+file_done(struct h1_conn *h)
+{
+	http_file_finish(h->file);
+	h->file = NULL;
+	if (h->release_waits) {
+		h->release_waits = false;
+		after_response(h);
+	}
+}
+
+static void
+file_pump(struct h1_conn *h)
+{
+	struct gw_conn *c = h->conn;
+	struct evbuffer_iovec v;
+	ssize_t n;
+
+	if (h->file == NULL || !conn_is_open(c))
+		return;
+	if (h->file->left == 0) {
+		if (conn_out_len(c) == 0)
+			file_done(h);	/* the last bytes are out */
+		return;
+	}
+	if (conn_out_len(c) >= HTTP_FILE_CHUNK)
+		return;
+	if (evbuffer_reserve_space(conn_out(c), HTTP_FILE_CHUNK, &v, 1) < 1)
+		gw_out_of_memory(HTTP_FILE_CHUNK);
+	n = http_file_read(h->file, v.iov_base, v.iov_len);
+	if (n <= 0) {
+		/* The length was promised in the head: the peer must see a short body. */
+		file_done(h);
+		conn_close(c, "download: the file could not be read");
+		return;
+	}
+	v.iov_len = (size_t)n;
+	evbuffer_commit_space(conn_out(c), &v, 1);
+	c->deadline_us = gw_mono_us() + gw.cfg->idle_timeout_ms * 1000;	/* a reader that stops is dropped */
+	conn_want_write(c);
+}
+
+static void
+h1_send_file(struct http_request *req, int status, const char *ctype, struct http_file_body *fb)
 {
 	struct h1_conn *h = req->proto_data;
 
-	if (h == NULL)
-		return;
 	GW_CHECK(h, H1_MAGIC);
-	h->cur = NULL;
+	send_head(h, req, status, ctype, fb->len);
+	olog_debug(req->conn, "%s %s -> %d (file, %llu bytes)", req->method, req->path, status,
+	    (unsigned long long)fb->len);
+	if (h->head_only || fb->left == 0) {
+		http_file_finish(fb);
+		return;
+	}
+	h->file = fb;
+	file_pump(h);
+}
+
+/* The answer is out (or its file is): make room for the next request. */
+static void
+after_response(struct h1_conn *h)
+{
 	if (!conn_is_open(h->conn))
 		return;
 	if (!h->keep_alive) {
@@ -173,6 +240,22 @@ h1_release(struct http_request *req)
 	set_idle_deadline(h);
 	conn_resume_read(h->conn);
 	loop_defer(&h->resume, resume_cb, h);
+}
+
+/* The request is about to be freed; a file body may still be going out. */
+static void
+h1_release(struct http_request *req)
+{
+	struct h1_conn *h = req->proto_data;
+
+	if (h == NULL)
+		return;
+	GW_CHECK(h, H1_MAGIC);
+	h->cur = NULL;
+	if (h->file != NULL)
+		h->release_waits = true;
+	else
+		after_response(h);
 }
 
 static bool
@@ -213,6 +296,7 @@ build_request(struct h1_conn *h)
 	req->nheaders = m->nheaders;
 	req->proto_data = h;
 	req->send = h1_send;
+	req->send_file = h1_send_file;
 	req->release = h1_release;
 	return req;
 }
@@ -348,13 +432,17 @@ h1_on_read(struct gw_conn *c)
 	}
 }
 
-/* The answers went out: take the next pipelined request. */
+/* The output drained: the next chunk of a file, or the next pipelined request. */
 static void
 h1_on_drained(struct gw_conn *c)
 {
 	struct h1_conn *h = c->proto_data;
 
 	GW_CHECK(h, H1_MAGIC);
+	if (h->file != NULL) {
+		file_pump(h);
+		return;
+	}
 	if (h->state != H1_READ_HEAD)
 		return;
 	conn_resume_read(c);
@@ -402,6 +490,15 @@ h1_on_close(struct gw_conn *c)
 		 */
 		if (!h->dispatched)
 			http_respond(req, 503, NULL, NULL, 0);
+	}
+	if (h->file != NULL) {
+		/* What is still in the output buffer never reached the peer. */
+		size_t unsent = conn_out_len(c);
+
+		h->file->sent -= GW_MIN(h->file->sent, (uint64_t)unsent);
+		h->file->failed = h->file->failed || unsent > 0 || h->file->left > 0;
+		http_file_finish(h->file);
+		h->file = NULL;
 	}
 	loop_defer_cancel(&h->resume);
 	h->magic = 0;

@@ -66,6 +66,9 @@ struct h2_stream {
 	struct evbuffer *body;		/* request body so far */
 	char *resp;			/* response body, read by the data provider */
 	size_t resp_len, resp_off;
+	struct http_file_body *file;	/* or a file body (a download), read in chunks */
+	char *chunk;			/* HTTP_FILE_CHUNK bytes of it */
+	size_t chunk_len, chunk_off;
 	TAILQ_ENTRY(h2_stream) link;
 	TAILQ_ENTRY(h2_stream) held_link;
 };
@@ -159,6 +162,13 @@ stream_free(struct h2_stream *s)
 		TAILQ_REMOVE(&h->held, s, held_link);
 	h->nstreams--;
 	h->resp_unsent -= s->resp_len - s->resp_off;
+	if (s->file != NULL) {
+		/* What nghttp2 had not framed yet never went out. */
+		s->file->sent -= GW_MIN(s->file->sent, (uint64_t)(s->chunk_len - s->chunk_off));
+		s->file->failed = s->file->failed || s->chunk_off < s->chunk_len || s->file->left > 0;
+		http_file_finish(s->file);
+	}
+	free(s->chunk);
 	evbuffer_free(s->body);
 	free(s->resp);
 	s->magic = 0;
@@ -185,11 +195,60 @@ read_body_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t l
 	return (ssize_t)n;
 }
 
+/* The data provider of a file body: a chunk read at a time, framed from memory. */
+static ssize_t
+read_file_cb(nghttp2_session *session, int32_t stream_id, uint8_t *buf, size_t length,
+    uint32_t *data_flags, nghttp2_data_source *source, void *user_data)
+{
+	struct h2_stream *s = source->ptr;
+	size_t n;
+
+	GW_CHECK(s, H2_STREAM_MAGIC);
+	if (s->chunk_off == s->chunk_len && s->file->left > 0) {
+		ssize_t got;
+
+		if (s->chunk == NULL)
+			s->chunk = gw_xmalloc(HTTP_FILE_CHUNK);
+		if ((got = http_file_read(s->file, s->chunk, HTTP_FILE_CHUNK)) <= 0)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;	/* resets the stream */
+		s->chunk_len = (size_t)got;
+		s->chunk_off = 0;
+	}
+	n = GW_MIN(length, s->chunk_len - s->chunk_off);
+	memcpy(buf, s->chunk + s->chunk_off, n);
+	s->chunk_off += n;
+	if (s->chunk_off == s->chunk_len && s->file->left == 0)
+		*data_flags |= NGHTTP2_DATA_FLAG_EOF;
+	return (ssize_t)n;
+}
+
 static nghttp2_nv
 make_nv(const char *name, const char *value)
 {
 	return (nghttp2_nv){ (uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
 		NGHTTP2_NV_FLAG_NONE };
+}
+
+/* The pseudo-header, the headers and the length of a response, into |nva|; returns how many. */
+static size_t
+response_nv(nghttp2_nv *nva, size_t cap, char *status_str, char *len_str, int status,
+    const char *ctype, struct http_header *hdrs, int nhdrs, uint64_t len)
+{
+	size_t n = 0;
+
+	snprintf(status_str, 8, "%d", status);
+	snprintf(len_str, 24, "%llu", (unsigned long long)len);
+	nva[n++] = make_nv(":status", status_str);
+	nva[n++] = make_nv("server", "vssgate");
+	if (ctype != NULL)
+		nva[n++] = make_nv("content-type", ctype);
+	nva[n++] = make_nv("content-length", len_str);
+	for (int i = 0; i < nhdrs && n < cap; i++) {
+		for (char *p = hdrs[i].name; *p; p++)
+			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+		nva[n++] = make_nv(hdrs[i].name, hdrs[i].value);
+	}
+	return n;
 }
 
 /*
@@ -204,20 +263,9 @@ submit_response(struct h2_stream *s, int status, const char *ctype, struct http_
 	nghttp2_nv nva[H2_MAX_RESP_HEADERS];
 	nghttp2_data_provider prd = { .source.ptr = s, .read_callback = read_body_cb };
 	char status_str[8], len_str[24];
-	size_t n = 0;
+	size_t n = response_nv(nva, ARRAY_SIZE(nva), status_str, len_str, status, ctype, hdrs, nhdrs,
+	    len);
 
-	snprintf(status_str, sizeof(status_str), "%d", status);
-	snprintf(len_str, sizeof(len_str), "%zu", len);
-	nva[n++] = make_nv(":status", status_str);
-	nva[n++] = make_nv("server", "vssgate");
-	if (ctype != NULL)
-		nva[n++] = make_nv("content-type", ctype);
-	nva[n++] = make_nv("content-length", len_str);
-	for (int i = 0; i < nhdrs && n < ARRAY_SIZE(nva); i++) {
-		for (char *p = hdrs[i].name; *p; p++)
-			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-		nva[n++] = make_nv(hdrs[i].name, hdrs[i].value);
-	}
 	s->h->resp_unsent -= s->resp_len - s->resp_off;
 	free(s->resp);
 	s->resp = NULL;
@@ -230,6 +278,36 @@ submit_response(struct h2_stream *s, int status, const char *ctype, struct http_
 	}
 	return nghttp2_submit_response(s->h->session, s->id, nva, n,
 	    s->resp_len > 0 ? &prd : NULL) == 0 ? 0 : -1;
+}
+
+/* req->send_file for HTTP/2: the stream keeps |fb| until it closes. */
+static void
+h2_send_file(struct http_request *req, int status, const char *ctype, struct http_file_body *fb)
+{
+	struct h2_stream *s = req->proto_data;
+	nghttp2_nv nva[H2_MAX_RESP_HEADERS];
+	nghttp2_data_provider prd = { .read_callback = read_file_cb };
+	char status_str[8], len_str[24];
+	size_t n;
+
+	if (s == NULL || s->file != NULL) {
+		fb->failed = true;
+		http_file_finish(fb);
+		return;
+	}
+	GW_CHECK(s, H2_STREAM_MAGIC);
+	n = response_nv(nva, ARRAY_SIZE(nva), status_str, len_str, status, ctype, req->resp_headers,
+	    req->nresp_headers, fb->len);
+	prd.source.ptr = s;
+	if (fb->left > 0)
+		s->file = fb;
+	else
+		http_file_finish(fb);
+	if (nghttp2_submit_response(s->h->session, s->id, nva, n, s->file ? &prd : NULL) != 0)
+		olog_debug(s->h->conn, "stream %d: response dropped (stream closed)", s->id);
+	olog_debug(s->h->conn, "stream %d: %s %s -> %d (file, %llu bytes)", s->id, req->method,
+	    req->path, status, (unsigned long long)fb->len);
+	schedule_send(s->h);
 }
 
 /* req->send for HTTP/2. */
@@ -364,6 +442,7 @@ on_begin_headers_cb(nghttp2_session *session, const nghttp2_frame *frame, void *
 	s->req->stream_id = s->id;
 	s->req->proto_data = s;
 	s->req->send = h2_send;
+	s->req->send_file = h2_send_file;
 	s->req->release = h2_release;
 	TAILQ_INSERT_TAIL(&h->streams, s, link);
 	h->nstreams++;

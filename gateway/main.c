@@ -29,6 +29,7 @@
 #include "status.h"
 #include "tls.h"
 #include "worker.h"
+#include "export/jobs.h"
 #include "api/api.h"
 #include "web/web.h"
 
@@ -263,6 +264,7 @@ on_model_loaded(bool ok)
 	startup_complete = true;
 	db_open();
 	api_on_ready();
+	export_on_ready();
 	audit_flush_spool();
 	status_log_ready();
 }
@@ -310,6 +312,7 @@ on_schema_checked(enum migrate_result res)
 	model_load(NULL);
 	audit_flush_spool();
 	api_on_reconnect();
+	export_on_ready();	/* if the first attempt found no database */
 }
 
 static void
@@ -446,7 +449,8 @@ start_services(void)
 	if (web_init() < 0)
 		return -1;
 	conn_register_proto(CONN_KIND_HTTP1, &http1_proto);
-	if (authn_init() < 0 || media_init() < 0 || rtsp_init() < 0 || onvif_init() < 0)
+	if (authn_init() < 0 || media_init() < 0 || export_init() < 0 || rtsp_init() < 0 ||
+	    onvif_init() < 0)
 		return -1;
 	conn_register_proto(CONN_KIND_H2, &http2_proto);
 	loop_janitor_add(finish_if_drained);
@@ -464,6 +468,7 @@ stop_services(void)
 	onvif_stop();
 	if (mode == MODE_SERVE) {
 		rtsp_shutdown();
+		export_shutdown();	/* its runs stop reading the recorder's segments first */
 		media_shutdown();
 		authn_shutdown();
 		loop_run_deferred_once();

@@ -98,6 +98,17 @@ api_reply_text(struct api_call *call, int status, const char *ctype, const char 
 }
 
 void
+api_reply_file(struct api_call *call, int status, const char *ctype, int fd, uint64_t offset,
+    uint64_t len, http_file_done done, void *arg)
+{
+	GW_CHECK(call, API_CALL_MAGIC);
+	log_debug("%s %s %s from %s -> %d (file)", call->who.actor, call->req->method, call->req->path,
+	    call->req->peer, status);
+	http_respond_file(call->req, status, ctype, fd, offset, len, done, arg);
+	call_free(call);
+}
+
+void
 api_reply(struct api_call *call, int status, json_t *doc)
 {
 	/* 12 significant digits: 48.88 stays 48.88, and a millimetre of latitude still shows. */
@@ -361,9 +372,24 @@ api_page(struct api_call *call, int *limit, int64_t *cursor)
 
 /* --- routing ------------------------------------------------------------------------ */
 
-/* Does |path| match |pattern|? Fills *id from an {id} segment. */
+/* A {name} segment: a file name of 1 to 64 characters, no dot first, no slash. */
+static const char *
+name_segment(const char *path, char *name, size_t namelen)
+{
+	const char *end = path;
+
+	while (proto_is_alnum(*end) || *end == '.' || *end == '-' || *end == '_')
+		end++;
+	if (end == path || end - path > 64 || (size_t)(end - path) >= namelen || path[0] == '.')
+		return NULL;
+	memcpy(name, path, (size_t)(end - path));
+	name[end - path] = '\0';
+	return end;
+}
+
+/* Does |path| match |pattern|? Fills *id from an {id} segment, |name| from a {name} one. */
 static bool
-path_matches(const char *pattern, const char *path, int64_t *id)
+path_matches(const char *pattern, const char *path, int64_t *id, char *name, size_t namelen)
 {
 	while (*pattern && *path) {
 		if (strncmp(pattern, "{id}", 4) == 0) {
@@ -379,6 +405,12 @@ path_matches(const char *pattern, const char *path, int64_t *id)
 			*id = strtoll(buf, NULL, 10);
 			pattern += 4;
 			path = end;
+			continue;
+		}
+		if (strncmp(pattern, "{name}", 6) == 0) {
+			if ((path = name_segment(path, name, namelen)) == NULL)
+				return false;
+			pattern += 6;
 			continue;
 		}
 		if (*pattern != *path)
@@ -400,8 +432,8 @@ method_matches(const char *route_method, const char *method)
  * Returns NULL when nothing matches.
  */
 static const struct api_route *
-find_route(const char *method, const char *path, int64_t *id, char *allow, size_t allowlen,
-    bool *path_found)
+find_route(const char *method, const char *path, int64_t *id, char *name, size_t namelen,
+    char *allow, size_t allowlen, bool *path_found)
 {
 	*path_found = false;
 	allow[0] = '\0';
@@ -410,7 +442,7 @@ find_route(const char *method, const char *path, int64_t *id, char *allow, size_
 			const struct api_route *r = &tables[t].routes[i];
 			size_t used = strlen(allow);
 
-			if (!path_matches(r->pattern, path, id))
+			if (!path_matches(r->pattern, path, id, name, namelen))
 				continue;
 			*path_found = true;
 			if (method_matches(r->method, method))
@@ -541,8 +573,8 @@ route_call(struct api_call *call)
 	char allow[128];
 	bool path_found;
 
-	call->route = find_route(req->method, req->path, &call->id, allow, sizeof(allow),
-	    &path_found);
+	call->route = find_route(req->method, req->path, &call->id, call->name, sizeof(call->name),
+	    allow, sizeof(allow), &path_found);
 	if (call->route == NULL && path_found) {
 		http_add_header(req, "Allow", allow);
 		api_failf(call, 405, "method not allowed", NULL, "%s is not allowed here; allowed: %s",
@@ -626,6 +658,7 @@ api_init(void)
 	auditapi_init();
 	metrics_init();
 	liveview_init();
+	exports_init();
 	http_route("*", API_PREFIX, true, api_handle);
 	http_route("*", "/metrics", false, api_handle);
 }

@@ -64,7 +64,8 @@ enum api_body {
 
 struct api_route {
 	const char *method;
-	const char *pattern;		/* "/api/v1/grants/{id}/revoke"; {id} is a positive integer */
+	const char *pattern;		/* "/api/v1/grants/{id}/revoke"; {id} is a positive integer,
+					 * {name} a file name (1 to 64 of A-Za-z0-9._-, not starting with '.') */
 	unsigned roles;			/* who may call it; ROLE_PUBLIC for login */
 	enum api_body body;
 	api_handler handler;
@@ -77,6 +78,7 @@ struct api_call {
 	const struct api_route *route;
 	struct api_principal who;
 	int64_t id;			/* {id} of the path, 0 if none */
+	char name[72];			/* {name} of the path, "" if none */
 	json_t *body;			/* BODY_JSON*: the parsed object (owned), or NULL */
 	void *state;			/* the handler's, between steps */
 	void (*free_state)(void *state);	/* frees |state| if the call ends while it is set */
@@ -110,6 +112,7 @@ void sessions_init(void);
 void auditapi_init(void);
 void metrics_init(void);
 void liveview_init(void);
+void exports_init(void);
 
 /* The authority whose short grants carry the admin page's live views (liveview.c). */
 #define LIVE_VIEW_AUTHORITY "vssgate administrators (live view)"
@@ -166,6 +169,9 @@ void api_reply_text(struct api_call *call, int status, const char *ctype, const 
     size_t len);
 void api_fail(struct api_call *call, int status, const char *error, const char *detail,
     const char *hint);
+/* A file body (a download, http_respond_file()): |fd| is taken, |done| as there. */
+void api_reply_file(struct api_call *call, int status, const char *ctype, int fd, uint64_t offset,
+    uint64_t len, http_file_done done, void *arg);
 void api_failf(struct api_call *call, int status, const char *error, const char *hint,
     const char *fmt, ...) GW_PRINTF(5, 6);
 /* Map a database error (inside a db callback) to 409, 422, 503 or 500. */

@@ -16,10 +16,11 @@
 #define EXPORT_DEFAULT 10000
 #define EXPORT_MAX 100000
 
-/* The filters shared by query and export, as SQL parameters $3.. $10. */
+/* The filters shared by query and export, as SQL parameters $3.. $11. */
 struct audit_filter {
 	char from[40], to[40], auth[24], cam[24], grant[24], action[128], actor[128], outcome[16];
-	const char *p[8];
+	char export_id[24];
+	const char *p[9];
 	bool desc;
 };
 
@@ -80,7 +81,7 @@ read_filter(struct api_call *call, struct audit_filter *f)
 	text_filter(call, "action", f->action, sizeof(f->action), &f->p[5]);
 	text_filter(call, "actor", f->actor, sizeof(f->actor), &f->p[6]);
 	text_filter(call, "outcome", f->outcome, sizeof(f->outcome), &f->p[7]);
-	return true;
+	return id_filter(call, "export_id", f->export_id, &f->p[8]);
 }
 
 /*
@@ -96,6 +97,7 @@ read_filter(struct api_call *call, struct audit_filter *f)
 	"  AND ($8::text IS NULL OR action = $8 OR (right($8, 2) = '.*' AND" \
 	"   starts_with(action, left($8, -1))))" \
 	"  AND ($9::text IS NULL OR actor = $9) AND ($10::text IS NULL OR outcome = $10)" \
+	"  AND ($11::text IS NULL OR detail ->> 'export_id' = $11)" \
 	"  ORDER BY id " order " LIMIT $2) a"
 
 static const char *const query_sql[2] = {
@@ -116,10 +118,10 @@ run_filtered(struct api_call *call, const char *sql, int limit, int64_t cursor,
     const struct audit_filter *f, api_db_cb cb)
 {
 	char cur[24], lim[24];
-	const char *params[10] = { api_i64(cursor, cur), api_i64(limit, lim) };
+	const char *params[11] = { api_i64(cursor, cur), api_i64(limit, lim) };
 
 	memcpy(&params[2], f->p, sizeof(f->p));
-	api_query(call, sql, 10, params, cb);
+	api_query(call, sql, 11, params, cb);
 }
 
 static void

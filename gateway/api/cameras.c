@@ -17,6 +17,7 @@
 #include "../crypto.h"
 #include "../log.h"
 #include "../media.h"
+#include "../media/recorder.h"
 #include "../model.h"
 
 #include <event2/buffer.h>
@@ -56,20 +57,41 @@ str_or_null(const char *s)
 #define IDLE_STATUS "{\"online\":false,\"active\":false,\"readers\":0,\"bitrate_bps\":0,\"codec\":null}"
 
 static bool
-status_idle(const struct media_status *st)
+status_idle(const struct media_status *st, const struct recorder_status *rs)
 {
-	return !st->active && !st->online && st->readers == 0 && st->last_error[0] == '\0';
+	return !st->active && !st->online && st->readers == 0 && st->last_error[0] == '\0' &&
+	    !rs->recording && rs->segments == 0 && !rs->disk_full;
+}
+
+/* What the recorder holds of a camera (its footage stays when recording is switched off). */
+static json_t *
+recording_json(const struct recorder_status *rs)
+{
+	json_t *o = json_pack("{s:b, s:b, s:i, s:I, s:I, s:I}", "recording", rs->recording,
+	    "disk_full", rs->disk_full, "segments", rs->segments, "bytes", (json_int_t)rs->bytes,
+	    "gaps", (json_int_t)rs->gaps, "dropped_frames", (json_int_t)rs->dropped_frames);
+	char stamp[40];
+
+	if (rs->oldest_us > 0) {
+		gw_format_time(rs->oldest_us, stamp, sizeof(stamp));
+		json_object_set_new(o, "oldest", json_string(stamp));
+		gw_format_time(rs->newest_us, stamp, sizeof(stamp));
+		json_object_set_new(o, "newest", json_string(stamp));
+	}
+	return o;
 }
 
 static json_t *
 status_json(int64_t camera_id)
 {
 	struct media_status st;
+	struct recorder_status rs;
 	json_t *o;
 	char stamp[40];
 
 	media_camera_status(camera_id, &st);
-	if (status_idle(&st))
+	recorder_camera_status(camera_id, &rs);
+	if (status_idle(&st, &rs))
 		return json_loads(IDLE_STATUS, 0, NULL);
 	o = json_pack("{s:b, s:b, s:i, s:f}", "online", st.online, "active", st.active,
 	    "readers", st.readers, "bitrate_bps", st.bitrate_bps);
@@ -88,6 +110,8 @@ status_json(int64_t camera_id)
 	}
 	if (st.last_error[0] != '\0')
 		json_object_set_new(o, "last_error", json_string(st.last_error));
+	if (rs.recording || rs.segments > 0 || rs.disk_full)
+		json_object_set_new(o, "recorder", recording_json(&rs));
 	return o;
 }
 
@@ -118,6 +142,9 @@ camera_json(const struct gw_model *m, const struct model_camera *c, unsigned rol
 	json_object_set_new(o, "site_id", c->pc.site_id ? json_integer(c->pc.site_id) : json_null());
 	json_object_set_new(o, "site", str_or_null(site ? site->name : NULL));
 	json_object_set_new(o, "enabled", json_boolean(c->pc.enabled));
+	json_object_set_new(o, "record", json_boolean(c->record));
+	json_object_set_new(o, "retention_s", c->retention_ms > 0 ? json_integer(c->retention_ms / 1000) :
+	    json_null());
 	if (role == ROLE_ADMIN) {
 		uri = valid_redact_uri(c->source_uri ? c->source_uri : "");
 		json_object_set_new(o, "source_uri", json_string(uri));
@@ -202,11 +229,13 @@ static void
 append_status(struct evbuffer *out, int64_t camera_id)
 {
 	struct media_status st;
+	struct recorder_status rs;
 	json_t *o;
 	char *text;
 
 	media_camera_status(camera_id, &st);
-	if (status_idle(&st)) {
+	recorder_camera_status(camera_id, &rs);
+	if (status_idle(&st, &rs)) {
 		evbuffer_add(out, IDLE_STATUS, sizeof(IDLE_STATUS) - 1);
 		return;
 	}
@@ -304,6 +333,75 @@ static void
 camera_get(struct api_call *call)
 {
 	reply_camera(call, 200, call->id);
+}
+
+/* --- what is recorded ------------------------------------------------------------------ */
+
+#define RECORDINGS_MAX 2000		/* segments in one answer; a narrower range pages */
+
+/* ?name=RFC 3339 time into *us (left as is when absent); false (call ended) when malformed. */
+static bool
+time_param(struct api_call *call, const char *name, int64_t *us)
+{
+	char text[64];
+
+	if (!api_query_param(call, name, text, sizeof(text)))
+		return true;
+	if (valid_time(text, us) < 0) {
+		api_failf(call, 400, "invalid query parameter", NULL,
+		    "%s must be an RFC 3339 time such as 2026-11-21T10:00:00Z", name);
+		return false;
+	}
+	return true;
+}
+
+static json_t *
+time_json(int64_t us)
+{
+	char stamp[40];
+
+	gw_format_time(us, stamp, sizeof(stamp));
+	return json_string(stamp);
+}
+
+/*
+ * GET /api/v1/cameras/{id}/recordings[?from=&until=]: the segments this
+ * node's recorder holds of the camera, from its catalog in memory (no
+ * media is read), with the gaps between them and why each one started.
+ */
+static void
+camera_recordings(struct api_call *call)
+{
+	int64_t from = 0, until = INT64_MAX;
+	struct rec_segment *segs = NULL;
+	struct recorder_status rs;
+	json_t *items, *gaps, *doc;
+	int n;
+
+	if (gw.model == NULL || model_camera(gw.model, call->id) == NULL) {
+		api_fail(call, 404, "not found", "no camera with this id", NULL);
+		return;
+	}
+	if (!time_param(call, "from", &from) || !time_param(call, "until", &until))
+		return;
+	n = recorder_segments(call->id, from, until, &segs);
+	items = json_array();
+	gaps = json_array();
+	for (int i = 0; i < n && i < RECORDINGS_MAX; i++) {
+		json_array_append_new(items, json_pack("{s:o, s:o, s:I, s:s, s:b}", "started_at",
+		    time_json(segs[i].start_wall_us), "ended_at", time_json(segs[i].end_wall_us), "bytes",
+		    (json_int_t)segs[i].bytes, "start_reason", rec_reason_str(segs[i].reason), "open",
+		    segs[i].open));
+		if (i > 0 && segs[i].reason != REC_NEXT)
+			json_array_append_new(gaps, json_pack("{s:o, s:o, s:s}", "from",
+			    time_json(segs[i - 1].end_wall_us), "until", time_json(segs[i].start_wall_us),
+			    "reason", rec_reason_str(segs[i].reason)));
+	}
+	recorder_camera_status(call->id, &rs);
+	doc = json_pack("{s:I, s:o, s:o, s:o, s:b}", "camera_id", (json_int_t)call->id, "status",
+	    recording_json(&rs), "items", items, "gaps", gaps, "truncated", n > RECORDINGS_MAX);
+	free(segs);
+	api_reply(call, 200, doc);
 }
 
 /* --- writing ------------------------------------------------------------------------- */
@@ -429,6 +527,7 @@ static const struct api_route routes[] = {
 	{ "GET", API_PREFIX "cameras", ROLES_ANY, BODY_NONE, cameras_list, NULL },
 	{ "POST", API_PREFIX "cameras", ROLE_ADMIN, BODY_JSON, camera_create, "camera.create" },
 	{ "GET", API_PREFIX "cameras/{id}", ROLES_ANY, BODY_NONE, camera_get, NULL },
+	{ "GET", API_PREFIX "cameras/{id}/recordings", ROLES_ANY, BODY_NONE, camera_recordings, NULL },
 	{ "PATCH", API_PREFIX "cameras/{id}", ROLE_ADMIN, BODY_JSON, camera_update, "camera.update" },
 	{ "DELETE", API_PREFIX "cameras/{id}", ROLE_ADMIN, BODY_NONE, camera_delete, "camera.delete" },
 };

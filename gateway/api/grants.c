@@ -161,9 +161,12 @@ url_host(struct api_call *call, char *host, size_t hostlen, char *port, size_t p
 		snprintf(host, hostlen, "%s", gw.cfg->public_host);
 }
 
-/* rtsp://HOST:PORT/cameras/<id> for each camera, and the ONVIF device service. */
+/*
+ * rtsp://HOST:PORT/cameras/<id> for each camera (and /recordings/<id>, its
+ * replay, when the levels replay), and the ONVIF device service.
+ */
 static json_t *
-credential_urls(struct api_call *call, const int64_t *cams, int ncams, json_t *creds)
+credential_urls(struct api_call *call, const int64_t *cams, int ncams, unsigned levels, json_t *creds)
 {
 	bool tls = call->req->conn && call->req->conn->tls;
 	char host[256], port[16], rport[16];
@@ -174,9 +177,15 @@ credential_urls(struct api_call *call, const int64_t *cams, int ncams, json_t *c
 		listen_port(tls ? &gw.cfg->listen_tls : &gw.cfg->listen_http, port, sizeof(port));
 	listen_port(gw.cfg->listen_rtsp.count ? &gw.cfg->listen_rtsp : &gw.cfg->listen_http, rport,
 	    sizeof(rport));
-	for (int i = 0; i < ncams && i < MAX_URLS; i++)
-		json_array_append_new(urls, json_pack("{s:I, s:o}", "camera_id", (json_int_t)cams[i], "url",
-		    json_sprintf("rtsp://%s:%s/cameras/%lld", host, rport, (long long)cams[i])));
+	for (int i = 0; i < ncams && i < MAX_URLS; i++) {
+		json_t *u = json_pack("{s:I, s:o}", "camera_id", (json_int_t)cams[i], "url",
+		    json_sprintf("rtsp://%s:%s/cameras/%lld", host, rport, (long long)cams[i]));
+
+		if (levels & (LEVEL_1V | LEVEL_1M))
+			json_object_set_new(u, "replay_url", json_sprintf("rtsp://%s:%s/recordings/%lld", host,
+			    rport, (long long)cams[i]));
+		json_array_append_new(urls, u);
+	}
 	json_object_set_new(creds, "onvif_device_service", json_sprintf("%s://%s%s%s/onvif/device_service",
 	    tls ? "https" : "http", host, port[0] ? ":" : "", port));
 	return urls;
@@ -222,7 +231,7 @@ reply_created(struct api_call *call, struct create_state *cs, const char *grant_
 	cams = covered_cameras(&cs->doc, &ncams);
 	creds = json_pack("{s:s, s:s}", "username", json_string_value(json_object_get(grant, "username")),
 	    "password", cs->password);
-	json_object_set_new(creds, "rtsp_urls", credential_urls(call, cams, ncams, creds));
+	json_object_set_new(creds, "rtsp_urls", credential_urls(call, cams, ncams, cs->doc.levels, creds));
 	doc = json_pack("{s:o, s:o, s:s}", "grant", grant, "credentials", creds, "warning",
 	    "the password is shown once, in this answer only; store it now");
 	if (cs->doc.capped)

@@ -13,6 +13,7 @@
 #include "../conn.h"
 #include "../db.h"
 #include "../media.h"
+#include "../media/recorder.h"
 #include "../model.h"
 #include "../session.h"
 #include "../worker.h"
@@ -82,6 +83,27 @@ media_metrics(struct evbuffer *out)
 }
 
 static void
+recorder_metrics(struct evbuffer *out)
+{
+	struct recorder_totals t;
+
+	recorder_totals(&t);
+	gauge(out, "vssgate_recorder_cameras", "Cameras being recorded on this node now.", t.cameras);
+	counter(out, "vssgate_recorder_bytes_written_total", "Bytes the recorder wrote since start.",
+	    t.bytes_written);
+	gauge(out, "vssgate_recorder_bytes_stored", "Bytes of footage on this node's disk.",
+	    (double)t.bytes_stored);
+	gauge(out, "vssgate_recorder_budget_bytes", "[recorder] max_bytes (0: no budget).",
+	    (double)t.budget_bytes);
+	gauge(out, "vssgate_recorder_segments", "Segment files of footage on this node.", t.segments);
+	counter(out, "vssgate_recorder_gaps_total", "Gaps in the recordings since start (source lost, "
+	    "disk behind or full, new parameters).", t.gaps);
+	counter(out, "vssgate_recorder_frames_dropped_total", "Frames the recorder had to drop (the disk "
+	    "did not keep up).", t.dropped_frames);
+	gauge(out, "vssgate_recorder_disk_full", "1 while recording is paused by a full disk.", t.disk_full);
+}
+
+static void
 db_metrics(struct evbuffer *out)
 {
 	uint64_t queries, errors;
@@ -138,6 +160,7 @@ metrics(struct api_call *call)
 	gauge(out, "vssgate_session_rows_pending", "Session rows (and id reservations) not yet written to the "
 	    "sessions table.", session_writes_pending());
 	media_metrics(out);
+	recorder_metrics(out);
 	grants_by_state(out, m);
 	gauge(out, "vssgate_cameras", "Cameras in the policy model.", m ? m->ncameras : 0);
 	gauge(out, "vssgate_policy_generation", "Generation of the policy model in use.",

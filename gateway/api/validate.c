@@ -361,6 +361,10 @@ const struct field_spec camera_fields[] = {
 	{ "source_password", NULL, FT_SECRET, F_NULLABLE, 1, 512, NULL, "" },
 	{ "enabled", "enabled", FT_BOOL, 0, 0, 0, NULL, "" },
 	{ "always_on", "always_on", FT_BOOL, 0, 0, 0, NULL, "" },
+	{ "record", "record", FT_BOOL, 0, 0, 0, NULL, "" },
+	/* seconds; null: [recorder] retention. The column is an interval (at least a minute). */
+	{ "retention_s", "retention", FT_INT, F_NULLABLE, 60, 10LL * 366 * 86400, NULL,
+	  "::bigint * interval '1 second'" },
 	NUM("latitude", "latitude", 0, -90, 90),
 	NUM("longitude", "longitude", 0, -180, 180),
 	NUM("altitude_m", "altitude", 0, -1000, 100000),
@@ -933,4 +937,42 @@ valid_login(json_t *doc, const char **username, const char **password, struct va
 	    !valid_printable(json_string_value(label))))
 		return fail(err, "label: must be a string of at most 200 printable characters");
 	return 0;
+}
+
+/* --- exports ------------------------------------------------------------------------------- */
+
+int
+valid_export(json_t *doc, bool with_grant, struct export_doc *out, struct valid_error *err)
+{
+	static const char *const keys[] = { "camera_ids", "from", "until", "reason", "grant_id" };
+	json_t *g = json_object_get(doc, "grant_id");
+	const char *reason;
+
+	memset(out, 0, sizeof(*out));
+	if (check_keys(doc, keys, ARRAY_SIZE(keys) - !with_grant, err) < 0)
+		return -1;
+	if (with_grant && (!json_is_integer(g) || json_integer_value(g) <= 0))
+		return fail(err, "grant_id: is required, the id of the grant the export is made under");
+	out->grant_id = with_grant ? (int64_t)json_integer_value(g) : 0;
+	if (id_array(json_object_get(doc, "camera_ids"), "camera_ids", &out->camera_ids, &out->ncameras,
+	    err) < 0)
+		return -1;
+	if (opt_time(doc, "from", &out->from_us, err) != 1 || opt_time(doc, "until", &out->until_us, err) != 1)
+		return fail(err, "from and until: are required RFC 3339 times such as 2026-11-21T10:00:00Z");
+	if (out->until_us <= out->from_us)
+		return fail(err, "until: must be after from");
+	if ((reason = valid_reason(doc, true, err)) == NULL)
+		return -1;
+	if (!valid_printable(reason))
+		return fail(err, "reason: must hold no control characters");
+	out->reason = gw_xstrdup(reason);
+	return 0;
+}
+
+void
+export_doc_free(struct export_doc *e)
+{
+	free(e->camera_ids);
+	e->camera_ids = NULL;
+	gw_free_str(&e->reason);
 }

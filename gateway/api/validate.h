@@ -170,6 +170,21 @@ const char *valid_reason(json_t *doc, bool required, struct valid_error *err);
 int valid_login(json_t *doc, const char **username, const char **password,
     struct valid_error *err);
 
+/*
+ * POST /exports: {"camera_ids": [...], "from": time, "until": time,
+ * "reason": text}, and "grant_id" when an administrator asks for an
+ * authority (|with_grant|). camera_ids sorted, without duplicates.
+ */
+struct export_doc {
+	int64_t grant_id;
+	int64_t *camera_ids;
+	int ncameras;
+	int64_t from_us, until_us;
+	char *reason;
+};
+int valid_export(json_t *doc, bool with_grant, struct export_doc *out, struct valid_error *err);
+void export_doc_free(struct export_doc *e);
+
 /* Role name -> enum api_role bit (api.h), 0 if unknown. */
 unsigned valid_role(const char *s);
 

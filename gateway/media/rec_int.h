@@ -23,6 +23,8 @@ enum recw_kind {
 	RW_STOP,			/* stop recording a camera: close its segment */
 	RW_RETENTION,			/* its retention changed */
 	RW_CONFIG,			/* [recorder] keys changed (a reload) */
+	RW_HOLD,			/* the camera's evidence holds (replaced) */
+	RW_HOLDS_KNOWN,			/* every hold was stated once: pruning may start */
 };
 
 /* The reloadable [recorder] keys, as the thread keeps them. */
@@ -39,6 +41,8 @@ struct recw_msg {
 	struct recw_cfg cfg;		/* RW_CONFIG */
 	int ntracks;			/* RW_CAMERA */
 	struct adapter_track *tracks;	/* RW_CAMERA: malloc'ed copy, freed with the message */
+	int nholds;			/* RW_HOLD */
+	struct rec_range *holds;	/* RW_HOLD: malloc'ed copy, freed with the message */
 	TAILQ_ENTRY(recw_msg) link;
 };
 

@@ -584,6 +584,31 @@ recorder_totals(struct recorder_totals *out)
 	}
 }
 
+/* --- evidence holds -------------------------------------------------------------------------------- */
+
+void
+recorder_hold(int64_t camera_id, const struct rec_range *ranges, int n)
+{
+	struct recw_msg *m;
+
+	if (!R.running)
+		return;
+	m = recw_msg_new(RW_HOLD, camera_id);
+	m->nholds = n;
+	if (n > 0) {
+		m->holds = gw_xcalloc((size_t)n, sizeof(*m->holds));
+		memcpy(m->holds, ranges, (size_t)n * sizeof(*m->holds));
+	}
+	post_one(m);
+}
+
+void
+recorder_holds_known(void)
+{
+	if (R.running)
+		post_one(recw_msg_new(RW_HOLDS_KNOWN, 0));
+}
+
 /* --- start and stop ---------------------------------------------------------------------------------- */
 
 int

@@ -100,6 +100,21 @@ struct adapter_track;
  */
 int recorder_tracks(int64_t camera_id, struct adapter_track *out, int max);
 
+/*
+ * Evidence holds (the exports of gateway/export/): a segment of |camera_id|
+ * that overlaps one of |ranges| is not deleted by retention or the byte
+ * budget while the hold stands. Each call replaces the camera's holds
+ * (n == 0 lifts them); the array is copied. Until recorder_holds_known()
+ * has been called (the exports waiting since before a restart are known),
+ * nothing is pruned at all, for at most REC_HOLD_WAIT_US after start-up.
+ */
+struct rec_range {
+	int64_t from_us, to_us;
+};
+#define REC_HOLD_WAIT_US (120 * 1000000LL)
+void recorder_hold(int64_t camera_id, const struct rec_range *ranges, int n);
+void recorder_holds_known(void);
+
 int recorder_init(void) GW_MUSTCHECK;
 /* Stop recording: the writer finishes what it has and closes every segment. */
 void recorder_shutdown(void);

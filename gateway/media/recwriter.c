@@ -122,6 +122,8 @@ struct wcam {
 	uint64_t drained;		/* frame bytes done with, not reported yet */
 	struct wseg *segs;		/* closed segments, oldest first */
 	int nsegs, segs_cap;
+	struct rec_range *holds;	/* evidence holds: segments overlapping these stay */
+	int nholds;
 	TAILQ_ENTRY(wcam) link;
 };
 
@@ -144,6 +146,8 @@ static struct {
 	int64_t last_prune_us, last_sync_us;
 	struct mp4w_buf buf;
 	bool disk_full_logged;
+	bool holds_known;		/* RW_HOLDS_KNOWN seen: pruning may run */
+	int64_t started_us;		/* monotonic: pruning waits at most REC_HOLD_WAIT_US for it */
 } W = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
@@ -977,35 +981,65 @@ stored_bytes(void)
 	return total;
 }
 
-/* The camera whose oldest closed segment is the oldest of all, or NULL. */
+static bool
+seg_held(const struct wcam *c, const struct wseg *s)
+{
+	for (int i = 0; i < c->nholds; i++)
+		if (s->start_us < c->holds[i].to_us && s->end_us >= c->holds[i].from_us)
+			return true;
+	return false;
+}
+
+/* The index of the oldest closed segment of |c| that no hold keeps, or -1. */
+static int
+first_unheld(const struct wcam *c)
+{
+	for (int i = 0; i < c->nsegs; i++)
+		if (!seg_held(c, &c->segs[i]))
+			return i;
+	return -1;
+}
+
+/* The camera whose oldest unheld closed segment is the oldest of all, or NULL (*at: its index). */
 static struct wcam *
-oldest_camera(void)
+oldest_camera(int *at)
 {
 	struct wcam *c, *best = NULL;
+	int i;
 
 	TAILQ_FOREACH(c, &W.cams, link)
-		if (c->nsegs > 0 && (best == NULL || c->segs[0].start_us < best->segs[0].start_us))
+		if ((i = first_unheld(c)) >= 0 &&
+		    (best == NULL || c->segs[i].start_us < best->segs[*at].start_us)) {
 			best = c;
+			*at = i;
+		}
 	return best;
 }
 
+/* Retention, then the budget, oldest first; a segment an export holds is skipped. */
 static void
 prune(int64_t now_wall_us)
 {
 	struct wcam *c;
 	uint64_t total;
+	int i;
 
+	if (!W.holds_known && now_mono() - W.started_us < REC_HOLD_WAIT_US)
+		return;		/* an export waiting since before the restart may need anything */
 	TAILQ_FOREACH(c, &W.cams, link) {
 		int64_t keep = c->retention_ms ? c->retention_ms : W.retention_ms;
 
-		while (c->nsegs > 0 && c->segs[0].end_us < now_wall_us - keep * 1000)
-			prune_one(c, 0);
+		for (i = 0; i < c->nsegs && c->segs[i].end_us < now_wall_us - keep * 1000;)
+			if (seg_held(c, &c->segs[i]))
+				i++;
+			else
+				prune_one(c, i);
 	}
 	if (W.max_bytes <= 0)
 		return;
-	for (total = stored_bytes(); total > (uint64_t)W.max_bytes && (c = oldest_camera()) != NULL;) {
-		total -= GW_MIN(total, c->segs[0].bytes);
-		prune_one(c, 0);
+	for (total = stored_bytes(); total > (uint64_t)W.max_bytes && (c = oldest_camera(&i)) != NULL;) {
+		total -= GW_MIN(total, c->segs[i].bytes);
+		prune_one(c, i);
 	}
 }
 
@@ -1259,6 +1293,15 @@ handle(struct recw_msg *m)
 	case RW_CONFIG:
 		take_config(&m->cfg);
 		break;
+	case RW_HOLD:
+		free(c->holds);
+		c->holds = m->holds;	/* taken from the message */
+		c->nholds = m->nholds;
+		m->holds = NULL;
+		break;
+	case RW_HOLDS_KNOWN:
+		W.holds_known = true;
+		break;
 	}
 }
 
@@ -1277,6 +1320,7 @@ recw_msg_free(struct recw_msg *m)
 {
 	media_frame_unref(m->frame);
 	free(m->tracks);
+	free(m->holds);
 	free(m);
 }
 
@@ -1433,6 +1477,8 @@ recw_start(void)
 	mp4w_buf_growing(&W.buf, FRAG_BUF_MAX);
 	W.nev = event_new(gw.base, -1, 0, deliver_notices, NULL);
 	W.quit = false;
+	W.holds_known = false;
+	W.started_us = now_mono();
 	if (W.nev == NULL || pthread_create(&W.thread, NULL, run, NULL) != 0) {
 		log_error("cannot start the recorder's writer thread");
 		return -1;
@@ -1459,6 +1505,7 @@ recw_stop(void)
 		tracks_free(c);
 		TAILQ_REMOVE(&W.cams, c, link);
 		free(c->segs);
+		free(c->holds);
 		free(c);
 	}
 	deliver_notices(-1, 0, NULL);

@@ -178,6 +178,7 @@ static const struct {
 	{ NS_TIMG, "/onvif/imaging_service", onvif_caps_imaging },
 	{ NS_TSE, "/onvif/search_service", onvif_caps_search },
 	{ NS_TRP, "/onvif/replay_service", onvif_caps_replay },
+	{ NS_TRC, "/onvif/recording_service", onvif_caps_recording },
 };
 
 static void
@@ -340,7 +341,14 @@ get_capabilities(struct onvif_req *r)
 		xmlw_fmt(&r->out, "<tt:VideoSources>%d</tt:VideoSources><tt:VideoOutputs>0</tt:VideoOutputs>"
 		    "<tt:AudioSources>%d</tt:AudioSources><tt:AudioOutputs>0</tt:AudioOutputs>"
 		    "<tt:RelayOutputs>0</tt:RelayOutputs></tt:DeviceIO>", video, audio);
-		write_legacy_search_replay(&r->out, r);
+		/* Recording Control, for its export operations (onvif/recording.c). */
+		xaddr(r, "/onvif/recording_service", addr, sizeof(addr));
+		xmlw_lit(&r->out, "<tt:Recording>");
+		xmlw_el(&r->out, "tt:XAddr", addr);
+		xmlw_lit(&r->out, "<tt:ReceiverSource>false</tt:ReceiverSource><tt:MediaProfileSource>false"
+		    "</tt:MediaProfileSource><tt:DynamicRecordings>false</tt:DynamicRecordings><tt:DynamicTracks>"
+		    "false</tt:DynamicTracks><tt:MaxStringLength>64</tt:MaxStringLength></tt:Recording>");
+		write_legacy_search_replay(&r->out, r);	/* Recording, Search, Replay: the schema's order */
 		xmlw_lit(&r->out, "</tt:Extension>");
 	}
 	xmlw_lit(&r->out, "</tds:Capabilities></tds:GetCapabilitiesResponse>");

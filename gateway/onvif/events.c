@@ -23,7 +23,9 @@
  * Topics: tns1:Media/ProfileChanged, tns1:Media/ConfigurationChanged,
  * tns1:Monitoring/Profile/ActiveConnections (property) and
  * tns1:VideoSource/SignalLoss (property: a camera's source goes offline or
- * comes back), the last two from polling the hub's camera status. What
+ * comes back), the last two from polling the hub's camera status, and
+ * tns1:Monitoring/AsynchronousOperationStatus (property: the progress of an
+ * authority's ExportRecordedData, for that authority alone). What
  * concerns a recorded camera also goes to evstore.c for Recording Search,
  * so the status is polled while a camera is recorded, subscribers or not.
  */
@@ -55,6 +57,7 @@ static const char *const topic_paths[TOPIC_COUNT] = {
 	"Media/ConfigurationChanged",
 	"Monitoring/Profile/ActiveConnections",
 	"VideoSource/SignalLoss",
+	"Monitoring/AsynchronousOperationStatus",
 };
 
 static TAILQ_HEAD(, pullpoint) pullpoints = TAILQ_HEAD_INITIALIZER(pullpoints);
@@ -297,6 +300,37 @@ onvif_events_profile_changed(int64_t authority_id, const char *profile_token)
 	simple_item(&body, "Token", profile_token);
 	xmlw_lit(&body, "</tt:Source>");
 	m = msg_new(TOPIC_PROFILE_CHANGED, NULL, &body);
+	xmlw_free(&body);
+	m->authority_id = authority_id;
+	deliver(m);
+}
+
+void
+onvif_events_operation_status(int64_t authority_id, const char *token, const char *operation,
+    const char *service, double progress, const char *error, bool initialized)
+{
+	struct xmlw body;
+	struct ev_msg *m;
+	char p[16];
+
+	if (npullpoints == 0)
+		return;
+	snprintf(p, sizeof(p), "%.3f", progress);
+	xmlw_init(&body);
+	xmlw_lit(&body, "<tt:Source>");
+	simple_item(&body, "Token", token);
+	simple_item(&body, "OperationName", operation);
+	simple_item(&body, "ServiceName", service);
+	xmlw_lit(&body, "</tt:Source><tt:Data>");
+	simple_item(&body, "Progress", p);
+	if (error != NULL) {
+		xmlw_lit(&body, "<tt:ElementItem Name=\"Error\"><env:Fault><env:Code><env:Value>env:Receiver"
+		    "</env:Value></env:Code><env:Reason><env:Text xml:lang=\"en\">");
+		xmlw_esc(&body, error);
+		xmlw_lit(&body, "</env:Text></env:Reason></env:Fault></tt:ElementItem>");
+	}
+	xmlw_lit(&body, "</tt:Data>");
+	m = msg_new(TOPIC_OPERATION_STATUS, initialized ? "Initialized" : "Changed", &body);
 	xmlw_free(&body);
 	m->authority_id = authority_id;
 	deliver(m);

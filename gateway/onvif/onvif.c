@@ -35,7 +35,7 @@
 	" xmlns:tt=\"" NS_TT "\" xmlns:tds=\"" NS_TDS "\" xmlns:trt=\"" NS_TRT "\"" \
 	" xmlns:tr2=\"" NS_TR2 "\" xmlns:tmd=\"" NS_TMD "\" xmlns:timg=\"" NS_TIMG "\"" \
 	" xmlns:tev=\"" NS_TEV "\" xmlns:wsnt=\"" NS_WSNT "\" xmlns:tns1=\"" NS_TNS1 "\"" \
-	" xmlns:tse=\"" NS_TSE "\" xmlns:trp=\"" NS_TRP "\"" \
+	" xmlns:tse=\"" NS_TSE "\" xmlns:trp=\"" NS_TRP "\" xmlns:trc=\"" NS_TRC "\"" \
 	" xmlns:wstop=\"http://docs.oasis-open.org/wsn/t-1\"" \
 	" xmlns:wsrf-rw=\"http://docs.oasis-open.org/wsrf/rw-2\"" \
 	" xmlns:ter=\"" NS_TER "\">"
@@ -315,6 +315,7 @@ onvif_fault_not_supported(struct onvif_req *r, const char *what)
 static const struct onvif_service_ops *const by_namespace[] = {
 	&onvif_device_ops, &onvif_media1_ops, &onvif_media2_ops, &onvif_deviceio_ops,
 	&onvif_imaging_ops, &onvif_events_ops, &onvif_search_ops, &onvif_replay_ops,
+	&onvif_recording_ops,
 };
 
 static const struct onvif_op *
@@ -354,6 +355,7 @@ service_of_path(const char *path, enum onvif_service *svc, char *sub, size_t sub
 		{ "/onvif/events_service", SVC_EVENTS },
 		{ "/onvif/search_service", SVC_SEARCH },
 		{ "/onvif/replay_service", SVC_REPLAY },
+		{ "/onvif/recording_service", SVC_RECORDING },
 	};
 	static const char pp[] = "/onvif/events_service/pullpoint/";
 
@@ -521,6 +523,7 @@ onvif_init(void)
 	if (onvif_store_init() < 0 || onvif_events_init() < 0 || evstore_init() < 0 ||
 	    onvif_search_init() < 0 || onvif_snapshot_init() < 0 || onvif_discovery_init() < 0)
 		return -1;
+	onvif_recording_init();
 	http_route("POST", "/onvif/", true, soap_post);
 	log_info("ONVIF services at /onvif/device_service%s", gw.cfg->onvif_discovery ?
 	    ", WS-Discovery on" : "");

@@ -37,6 +37,7 @@ struct http_request;
 #define NS_TEV   "http://www.onvif.org/ver10/events/wsdl"
 #define NS_TSE   "http://www.onvif.org/ver10/search/wsdl"
 #define NS_TRP   "http://www.onvif.org/ver10/replay/wsdl"
+#define NS_TRC   "http://www.onvif.org/ver10/recording/wsdl"
 #define NS_WSNT  "http://docs.oasis-open.org/wsn/b-2"
 #define NS_TNS1  "http://www.onvif.org/ver10/topics"
 #define NS_TER   "http://www.onvif.org/ver10/error"
@@ -51,6 +52,7 @@ enum onvif_service {
 	SVC_DEVICEIO,
 	SVC_IMAGING,
 	SVC_EVENTS,
+	SVC_RECORDING,			/* Recording Control: the export operations (recording.c) */
 	SVC_PULLPOINT,			/* /onvif/events_service/pullpoint/<id> */
 	SVC_SEARCH,
 	SVC_REPLAY,
@@ -103,7 +105,8 @@ struct onvif_service_ops {
 /* Each service file exports its table. */
 extern const struct onvif_service_ops onvif_device_ops, onvif_media1_ops, onvif_media2_ops,
     onvif_deviceio_ops, onvif_imaging_ops, onvif_events_ops, onvif_pullpoint_ops,
-    onvif_notification_ops, onvif_search_ops, onvif_replay_ops;
+    onvif_notification_ops, onvif_search_ops, onvif_replay_ops,
+    onvif_recording_ops;
 
 /* Answer with r->out as the body (200). Frees |r|. */
 void onvif_reply(struct onvif_req *r);
@@ -303,6 +306,7 @@ enum ev_topic {
 	TOPIC_CONFIGURATION_CHANGED,	/* tns1:Media/ConfigurationChanged */
 	TOPIC_ACTIVE_CONNECTIONS,	/* tns1:Monitoring/Profile/ActiveConnections */
 	TOPIC_SIGNAL_LOSS,		/* tns1:VideoSource/SignalLoss: camera online/offline */
+	TOPIC_OPERATION_STATUS,		/* tns1:Monitoring/AsynchronousOperationStatus: exports */
 	TOPIC_COUNT,
 };
 
@@ -310,6 +314,14 @@ int onvif_events_init(void) GW_MUSTCHECK;
 void onvif_events_shutdown(void);
 /* An authority changed one of its profiles (created, deleted, configurations). */
 void onvif_events_profile_changed(int64_t authority_id, const char *profile_token);
+/*
+ * The progress of an asynchronous operation of |authority_id| (an
+ * ExportRecordedData): only that authority's subscriptions hear it.
+ * |initialized| for the first message of the operation; |error| when it
+ * failed, else NULL.
+ */
+void onvif_events_operation_status(int64_t authority_id, const char *token, const char *operation,
+    const char *service, double progress, const char *error, bool initialized);
 /* A configuration of a camera changed (everyone who sees the camera hears it). */
 void onvif_events_configuration_changed(int64_t camera_id, enum cfg_kind kind, const char *token);
 /*
@@ -330,6 +342,9 @@ void onvif_caps_deviceio(struct xmlw *w, const struct onvif_req *r);
 void onvif_caps_imaging(struct xmlw *w, const struct onvif_req *r);
 void onvif_caps_search(struct xmlw *w, const struct onvif_req *r);
 void onvif_caps_replay(struct xmlw *w, const struct onvif_req *r);
+void onvif_caps_recording(struct xmlw *w, const struct onvif_req *r);
+/* recording.c: progress events of the exports asked for over ONVIF. */
+void onvif_recording_init(void);
 
 #define ONVIF_SCOPE_MAX 8
 #define ONVIF_SCOPE_LEN 320

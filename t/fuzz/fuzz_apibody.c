@@ -2,7 +2,7 @@
  * fuzz_apibody.c - libFuzzer target for the JSON body checks of the REST
  * API (gateway/api/validate.c). The first byte picks the document (camera,
  * site, authority, admin create or update, grant, extension, reason,
- * login), the rest is parsed as the handlers parse it and checked.
+ * login, export), the rest is parsed as the handlers parse it and checked.
  */
 #include "vssgate_build.h"
 
@@ -63,7 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_decref(doc);
 		return 0;
 	}
-	switch (data[0] % 9) {
+	switch (data[0] % 10) {
 	case 0: fields(doc, camera_fields, ncamera_fields, data[0] & 0x10); break;
 	case 1: fields(doc, site_fields, nsite_fields, data[0] & 0x10); break;
 	case 2: fields(doc, authority_fields, nauthority_fields, data[0] & 0x10); break;
@@ -75,6 +75,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 6: (void)valid_reason(doc, data[0] & 0x10, &err); break;
 	case 7: (void)valid_login(doc, &u, &p, &err); break;
+	case 8: {
+		struct export_doc x;
+
+		if (valid_export(doc, data[0] & 0x10, &x, &err) == 0 &&
+		    (x.ncameras < 1 || x.until_us <= x.from_us || x.reason == NULL))
+			__builtin_trap();
+		export_doc_free(&x);
+		break;
+	}
 	default: {
 		const char *s = json_string_value(json_object_get(doc, "t"));
 		int64_t us;

@@ -198,3 +198,42 @@ def test_disk_full_pauses_recording_and_live_goes_on(gateway_factory, fakecam, t
         wait_until(lambda: any(r[4] == "disk_full" for r in rows(gw, cam)), 30, what="recording resumed")
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_rest_switches_recording_and_lists_what_is_recorded(api_factory, fakecam):
+    """An admin turns recording on and off with the camera's record field and sets its retention
+    (retention_s); GET /cameras/{id}/recordings lists the segments from the recorder's catalog
+    with the recorder's status, the camera's status and /metrics say what the recorder does,
+    and a grant that may replay is handed its replay URL with the live one."""
+    api = api_factory({"recorder": {"segment_duration": "5s"}})
+    cam = api.ok("POST", "/api/v1/cameras", {"name": "rec-api", "source_uri": fakecam.url("/h264aac"),
+                                             "record": True, "retention_s": 3600}, status=201)
+    assert cam["record"] is True and cam["retention_s"] == 3600, cam
+    assert api.req("PATCH", f"/api/v1/cameras/{cam['id']}", {"retention_s": 30}).status == 422
+    path = f"/api/v1/cameras/{cam['id']}/recordings"
+    wait_until(lambda: len(api.ok("GET", path)["items"]) >= 2, 40, what="two segments listed")
+    doc = api.ok("GET", path)
+    assert doc["status"]["recording"] is True and doc["status"]["bytes"] > 0, doc
+    first = doc["items"][0]
+    assert first["start_reason"] == "start" and not first["open"] and doc["items"][-1]["open"], doc
+    assert sum(i["bytes"] for i in doc["items"]) == doc["status"]["bytes"]
+    later = api.ok("GET", path + "?from=" + doc["items"][-1]["started_at"])
+    assert len(later["items"]) < len(doc["items"]), later
+    assert api.req("GET", path + "?from=yesterday").status == 400
+    status = api.ok("GET", f"/api/v1/cameras/{cam['id']}")["status"]
+    assert status["recorder"]["recording"] is True and status["recorder"]["oldest"] == first["started_at"]
+    metrics = api.req("GET", "/metrics").body.decode()
+    assert "vssgate_recorder_cameras 1" in metrics, metrics
+    written = float(next(l.split()[1] for l in metrics.splitlines() if l.startswith("vssgate_recorder_bytes_written_total")))
+    assert written > 0
+    api.ok("PATCH", f"/api/v1/cameras/{cam['id']}", {"record": False})
+    wait_until(lambda: api.ok("GET", path)["status"]["recording"] is False, 10, what="recording off")
+    doc = api.ok("GET", path)
+    assert doc["items"] and not any(i["open"] for i in doc["items"]), "the footage stays, closed"
+    auth = api.ok("POST", "/api/v1/authorities", {"name": "Police", "kind": "police"}, status=201)
+    grant = {"authority_id": auth["id"], "scope": "cameras", "camera_ids": [cam["id"]], "duration_s": 600,
+             "reason": "test"}
+    urls = api.ok("POST", "/api/v1/grants", dict(grant, levels=["1V"]), status=201)["credentials"]["rtsp_urls"]
+    assert urls[0]["replay_url"].endswith(f"/recordings/{cam['id']}") and urls[0]["url"].endswith(f"/cameras/{cam['id']}")
+    urls = api.ok("POST", "/api/v1/grants", dict(grant, levels=["3"]), status=201)["credentials"]["rtsp_urls"]
+    assert "replay_url" not in urls[0], urls

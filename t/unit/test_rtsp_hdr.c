@@ -179,6 +179,15 @@ test_range_values(void)
 	rtsp_range_parse("clock=20240229T123456.789Z-", 27, &r);
 	ok(r.unit == RTSP_RANGE_CLOCK && r.has_start && !r.has_end, "open clock range");
 	is_int(r.start, 1709210096789000LL, "clock start in microseconds since 1970");
+	{
+		int64_t us = 0;
+
+		ok(rtsp_clock_parse("2024-02-29T12:34:56.789Z", 24, &us) == 0 && us == 1709210096789000LL,
+		    "a replay URL's ?start= in ISO 8601 extended form");
+		ok(rtsp_clock_parse("2024-02-29T12:34:56Z", 20, &us) == 0 && us == 1709210096000000LL,
+		    "... without a fraction");
+		ok(rtsp_clock_parse("2024-02-29 12:34:56Z", 20, &us) < 0, "... but not with a space");
+	}
 	rtsp_range_parse("npt=1:02:03.5-", 14, &r);
 	is_int(r.start, 3723500000LL, "npt h:mm:ss.f in microseconds");
 	rtsp_range_parse("npt=now-", 8, &r);

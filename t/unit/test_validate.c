@@ -344,6 +344,59 @@ test_small_documents(void)
 	    valid_role("auditor") == ROLE_AUDITOR && valid_role("root") == 0, "roles");
 }
 
+/* POST /exports: an administrator's (with grant_id) and an authority's (without). */
+static void
+test_exports(void)
+{
+	static const struct {
+		const char *json;
+		bool with_grant, valid;
+		const char *why;		/* a word of the detail when refused */
+	} cases[] = {
+		{ "{\"grant_id\":3,\"camera_ids\":[7,3,7],\"from\":\"2026-12-06T14:02:00Z\","
+		  "\"until\":\"2026-12-06T14:20:00Z\",\"reason\":\"case 42\"}", true, true, NULL },
+		{ "{\"camera_ids\":[1],\"from\":\"2026-12-06T14:02:00Z\",\"until\":\"2026-12-06T15:20:00+01:00\","
+		  "\"reason\":\"PV 1\"}", false, true, NULL },
+		{ "{\"camera_ids\":[1],\"from\":\"2026-12-06T14:02:00Z\",\"until\":\"2026-12-06T14:20:00Z\","
+		  "\"reason\":\"PV 1\"}", true, false, "grant_id" },
+		{ "{\"grant_id\":3,\"camera_ids\":[1],\"from\":\"2026-12-06T14:02:00Z\","
+		  "\"until\":\"2026-12-06T14:20:00Z\",\"reason\":\"PV 1\"}", false, false, "unknown member" },
+		{ "{\"grant_id\":3,\"camera_ids\":[],\"from\":\"2026-12-06T14:02:00Z\","
+		  "\"until\":\"2026-12-06T14:20:00Z\",\"reason\":\"x\"}", true, false, "camera_ids" },
+		{ "{\"grant_id\":3,\"camera_ids\":[0],\"from\":\"2026-12-06T14:02:00Z\","
+		  "\"until\":\"2026-12-06T14:20:00Z\",\"reason\":\"x\"}", true, false, "camera_ids[0]" },
+		{ "{\"grant_id\":3,\"camera_ids\":[1],\"from\":\"2026-12-06T14:20:00Z\","
+		  "\"until\":\"2026-12-06T14:02:00Z\",\"reason\":\"x\"}", true, false, "after" },
+		{ "{\"grant_id\":3,\"camera_ids\":[1],\"from\":\"yesterday\","
+		  "\"until\":\"2026-12-06T14:02:00Z\",\"reason\":\"x\"}", true, false, "RFC 3339" },
+		{ "{\"grant_id\":3,\"camera_ids\":[1],\"from\":\"2026-12-06T14:02:00Z\","
+		  "\"until\":\"2026-12-06T14:20:00Z\"}", true, false, "reason" },
+		{ "{\"grant_id\":3,\"camera_ids\":[1],\"from\":\"2026-12-06T14:02:00Z\","
+		  "\"until\":\"2026-12-06T14:20:00Z\",\"reason\":\"a\\u0007b\"}", true, false, "control" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		json_t *j = doc(cases[i].json);
+		struct export_doc x;
+		struct valid_error err;
+		int rc = valid_export(j, cases[i].with_grant, &x, &err);
+
+		if (cases[i].valid)
+			ok(rc == 0 && x.ncameras >= 1 && x.until_us > x.from_us && x.reason != NULL,
+			    "export document %zu is valid", i);
+		else
+			ok(rc < 0 && strstr(err.detail, cases[i].why) != NULL, "export document %zu: %s (%s)", i,
+			    cases[i].why, rc < 0 ? err.detail : "accepted");
+		if (i == 0)
+			ok(x.ncameras == 2 && x.camera_ids[0] == 3 && x.camera_ids[1] == 7 && x.grant_id == 3,
+			    "cameras sorted, named once");
+		if (i == 1)
+			is_int(x.until_us - x.from_us, 18 * 60 * 1000000LL, "until with an offset: 15:20+01:00 is 14:20Z");
+		export_doc_free(&x);
+		json_decref(j);
+	}
+}
+
 int
 main(void)
 {
@@ -354,5 +407,6 @@ main(void)
 	test_grants();
 	test_grant_values();
 	test_small_documents();
+	test_exports();
 	return done_testing();
 }
