@@ -163,7 +163,8 @@ url_host(struct api_call *call, char *host, size_t hostlen, char *port, size_t p
 
 /*
  * rtsp://HOST:PORT/cameras/<id> for each camera (and /recordings/<id>, its
- * replay, when the levels replay), and the ONVIF device service.
+ * replay, when the levels replay; none for a grant that only exports), and
+ * the ONVIF device service.
  */
 static json_t *
 credential_urls(struct api_call *call, const int64_t *cams, int ncams, unsigned levels, json_t *creds)
@@ -177,7 +178,8 @@ credential_urls(struct api_call *call, const int64_t *cams, int ncams, unsigned 
 		listen_port(tls ? &gw.cfg->listen_tls : &gw.cfg->listen_http, port, sizeof(port));
 	listen_port(gw.cfg->listen_rtsp.count ? &gw.cfg->listen_rtsp : &gw.cfg->listen_http, rport,
 	    sizeof(rport));
-	for (int i = 0; i < ncams && i < MAX_URLS; i++) {
+	/* An export-only grant (0V, 0M, 0E) has no stream to play: no RTSP URL (its exports: ONVIF, REST). */
+	for (int i = 0; (levels & (LEVEL_1V | LEVEL_1M | LEVEL_3)) && i < ncams && i < MAX_URLS; i++) {
 		json_t *u = json_pack("{s:I, s:o}", "camera_id", (json_int_t)cams[i], "url",
 		    json_sprintf("rtsp://%s:%s/cameras/%lld", host, rport, (long long)cams[i]));
 

@@ -465,10 +465,9 @@ def test_subscriptions_need_an_event_level_and_are_bounded(site):
         create_pull_point(s)
     r = s.events(tev("CreatePullPointSubscription"))
     assert r.is_fault("env:Receiver", "wsnt:SubscribeCreationFailedFault"), r
-    # Sessions of the registry: one row per subscription, not bound to a camera.
-    rows = site.sql("SELECT count(*) FROM sessions WHERE protocol = 'onvif' AND camera_id IS NULL "
-                    "AND ended_at IS NULL")
-    assert int(rows[0][0]) == 3
+    # Sessions of the registry: one row per subscription, not bound to a camera (written in batches).
+    wait_until(lambda: int(site.sql("SELECT count(*) FROM sessions WHERE protocol = 'onvif' AND camera_id IS NULL "
+                                    "AND ended_at IS NULL")[0][0]) == 3, 5, what="three subscription rows")
 
 
 def test_revoked_grant_ends_its_subscriptions(site):

@@ -181,7 +181,7 @@ def test_services_and_capabilities_name_search_and_replay(site):
 
     r = s.device(tds("GetCapabilities", "<Category>All</Category>"))
     ext = r.find(".//tds:Capabilities/tt:Extension")
-    assert [c.tag.split("}")[1] for c in ext] == ["DeviceIO", "Search", "Replay"]
+    assert [c.tag.split("}")[1] for c in ext] == ["DeviceIO", "Recording", "Search", "Replay"]
     assert ext.find("tt:Search/tt:XAddr", NS).text == base + "/onvif/search_service"
     assert ext.find("tt:Search/tt:MetadataSearch", NS).text == "false"
     assert ext.find("tt:Replay/tt:XAddr", NS).text == base + "/onvif/replay_service"

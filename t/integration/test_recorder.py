@@ -237,3 +237,5 @@ def test_rest_switches_recording_and_lists_what_is_recorded(api_factory, fakecam
     assert urls[0]["replay_url"].endswith(f"/recordings/{cam['id']}") and urls[0]["url"].endswith(f"/cameras/{cam['id']}")
     urls = api.ok("POST", "/api/v1/grants", dict(grant, levels=["3"]), status=201)["credentials"]["rtsp_urls"]
     assert "replay_url" not in urls[0], urls
+    urls = api.ok("POST", "/api/v1/grants", dict(grant, levels=["0V"]), status=201)["credentials"]["rtsp_urls"]
+    assert urls == [], "an export-only grant has nothing to play"

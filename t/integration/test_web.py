@@ -193,6 +193,7 @@ def test_an_operator_grants_watches_and_revokes_in_the_page(site, tmp_path):
         url = creds["quai-1"]
         grant_id = int(re.match(r"g(\d+)-", user).group(1))
         assert url.endswith(f"/cameras/{site.cams[0]}") and creds["Device service"].endswith("/onvif/device_service")
+        assert creds["quai-1 (replay)"].endswith(f"/recordings/{site.cams[0]}"), creds
         row = site.sql(f"SELECT scope_kind, levels, reason FROM grants WHERE id = {grant_id}")[0]
         assert row == ["area", "{1V}", "incident 42: fire near the station"]
 

@@ -112,7 +112,11 @@ export function showCredentials(r, cameraName) {
 	body.replaceChildren(
 		el('p', { text: `Grant ${r.grant.id} for ${r.grant.authority}, until ${fmtTime(r.grant.active_until)}.` }),
 		secretRow('User', c.username), secretRow('Password', c.password),
-		el('h3', { text: 'RTSP' }), ...c.rtsp_urls.map((u) => secretRow(cameraName(u.camera_id), u.url)),
+		...(c.rtsp_urls.length ? [el('h3', { text: 'RTSP' })] : []),
+		...c.rtsp_urls.map((u) => secretRow(cameraName(u.camera_id), u.url)),
+		...(c.rtsp_urls.some((u) => u.replay_url) ? [el('h3', { text: 'Replay (RTSP)' })] : []),
+		...c.rtsp_urls.filter((u) => u.replay_url)
+			.map((u) => secretRow(`${cameraName(u.camera_id)} (replay)`, u.replay_url)),
 		el('h3', { text: 'ONVIF' }), secretRow('Device service', c.onvif_device_service),
 		...(r.notes || []).map((n) => el('p', { class: 'note', text: n })));
 	const d = $('credentials-dialog');
