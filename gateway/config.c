@@ -181,6 +181,8 @@ static const struct cfg_key cfg_keys[] = {
 	  "An RTSP session without a request or RTCP report for this long is closed (announced in the Session header)." },
 	{ "rtsp", "udp_port", CFG_INT, F(rtsp_udp_port), "8000", CF_NO_RELOAD, 0, 65534, NULL,
 	  "Even UDP port for RTP to UDP readers (RTCP on the next one); 0 turns RTP over UDP off." },
+	{ "rtsp", "udp_pace_rate", CFG_SIZE, F(rtsp_udp_pace_rate), "2m", 0, 0, INT64_MAX, NULL,
+	  "Bytes per second at most (or four times the camera's rate, if that is more) at which a UDP reader gets what is queued for it: the cached group of pictures when it starts, a backlog. A receiver with default socket buffers then gets the first keyframe whole (0: no pacing)." },
 	{ "rtsp", "multicast_ttl", CFG_INT, F(rtsp_multicast_ttl), "4", 0, 1, 255, NULL,
 	  "TTL of multicast RTP; each camera's group and port are set on the camera." },
 	{ "rtsp", "max_sessions_per_principal", CFG_INT, F(rtsp_max_sessions_per_principal), "32", 0, 1, 100000, NULL,

@@ -95,6 +95,7 @@ struct gw_config {
 	/* [rtsp] */
 	int64_t rtsp_session_timeout_ms;
 	int rtsp_udp_port;
+	int64_t rtsp_udp_pace_rate;
 	int rtsp_multicast_ttl;
 	int rtsp_max_sessions_per_principal;
 

@@ -159,6 +159,9 @@ struct rtsp_media_session {
 	uint8_t channels[MEDIA_MAX_TRACKS];
 	struct mcast_group *mcast;	/* RT_MULTICAST */
 	bool udp;			/* media over UDP (unicast) */
+	/* UDP pacing (rtsp_out.c): bytes it may send now, earned at pace_rate since pace_at_us */
+	int64_t pace_credit, pace_rate, pace_at_us;
+	struct event *pace_timer;	/* owned; resumes a reader held back by its pace */
 	int64_t last_seen_us;		/* keep-alive */
 	int64_t last_sr_us;
 	unsigned sr_sent_mask;		/* tracks with an SR since PLAY */

@@ -11,12 +11,17 @@
  * UDP: one RTP and one RTCP socket for every reader (server_port=P-P+1),
  * sendmmsg over the packets each reader has queued (media/udp.c). If the
  * kernel buffer is full the packets stay queued and the socket's write
- * event resumes them.
+ * event resumes them. Each reader is paced: a burst, then at most
+ * [rtsp] udp_pace_rate (or four times the camera's rate), because the
+ * cached group of pictures a reader starts with (1-2 MB at 4 Mbit/s) sent
+ * at line rate overflows a receiver's default socket buffer, and the
+ * first keyframe, the one every later frame needs, is what gets lost.
  */
 #include "gateway/gw.h"
 #include "gateway/config.h"
 #include "gateway/conn.h"
 #include "gateway/log.h"
+#include "gateway/media.h"
 #include "gateway/rtsp.h"
 #include "gateway/session.h"
 #include "gateway/media/udp.h"
@@ -34,6 +39,8 @@
 
 #define WRITE_IOV 64
 #define WRITE_MAX_BYTES (512 * 1024)
+#define UDP_PACE_BURST (32 * 1024)	/* sent at once before the pace holds a reader back */
+#define UDP_PACE_MIN_WAIT_US 2000
 #define UDP_SNDBUF (4 * 1024 * 1024)
 
 static int udp_rtp_fd = -1, udp_rtcp_fd = -1;
@@ -138,26 +145,83 @@ blocked:
 
 /* --- UDP -------------------------------------------------------------------------------- */
 
+static void
+pace_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct rtsp_media_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	GW_CHECK(s, RTSP_SESSION_MAGIC);
+	if (s->state == RS_PLAYING)
+		rtsp_udp_wake(s);
+}
+
+/* Bytes per second for |s|: the configured pace, or four times its camera's rate. */
+static int64_t
+pace_rate(const struct rtsp_media_session *s)
+{
+	struct media_status st;
+
+	media_camera_status(s->camera_id, &st);
+	return GW_MAX(gw.cfg->rtsp_udp_pace_rate, (int64_t)(st.bitrate_bps / 2));
+}
+
+/* What |s| may send now (> 0), or 0 after arming its timer for when it may. */
+static size_t
+pace_budget(struct rtsp_media_session *s)
+{
+	int64_t now = gw_mono_us(), wait_us;
+	struct timeval tv;
+
+	if (s->pace_at_us == 0) {
+		s->pace_credit = UDP_PACE_BURST;	/* its first send: a full burst */
+		s->pace_rate = pace_rate(s);
+	} else {
+		s->pace_credit = GW_MIN(UDP_PACE_BURST, s->pace_credit + (now - s->pace_at_us) * s->pace_rate / 1000000);
+	}
+	s->pace_at_us = now;
+	if (s->pace_credit > 0)
+		return (size_t)s->pace_credit;
+	s->pace_rate = pace_rate(s);	/* held back: the camera's rate now */
+	wait_us = GW_MAX(UDP_PACE_MIN_WAIT_US, (1500 - s->pace_credit) * 1000000 / s->pace_rate);
+	if (s->pace_timer == NULL)
+		s->pace_timer = evtimer_new(gw.base, pace_resume, s);
+	tv.tv_sec = (time_t)(wait_us / 1000000);
+	tv.tv_usec = (suseconds_t)(wait_us % 1000000);
+	evtimer_add(s->pace_timer, &tv);
+	return 0;
+}
+
 void
 rtsp_udp_wake(struct rtsp_media_session *s)
 {
 	struct udp_dest dest = { 0 };
 	uint64_t sent = 0;
+	size_t cap = 0;		/* 0: no cap */
 	bool done;
 
 	if (udp_blocked || s->stream == NULL)
 		return;
+	if (gw.cfg->rtsp_udp_pace_rate > 0 && (cap = pace_budget(s)) == 0)
+		return;		/* its timer resumes it */
 	for (int t = 0; t < MEDIA_MAX_TRACKS; t++)
 		if (s->tracks[t].kind == RT_UDP) {
 			dest.to[t][0] = &s->tracks[t].rtp_to;
 			dest.to[t][1] = &s->tracks[t].rtcp_to;
 		}
-	done = udp_send_queue(&s->stream->q, udp_rtp_fd, &dest, 0, &sent);
+	done = udp_send_queue(&s->stream->q, udp_rtp_fd, &dest, cap, &sent);
 	if (s->gs)
 		session_add_bytes(s->gs, sent);
 	if (!done) {
 		udp_blocked = true;
 		event_add(udp_write_ev, NULL);
+		return;
+	}
+	if (cap > 0) {
+		s->pace_credit -= (int64_t)sent;	/* the last packet may take it below 0 */
+		if (frameq_pending(&s->stream->q))
+			(void)pace_budget(s);	/* the cap stopped it: arm the timer */
 	}
 }
 

@@ -14,6 +14,7 @@
 #include "proto/rtcp.h"
 
 #include <arpa/inet.h>
+#include <event2/event.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +247,8 @@ rtsp_session_end(struct rtsp_media_session *s, const char *reason)
 	if (s->rc && s->rc->session == s)
 		s->rc->session = NULL;
 	TAILQ_REMOVE(&all_sessions, s, link);
+	if (s->pace_timer)
+		event_free(s->pace_timer);
 	s->magic = 0;
 	free(s);
 }
