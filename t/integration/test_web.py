@@ -271,10 +271,11 @@ def test_keyboard_tablet_cameras_csv_sessions_and_a_broken_chain(site, tmp_path)
             ["area", "30", "incident 43, typed"]]
 
         c = b.step("cameraAdd", fields={"name": "entrance", "source_uri": "rtsp://127.0.0.1:9/entrance",
-                                        "latitude": "48.8820", "longitude": "2.3570", "heading_deg": "45"})
+                                        "latitude": "48.8820", "longitude": "2.3570", "heading_deg": "45",
+                                        "retention_h": "12"}, checks=["record"])
         assert not c["open"]
-        assert site.sql("SELECT source_uri, latitude, heading FROM cameras WHERE name = 'entrance'") == [
-            ["rtsp://127.0.0.1:9/entrance", "48.882", "45"]]
+        assert site.sql("SELECT source_uri, latitude, heading, record, retention FROM cameras WHERE name = 'entrance'") == [
+            ["rtsp://127.0.0.1:9/entrance", "48.882", "45", "t", "12:00:00"]]
 
         csv_file = tmp_path / "locations.csv"
         csv_file.write_text("name;latitude;longitude;floor\nparvis;48,9001;2,3601;-1\n")

@@ -333,6 +333,8 @@ async function cameraAdd(opts) {
 	await page.waitForSelector('#camera-dialog[open]');
 	for (const [k, v] of Object.entries(opts.fields))
 		await page.type(`#camera-form input[name=${k}]`, String(v));
+	for (const k of opts.checks || [])
+		await page.click(`#camera-form input[name=${k}]`);
 	const file = await shot('camera-form');
 	await page.keyboard.press('Enter');
 	await waitFor((name) => [...document.querySelectorAll('#cameras-table td')].some((td) => td.textContent === name),

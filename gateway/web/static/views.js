@@ -336,6 +336,17 @@ export class AuditView {
 
 // --- cameras ----------------------------------------------------------------------------------
 
+// The recorder's state of a camera (status.recorder): recording, paused, off, and what is kept.
+function recordingCell(c) {
+	const r = (c.status || {}).recorder;
+	const kept = r && r.segments ? `${(r.bytes / 1048576).toFixed(0)} MiB since ${fmtTime(r.oldest)}` : '';
+	const state = !c.record ? 'off' : !r ? 'starting' : r.disk_full ? 'disk_full' : r.recording ? 'recording' : 'starting';
+	const words = { off: 'off', starting: 'waiting for the source', disk_full: 'paused: disk full', recording: 'recording' };
+	const keep = c.record ? `, kept ${c.retention_s ? c.retention_s / 3600 + ' h' : 'the default time'}` : '';
+	return el('td', { class: 'recording', 'data-recording': state,
+		text: `${words[state]}${keep}${kept ? '; ' + kept : ''}` });
+}
+
 const NUMBERS = ['latitude', 'longitude', 'altitude_m', 'heading_deg', 'tilt_deg', 'fov_deg', 'indoor_x',
 	'indoor_y', 'indoor_z', 'multicast_port'];
 const TEXTS = ['name', 'source_uri', 'adapter', 'source_username', 'floor', 'address', 'multicast_group'];
@@ -366,9 +377,7 @@ export class CamerasView {
 				el('td', { text: c.adapter || '' }),
 				el('td', { text: c.latitude !== null ? `${c.latitude.toFixed(5)}, ${c.longitude.toFixed(5)}` : (c.floor ? `floor ${c.floor}` : '') }),
 				el('td', { text: !c.enabled ? 'disabled' : st.online ? `online ${st.codec || ''} ${st.width ? st.width + '×' + st.height : ''}` : st.last_error ? `failing: ${st.last_error}` : st.active ? 'connecting' : 'idle' }),
-				// RECORDING STATUS: the recorder does not exist yet. When it does, this cell
-				// shows its state for the camera (recording, retention, oldest footage).
-				el('td', { class: 'recording', 'data-recording': 'unavailable', text: 'no recorder in this version' }),
+				recordingCell(c),
 				el('td', { class: 'actions' },
 					el('button', { type: 'button', text: 'Live', onclick: () => this.app.live(c) }),
 					admin ? el('button', { type: 'button', text: 'Edit', onclick: () => this.edit(c) }) : null,
@@ -389,6 +398,8 @@ export class CamerasView {
 		f.source_password.placeholder = cam && cam.has_source_password ? 'unchanged' : 'none';
 		f.enabled.checked = cam ? cam.enabled : true;
 		f.always_on.checked = cam ? !!cam.always_on : false;
+		f.record.checked = cam ? !!cam.record : false;
+		f.retention_h.value = cam && cam.retention_s ? String(cam.retention_s / 3600) : '';
 		this.dialog.showModal();
 	}
 
@@ -407,6 +418,9 @@ export class CamerasView {
 		put('site_id', f.site_id.value ? Number(f.site_id.value) : null);
 		put('enabled', f.enabled.checked);
 		put('always_on', f.always_on.checked);
+		put('record', f.record.checked);
+		put('retention_s', f.retention_h.value.trim() === '' ? null :
+			Math.round(Number(f.retention_h.value.replace(',', '.')) * 3600));
 		if (f.source_password.value)
 			doc.source_password = f.source_password.value;
 		if (doc.adapter === null)
