@@ -59,6 +59,15 @@ def test_everyday_tasks(gateway_factory, tmp_path):
     ctl(g, home, "camera", "export-csv", "--decimal-comma", "-o", str(out))
     assert "1;quai-1;;;48,8809;2,3553;;-1;;;;90,5;;" in out.read_text()
 
+    # Recording: switched on with a retention, listed (nothing recorded of a camera with no source).
+    r = ctl(g, home, "camera", "set", "1", "--record", "on", "--retention-hours", "48")
+    assert "camera 1: record on, retention 48 h" in r.stdout, r.stdout
+    assert g.sql("SELECT record, retention FROM cameras WHERE id = 1") == [["t", "48:00:00"]]
+    r = ctl(g, home, "camera", "recordings", "1")
+    assert r.stdout.splitlines()[0].startswith("camera 1: not recording; 0 segments"), r.stdout
+    assert "record off" in ctl(g, home, "camera", "set", "1", "--record", "off", "--retention-hours", "0").stdout
+    assert g.sql("SELECT record, retention IS NULL FROM cameras WHERE id = 1") == [["f", "t"]]
+
     # Authority and grant: create (credentials shown once), list, extend, revoke.
     assert 'authority 1 "Police 18e" created' in ctl(g, home, "authority", "add", "Police 18e", "--kind", "police").stdout
     r = ctl(g, home, "grant", "create", "--authority", "1", "--levels", "1V,1M", "--cameras", "1,2", "--hours", "2",
@@ -66,6 +75,8 @@ def test_everyday_tasks(gateway_factory, tmp_path):
     assert "grant 1 for Police 18e: levels 1V,1M" in r.stdout
     password = [line.split()[1] for line in r.stdout.splitlines() if line.strip().startswith("password")][0]
     assert len(password) >= 20 and "rtsp://" in r.stdout and "/onvif/device_service" in r.stdout
+    assert [l.split()[1] for l in r.stdout.splitlines() if l.strip().startswith("replay")] == [
+        f"rtsp://127.0.0.1:{g.rtsp_port}/recordings/{c}" for c in (1, 2)], r.stdout
     r = ctl(g, home, "grant", "list")
     assert r.stdout.splitlines()[1].split()[:5] == ["1", "Police", "18e", "1V,1M", "cameras"]
     assert password not in r.stdout
