@@ -15,6 +15,8 @@ struct media_track_status {
 	char codec[16];			/* "H264", "H265", "JPEG", "AAC", "PCMU", "PCMA", "metadata" */
 	int width, height;		/* video; 0 when unknown */
 	int clock_rate;
+	uint8_t profile_idc;		/* H.264/H.265, from the SPS or profile-level-id; 0: unknown */
+	double fps;			/* signalled in the SPS; 0: not said */
 };
 
 struct media_status {

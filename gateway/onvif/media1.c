@@ -250,10 +250,12 @@ get_vec_options_cont(struct onvif_req *r, struct onvif_view *v, struct authority
 		xmlw_lit(&r->out, "</tt:ResolutionsAvailable>");
 		if (h264)
 			xmlw_lit(&r->out, "<tt:GovLengthRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:GovLengthRange>");
-		xmlw_lit(&r->out, "<tt:FrameRateRange><tt:Min>0</tt:Min><tt:Max>0</tt:Max></tt:FrameRateRange>"
-		    "<tt:EncodingIntervalRange><tt:Min>1</tt:Min><tt:Max>1</tt:Max></tt:EncodingIntervalRange>");
-		xmlw_lit(&r->out, h264 ? "<tt:H264ProfilesSupported>Main</tt:H264ProfilesSupported></tt:H264>" :
-		    "</tt:JPEG>");
+		xmlw_fmt(&r->out, "<tt:FrameRateRange><tt:Min>%d</tt:Min><tt:Max>%d</tt:Max></tt:FrameRateRange>"
+		    "<tt:EncodingIntervalRange><tt:Min>1</tt:Min><tt:Max>1</tt:Max></tt:EncodingIntervalRange>",
+		    onvif_frame_rate(vc), onvif_frame_rate(vc));
+		if (h264)
+			xmlw_el(&r->out, "tt:H264ProfilesSupported", onvif_h264_profile(vc));
+		xmlw_lit(&r->out, h264 ? "</tt:H264>" : "</tt:JPEG>");
 	}
 	xmlw_lit(&r->out, "</trt:Options></trt:GetVideoEncoderConfigurationOptionsResponse>");
 	onvif_reply(r);

@@ -110,6 +110,28 @@ bitrate_kbps(const struct view_cam *vc)
 	return (int)(vc->media.bitrate_bps / 1000.0);
 }
 
+int
+onvif_frame_rate(const struct view_cam *vc)
+{
+	return (int)(vc->media.fps + 0.5);
+}
+
+const char *
+onvif_h264_profile(const struct view_cam *vc)
+{
+	switch (vc->media.profile_idc) {
+	case 66:
+		return "Baseline";
+	case 88:
+		return "Extended";
+	case 0:
+	case 77:
+		return "Main";	/* unknown: what most cameras send */
+	default:
+		return "High";
+	}
+}
+
 /*
  * Media v1 knows only JPEG, MPEG4 and H264 as encodings; an H.265 camera is
  * still reported as "H265" there, as devices do in practice.
@@ -123,19 +145,23 @@ onvif_write_video_encoder_cfg(struct xmlw *w, const char *tag, const struct view
 	xmlw_el(w, "tt:Encoding", enc);
 	write_resolution(w, "tt:Resolution", vc->media.width, vc->media.height);
 	if (v2) {
-		xmlw_lit(w, "<tt:RateControl ConstantBitRate=\"false\"><tt:FrameRateLimit>0</tt:FrameRateLimit>");
+		xmlw_lit(w, "<tt:RateControl ConstantBitRate=\"false\">");
+		xmlw_el_int(w, "tt:FrameRateLimit", onvif_frame_rate(vc));
 		xmlw_el_int(w, "tt:BitrateLimit", bitrate_kbps(vc));
 		xmlw_lit(w, "</tt:RateControl>");
 		write_multicast(w, vc, 0);
 		xmlw_lit(w, "<tt:Quality>0</tt:Quality>");
 	} else {
-		xmlw_lit(w, "<tt:Quality>0</tt:Quality><tt:RateControl><tt:FrameRateLimit>0</tt:FrameRateLimit>"
-		    "<tt:EncodingInterval>1</tt:EncodingInterval>");
+		xmlw_lit(w, "<tt:Quality>0</tt:Quality><tt:RateControl>");
+		xmlw_el_int(w, "tt:FrameRateLimit", onvif_frame_rate(vc));
+		xmlw_lit(w, "<tt:EncodingInterval>1</tt:EncodingInterval>");
 		xmlw_el_int(w, "tt:BitrateLimit", bitrate_kbps(vc));
 		xmlw_lit(w, "</tt:RateControl>");
-		if (strcmp(enc, "H264") == 0)
-			xmlw_lit(w, "<tt:H264><tt:GovLength>0</tt:GovLength><tt:H264Profile>Main</tt:H264Profile>"
-			    "</tt:H264>");
+		if (strcmp(enc, "H264") == 0) {
+			xmlw_lit(w, "<tt:H264><tt:GovLength>0</tt:GovLength>");
+			xmlw_el(w, "tt:H264Profile", onvif_h264_profile(vc));
+			xmlw_lit(w, "</tt:H264>");
+		}
 		write_multicast(w, vc, 0);
 		xmlw_el(w, "tt:SessionTimeout", SESSION_TIMEOUT);
 	}
@@ -216,7 +242,8 @@ onvif_write_video_source(struct xmlw *w, const char *tag, const struct view_cam 
 
 	view_token(TOK_VIDEO_SOURCE, vc->cam->pc.id, token, sizeof(token));
 	xmlw_open_attr(w, tag, "token", token);
-	xmlw_lit(w, "><tt:Framerate>0</tt:Framerate>");
+	xmlw_lit(w, ">");
+	xmlw_el_int(w, "tt:Framerate", onvif_frame_rate(vc));
 	write_resolution(w, "tt:Resolution", vc->media.width, vc->media.height);
 	close_el(w, tag);
 }

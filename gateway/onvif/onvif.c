@@ -524,6 +524,7 @@ onvif_init(void)
 	    onvif_search_init() < 0 || onvif_snapshot_init() < 0 || onvif_discovery_init() < 0)
 		return -1;
 	onvif_recording_init();
+	view_load_media();
 	http_route("POST", "/onvif/", true, soap_post);
 	log_info("ONVIF services at /onvif/device_service%s", gw.cfg->onvif_discovery ?
 	    ", WS-Discovery on" : "");

@@ -157,6 +157,8 @@ struct cam_media {
 	bool known;			/* described by a running source at least once */
 	char video[16];			/* "H264", "H265", "JPEG"; "" when there is no video */
 	int width, height;		/* 0 when unknown */
+	uint8_t profile_idc;		/* of the video (H.264: 66 Baseline, 77 Main, 100 High); 0: unknown */
+	double fps;			/* signalled by the video; 0: not said */
 	char audio[16];			/* "PCMU", "PCMA", "AAC"; "" when none or unknown */
 	int audio_rate, audio_channels;
 	bool metadata;
@@ -190,6 +192,8 @@ void view_camera_media(int64_t camera_id, struct cam_media *out);
 void view_note_picture(int64_t camera_id, int width, int height);
 /* Forget remembered stream descriptions (shutdown). */
 void view_forget_media(void);
+/* Read the descriptions kept in camera_media (start-up; the answer arrives later). */
+void view_load_media(void);
 
 /* Configuration kinds, in the order of tr2:ConfigurationSet. */
 enum cfg_kind {
@@ -374,6 +378,10 @@ void onvif_write_audio_encoder_cfg(struct xmlw *w, const char *tag, const struct
     bool v2);
 void onvif_write_metadata_cfg(struct xmlw *w, const char *tag, const struct view_cam *vc, int use);
 void onvif_write_video_source(struct xmlw *w, const char *tag, const struct view_cam *vc);
+/* The frame rate the stream signals, whole (0 when it says none). */
+int onvif_frame_rate(const struct view_cam *vc);
+/* tt:H264Profile of the stream: Baseline (also Constrained Baseline), Main (also unknown), Extended, High. */
+const char *onvif_h264_profile(const struct view_cam *vc);
 void onvif_write_audio_source(struct xmlw *w, const char *tag, const struct view_cam *vc);
 void onvif_write_cfg(struct xmlw *w, enum cfg_kind k, const char *tag, const struct view_cam *vc, int use,
     bool v2);

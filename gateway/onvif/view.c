@@ -14,11 +14,15 @@
  * (p + 16 hex, store.c).
  */
 #include "gateway/gw.h"
+#include "gateway/audit.h"
+#include "gateway/db.h"
+#include "gateway/log.h"
 #include "gateway/media.h"
 #include "gateway/model.h"
 #include "gateway/policy.h"
 #include "onvif.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,7 @@ static struct media_memo {
 	int64_t camera_id;
 	struct cam_media media;
 	int picture_w, picture_h;	/* of the last snapshot decoded: the size the SDP did not say */
+	struct cam_media saved;		/* what camera_media holds (or is being told) */
 } *memo;
 static int nmemo, memo_cap;
 
@@ -75,16 +80,118 @@ memo_find(int64_t id)
 
 static void memo_insert(int64_t id, const struct cam_media *m);
 
+/* The lasting part of a description: what a restart should still know. */
+static bool
+same_stream(const struct cam_media *a, const struct cam_media *b)
+{
+	return a->known == b->known && strcmp(a->video, b->video) == 0 && a->width == b->width &&
+	    a->height == b->height && a->profile_idc == b->profile_idc && a->fps == b->fps &&
+	    strcmp(a->audio, b->audio) == 0 && a->audio_rate == b->audio_rate &&
+	    a->audio_channels == b->audio_channels && a->metadata == b->metadata;
+}
+
+static void
+on_media_saved(void *arg, PGresult *res, const char *error)
+{
+	(void)arg;
+	(void)res;
+	if (error != NULL)
+		log_warn("remembering a camera's stream description failed: %s", error);
+}
+
+/* Keep what |e| describes in camera_media when it changed (a new source, new parameters). */
+static void
+memo_save(struct media_memo *e)
+{
+	struct cam_media m = e->media;
+	const char *params[3];
+	char id[24];
+	json_t *doc;
+	char *text;
+
+	if (m.width == 0 && e->picture_w > 0) {
+		m.width = e->picture_w;
+		m.height = e->picture_h;
+	}
+	if (!m.known || same_stream(&m, &e->saved))
+		return;
+	e->saved = m;
+	doc = json_pack("{s:s, s:i, s:i, s:i, s:f, s:s, s:i, s:i, s:b}", "video", m.video, "width", m.width,
+	    "height", m.height, "profile_idc", m.profile_idc, "fps", m.fps, "audio", m.audio, "audio_rate",
+	    m.audio_rate, "audio_channels", m.audio_channels, "metadata", m.metadata);
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	snprintf(id, sizeof(id), "%lld", (long long)e->camera_id);
+	params[0] = id;
+	params[1] = text;
+	params[2] = audit_node_name();
+	db_query("INSERT INTO camera_media (camera_id, description, node) SELECT $1, $2::jsonb, $3"
+	    " WHERE EXISTS (SELECT 1 FROM cameras WHERE id = $1) ON CONFLICT (camera_id) DO UPDATE"
+	    " SET description = EXCLUDED.description, node = EXCLUDED.node, described_at = now()",
+	    3, params, 0, on_media_saved, NULL);
+	free(text);
+}
+
 static void
 memo_put(int64_t id, const struct cam_media *m)
 {
 	struct media_memo *e = memo_find(id);
 
-	if (e != NULL) {
+	if (e == NULL) {
+		memo_insert(id, m);
+		e = memo_find(id);
+	} else {
 		e->media = *m;
+	}
+	if (e != NULL)
+		memo_save(e);
+}
+
+/* One row of camera_media into the memo, unless a source described the camera since. */
+static void
+memo_restore(int64_t id, const char *text)
+{
+	json_t *doc = json_loads(text, 0, NULL);
+	struct cam_media m = { .known = true };
+	struct media_memo *e;
+	const char *video = "", *audio = "";
+	int metadata = 0, profile = 0;
+
+	if (doc == NULL || memo_find(id) != NULL)
+		goto out;
+	if (json_unpack(doc, "{s?s, s?i, s?i, s?i, s?F, s?s, s?i, s?i, s?b}", "video", &video, "width", &m.width,
+	    "height", &m.height, "profile_idc", &profile, "fps", &m.fps, "audio", &audio, "audio_rate",
+	    &m.audio_rate, "audio_channels", &m.audio_channels, "metadata", &metadata) < 0)
+		goto out;
+	snprintf(m.video, sizeof(m.video), "%s", video);
+	snprintf(m.audio, sizeof(m.audio), "%s", audio);
+	m.profile_idc = (uint8_t)GW_MAX(0, GW_MIN(profile, 255));
+	m.metadata = metadata;
+	m.width = GW_MAX(0, GW_MIN(m.width, 16888));
+	m.height = GW_MAX(0, GW_MIN(m.height, 16888));
+	memo_insert(id, &m);
+	if ((e = memo_find(id)) != NULL)
+		e->saved = m;	/* it is what the table holds */
+out:
+	json_decref(doc);
+}
+
+static void
+on_media_loaded(void *arg, PGresult *res, const char *error)
+{
+	(void)arg;
+	if (error != NULL) {
+		log_warn("reading the cameras' stream descriptions failed: %s", error);
 		return;
 	}
-	memo_insert(id, m);
+	for (int i = 0; i < PQntuples(res); i++)
+		memo_restore(strtoll(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1));
+}
+
+void
+view_load_media(void)
+{
+	db_query("SELECT camera_id, description::text FROM camera_media", 0, NULL, DB_Q_WAIT, on_media_loaded, NULL);
 }
 
 void
@@ -100,6 +207,7 @@ view_note_picture(int64_t camera_id, int width, int height)
 	}
 	e->picture_w = width;
 	e->picture_h = height;
+	memo_save(e);
 }
 
 static void
@@ -153,6 +261,8 @@ from_status(const struct media_status *st, struct cam_media *out)
 			snprintf(out->video, sizeof(out->video), "%s", t->codec);
 			out->width = t->width;
 			out->height = t->height;
+			out->profile_idc = t->profile_idc;
+			out->fps = t->fps;
 		} else if (out->audio[0] == '\0') {
 			snprintf(out->audio, sizeof(out->audio), "%s",
 			    strcmp(t->codec, "MPEG4-GENERIC") == 0 ? "AAC" : t->codec);

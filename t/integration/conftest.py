@@ -206,11 +206,12 @@ class Gateway:
             f.write(text if text is not None else self.config_text())
 
     def start(self, wait_ready=True, args=()):
+        ready = self.count_log(r"vssgated \S+ ready") if os.path.exists(self.log_path) else 0
         self._logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(WRAPPER + [VSSGATED, "-c", self.conf_path] + list(args),
                                      stdout=self._logf, stderr=subprocess.STDOUT)
-        if wait_ready:
-            self.wait_log(r"vssgated \S+ ready", timeout=20)
+        if wait_ready:   # this start's line, not the one of a start before it in the same log
+            self.wait_log(r"vssgated \S+ ready", timeout=20, count=ready + 1)
         return self
 
     def log(self):

@@ -706,3 +706,32 @@ def test_message_content_filter(site):
     bad = f'<Filter><wsnt:MessageContent xmlns:wsnt="{NS["wsnt"]}">(((</wsnt:MessageContent></Filter>'
     r = a.events(tev("CreatePullPointSubscription", bad))
     assert r.is_fault("wsnt:InvalidMessageContentExpressionFault"), r
+
+
+def test_profiles_describe_the_stream_after_a_restart(site):
+    """Once a source has described a camera, its profile says what the stream really is (size
+    from the SPS, the H.264 profile of profile-level-id 42C01F, the frame rate), and still
+    says so after the daemon restarts, before anyone streams the camera again: an NVR that
+    enrols then stores the truth, not 0x0 and Main."""
+    def described(s):
+        r = s.media1(trt("GetVideoEncoderConfiguration", f"<ConfigurationToken>vec{site.c1}</ConfigurationToken>"))
+        assert r.status == 200, r
+        return (r.find(".//tt:Resolution/tt:Width").text, r.find(".//tt:Resolution/tt:Height").text,
+                r.find(".//tt:H264/tt:H264Profile").text, r.find(".//tt:RateControl/tt:FrameRateLimit").text)
+
+    _, user, password = site.principals["a"]
+    probe = subprocess.run(["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=profile",
+                            "-of", "csv=p=0", rtsp_url(site, site.c1, user, password)],
+                           capture_output=True, text=True, timeout=30)
+    assert probe.stdout.split()[0] == "Constrained", probe   # what the camera sends
+    assert described(soap(site, "a")) == ("640", "360", "Baseline", "25")
+    wait_until(lambda: site.sql(f"SELECT description->>'width' FROM camera_media WHERE camera_id = {site.c1}")
+               == [["640"]], 5, what="the description kept")
+    assert site.sql(f"SELECT count(*) FROM camera_media WHERE camera_id = {site.c2}") == [["0"]], "never streamed"
+    site.stop()
+    site.start()
+    opts = soap(site, "a").media1(trt("GetVideoEncoderConfigurationOptions",
+                                      f"<ConfigurationToken>vec{site.c1}</ConfigurationToken>"))
+    assert opts.find(".//tt:H264ProfilesSupported").text == "Baseline", opts
+    assert described(soap(site, "a")) == ("640", "360", "Baseline", "25")
+    assert not site.count_log(rf"rtsp cam={site.c1} grant=\d+: started") - 1, "nobody streamed it again"
