@@ -175,7 +175,11 @@ static const struct {
 	{ NS_TR2, "/onvif/media2_service", onvif_caps_media2 },
 	{ NS_TEV, "/onvif/events_service", onvif_caps_events },
 	{ NS_TMD, "/onvif/deviceio_service", onvif_caps_deviceio },
-	{ NS_TIMG, "/onvif/imaging_service", onvif_caps_imaging },
+	/*
+	 * Imaging is not listed: no source kind can serve it yet (the ONVIF
+	 * adapter toward cameras will). /onvif/imaging_service still answers
+	 * clients that call it anyway, with ter:NoImagingForSource.
+	 */
 	{ NS_TSE, "/onvif/search_service", onvif_caps_search },
 	{ NS_TRP, "/onvif/replay_service", onvif_caps_replay },
 	{ NS_TRC, "/onvif/recording_service", onvif_caps_recording },
@@ -293,7 +297,7 @@ write_legacy_search_replay(struct xmlw *w, const struct onvif_req *r)
 static void
 get_capabilities(struct onvif_req *r)
 {
-	static const char *const have[] = { "Device", "Events", "Imaging", "Media" };
+	static const char *const have[] = { "Device", "Events", "Media" };	/* not Imaging: see services[] */
 	char addr[400];
 	bool any = false;
 	int video, audio;
@@ -318,12 +322,6 @@ get_capabilities(struct onvif_req *r)
 		    "<tt:WSPullPointSupport>true</tt:WSPullPointSupport>"
 		    "<tt:WSPausableSubscriptionManagerInterfaceSupport>false"
 		    "</tt:WSPausableSubscriptionManagerInterfaceSupport></tt:Events>");
-	}
-	if (category_wanted(r, "Imaging")) {
-		xaddr(r, "/onvif/imaging_service", addr, sizeof(addr));
-		xmlw_lit(&r->out, "<tt:Imaging>");
-		xmlw_el(&r->out, "tt:XAddr", addr);
-		xmlw_lit(&r->out, "</tt:Imaging>");
 	}
 	if (category_wanted(r, "Media")) {
 		xaddr(r, "/onvif/media_service", addr, sizeof(addr));

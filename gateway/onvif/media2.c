@@ -655,6 +655,12 @@ m2_stream_profile(struct onvif_req *r, const struct onvif_view *v, const struct 
 		    "the profile has no configuration to stream");
 		return NULL;
 	}
+	if (p->cfgs == CFG_BIT(CFG_METADATA) && vc->media.known && !vc->media.metadata) {
+		/* Level 3's profile of a camera whose stream has no metadata track: nothing would play. */
+		onvif_fault(r, 0, "env:Receiver", "ter:Action", "ter:IncompleteConfiguration",
+		    "the camera sends no metadata: this profile has nothing to stream");
+		return NULL;
+	}
 	return vc;
 }
 

@@ -735,3 +735,20 @@ def test_profiles_describe_the_stream_after_a_restart(site):
     assert opts.find(".//tt:H264ProfilesSupported").text == "Baseline", opts
     assert described(soap(site, "a")) == ("640", "360", "Baseline", "25")
     assert not site.count_log(rf"rtsp cam={site.c1} grant=\d+: started") - 1, "nobody streamed it again"
+
+
+def test_level_3_profile_of_a_camera_without_metadata_says_so(site):
+    """A level-3 grant's metadata profile of a camera whose stream turned out to carry no
+    metadata: GetStreamUri faults (ter:IncompleteConfiguration), instead of a URI that 403s."""
+    _, user, password = site.principals["a"]
+    probe = subprocess.run(["ffprobe", "-v", "error", "-rtsp_transport", "tcp", rtsp_url(site, site.c1, user, password)],
+                           capture_output=True, text=True, timeout=30)
+    assert probe.returncode == 0, probe.stderr     # the source is described now: video only
+    r = soap(site, "r").media2(tr2("GetStreamUri", f"<Protocol>RTSP</Protocol><ProfileToken>cam{site.c1}_meta"
+                                   "</ProfileToken>"))
+    assert r.is_fault("ter:IncompleteConfiguration") and "no metadata" in r.text, r
+    r = soap(site, "r").media1(trt("GetStreamUri", "<StreamSetup><Stream xmlns=\"http://www.onvif.org/ver10/schema\">"
+                                   "RTP-Unicast</Stream><Transport xmlns=\"http://www.onvif.org/ver10/schema\">"
+                                   "<Protocol>RTSP</Protocol></Transport></StreamSetup>"
+                                   f"<ProfileToken>cam{site.c1}_meta</ProfileToken>"))
+    assert r.is_fault("ter:IncompleteConfiguration"), r
