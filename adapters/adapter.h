@@ -78,6 +78,7 @@ struct adapter_params {
 	const char *username;		/* source credentials, or NULL */
 	const char *password;		/* clear text, only for this call: copy what you need */
 	struct event_base *base;
+	int64_t timeout_us;		/* [media] source_timeout: no answer, no connection or no media this long is a failure */
 };
 
 struct adapter_ops {

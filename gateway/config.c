@@ -166,6 +166,8 @@ static const struct cfg_key cfg_keys[] = {
 
 	{ "media", "source_idle_timeout", CFG_DURATION, F(source_idle_timeout_ms), "10s", 0, 0, DAY_MS, NULL,
 	  "Stop pulling a camera this long after its last reader left (cameras marked always_on keep running)." },
+	{ "media", "source_timeout", CFG_DURATION, F(source_timeout_ms), "10s", 0, 1000, 600000, NULL,
+	  "A source that does not connect, answer a request or send media for this long has failed (and is retried)." },
 	{ "media", "source_retry_min", CFG_DURATION, F(source_retry_min_ms), "500ms", 0, 10, 600000, NULL,
 	  "First delay before reconnecting to a source that failed; doubles up to source_retry_max, with jitter." },
 	{ "media", "source_retry_max", CFG_DURATION, F(source_retry_max_ms), "15s", 0, 10, 3600000, NULL,

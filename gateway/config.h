@@ -88,6 +88,7 @@ struct gw_config {
 	int64_t source_idle_timeout_ms;
 	int64_t source_retry_min_ms;
 	int64_t source_retry_max_ms;
+	int64_t source_timeout_ms;
 	int64_t describe_timeout_ms;
 	int64_t gop_cache_max;
 	int64_t reader_queue_max;

@@ -36,7 +36,6 @@
 #include <sys/queue.h>
 
 #define FF_MAX_QUEUE 400		/* messages; beyond this frames are dropped */
-#define FF_OPEN_TIMEOUT_US 10000000
 
 enum ff_msg_kind {
 	FF_DESCRIBED,
@@ -62,6 +61,7 @@ struct ff_state {
 	struct event *wake;		/* I/O thread owns it; the thread only activates it */
 	char *uri;
 	char ident[96];			/* for the thread's log lines */
+	char timeout[24];		/* [media] source_timeout in microseconds, as FFmpeg's options take it */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	int refs;			/* 2 while both threads hold it */
@@ -246,10 +246,10 @@ open_input(struct ff_state *st, AVFormatContext **fmt)
 	}
 	if (strncmp(url, "rtsp://", 7) == 0)
 		av_dict_set(&opts, "rtsp_transport", "tcp", 0);
-	av_dict_set(&opts, "rw_timeout", "10000000", 0);
+	av_dict_set(&opts, "rw_timeout", st->timeout, 0);
 	/* For rtmp:// (rtmps, rtmpt...) "timeout" means: listen for a publisher, do not connect. */
 	if (strncmp(url, "rtmp", 4) != 0)
-		av_dict_set(&opts, "timeout", "10000000", 0);
+		av_dict_set(&opts, "timeout", st->timeout, 0);
 	err = avformat_open_input(fmt, url, ifmt, &opts);
 	av_dict_free(&opts);
 	if (err < 0)
@@ -368,6 +368,7 @@ ff_open(struct adapter_source *src, const struct adapter_params *p, void **state
 	st->uri = strdup(p->uri);
 	st->refs = 2;
 	snprintf(st->ident, sizeof(st->ident), "%s", p->ident);
+	snprintf(st->timeout, sizeof(st->timeout), "%lld", (long long)(p->timeout_us > 0 ? p->timeout_us : 10000000));
 	pthread_mutex_init(&st->lock, NULL);
 	TAILQ_INIT(&st->msgs);
 	st->wake = event_new(p->base, -1, 0, deliver, st);

@@ -43,8 +43,6 @@
 #include <unistd.h>
 
 #define RC_TICK_MS 500
-#define RC_RESPONSE_TIMEOUT_US 10000000
-#define RC_NO_DATA_TIMEOUT_US 10000000
 #define RC_RR_INTERVAL_US 5000000
 #define RC_READ_CHUNK 65536		/* one recv() while playing (libevent's own is 4 KiB) */
 #define RC_READ_ROUNDS 4		/* at most this many of them a callback: others get a turn */
@@ -114,6 +112,7 @@ struct rc {
 	struct event_base *base;
 	enum rc_state state;
 	bool udp;
+	int64_t timeout_us;		/* no answer or no media this long: the source failed */
 	char ident[96];
 	char url[1024];			/* request URL, without credentials */
 	char base_url[1024];		/* Content-Base or the URL */
@@ -970,14 +969,14 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
 	if (rc->state == RC_FAILED)
 		return;
-	if (rc->waiting_cseq && now - rc->sent_us > RC_RESPONSE_TIMEOUT_US) {
-		fail(rc, "the source did not answer within %d s", RC_RESPONSE_TIMEOUT_US / 1000000);
+	if (rc->waiting_cseq && now - rc->sent_us > rc->timeout_us) {
+		fail(rc, "the source did not answer within %.1f s", (double)rc->timeout_us / 1e6);
 		return;
 	}
 	if (rc->state != RC_PLAYING)
 		return;
-	if (now - rc->last_data_us > RC_NO_DATA_TIMEOUT_US) {
-		fail(rc, "no media from the source for %d s", RC_NO_DATA_TIMEOUT_US / 1000000);
+	if (now - rc->last_data_us > rc->timeout_us) {
+		fail(rc, "no media from the source for %.1f s", (double)rc->timeout_us / 1e6);
 		return;
 	}
 	if (!rc->waiting_cseq && now - rc->last_keepalive_us > (int64_t)(rc->timeout_s ? rc->timeout_s : 60) * 500000)
@@ -1031,6 +1030,7 @@ rc_open_kind(struct adapter_source *src, const struct adapter_params *p, void **
 	rc->src = src;
 	rc->base = p->base;
 	rc->udp = udp;
+	rc->timeout_us = p->timeout_us > 0 ? p->timeout_us : 10000000;
 	snprintf(rc->ident, sizeof(rc->ident), "%s", p->ident);
 	RAND_bytes((unsigned char *)&rc->rr_ssrc, sizeof(rc->rr_ssrc));
 	if (parse_uri(rc, p) < 0) {

@@ -258,7 +258,8 @@ static void
 source_start(struct media_source *s)
 {
 	const struct model_camera *cam = gw.model ? model_camera(gw.model, s->camera_id) : NULL;
-	struct adapter_params p = { .camera_id = s->camera_id, .ident = s->ident, .base = gw.base };
+	struct adapter_params p = { .camera_id = s->camera_id, .ident = s->ident, .base = gw.base,
+		.timeout_us = gw.cfg->source_timeout_ms * 1000 };
 	char password[CRYPTO_SECRET_BUF];
 	const char *why;
 

@@ -326,3 +326,39 @@ def test_damaged_input_does_not_take_the_daemon_down(gateway_factory, tmp_path):
     raw = [x for x in gw.log().splitlines() if not re.match(r"\d{4}-\d\d-\d\d ", x)]
     assert raw == [], raw[:10]
     assert gw.count_log(r"DEBUG: ffmpeg: ") > 0, "the decoders did see damage"
+
+
+@pytest.mark.parametrize("adapter", ["rtsp", "ffmpeg"])
+def test_a_silent_source_fails_after_source_timeout(gateway_factory, adapter):
+    """A source that accepts the connection and then says nothing has failed after
+    [media] source_timeout (here 2 s, not the 10 s default), and is retried."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])    # never answered
+            except socket.timeout:
+                pass
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        gw = gateway_factory({"media": {"source_timeout": "2s", "source_retry_min": "100ms"}})
+        cam = add_camera(gw, "silent", f"rtsp://127.0.0.1:{srv.getsockname()[1]}/x", adapter=adapter, always_on=True)
+        t0 = time.monotonic()
+        gw.wait_log(rf"cam={cam}: source unavailable", timeout=8)
+        if adapter == "rtsp":
+            assert gw.count_log(rf"cam={cam}: source unavailable: the source did not answer within 2\.0 s")
+        assert time.monotonic() - t0 < 7, "failed at the configured timeout, not the default"
+        wait_until(lambda: len(held) >= 2, 10, what="a retry after the failure")
+    finally:
+        stop.set()
+        t.join()
+        for c in held:
+            c.close()
+        srv.close()
