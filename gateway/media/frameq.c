@@ -64,6 +64,15 @@ media_frame_marked(const struct media_frame *f)
 
 /* --- waking the owners --------------------------------------------------------- */
 
+/*
+ * The queue whose owner wake_all() is calling, and whether frameq_clear()
+ * came for it meanwhile: a space callback may end the owner's stream (the
+ * last frames go out, the peer is found gone, the session ends and frees
+ * the stream with its queue), and then nothing more may touch it.
+ */
+static struct frameq *waking;
+static bool waking_cleared;
+
 static void
 wake_all(void *arg)
 {
@@ -75,7 +84,12 @@ wake_all(void *arg)
 		q->scheduled = false;
 		if (q->space_due) {
 			q->space_due = false;
+			waking = q;
+			waking_cleared = false;
 			q->ops->space(q);	/* may queue frames: the wake below sends them */
+			waking = NULL;
+			if (waking_cleared)
+				continue;	/* its owner freed it */
 		}
 		q->ops->wake(q);
 	}
@@ -174,6 +188,8 @@ frameq_init(struct frameq *q, size_t budget, const struct frameq_ops *ops, void 
 void
 frameq_clear(struct frameq *q)
 {
+	if (q == waking)
+		waking_cleared = true;
 	if (q->scheduled) {
 		TAILQ_REMOVE(&wake_list, q, wake_link);
 		q->scheduled = false;

@@ -1064,6 +1064,26 @@ take_back_unsent(struct replay_stream *r)
 }
 
 /*
+ * Drop what is queued and not sent yet, for a seek; the sequence numbers
+ * those packets had are given again, so that the packets of the new
+ * position follow the last one sent without a hole (a receiver would count
+ * one as lost packets; the D bit says what happened).
+ */
+static void
+drop_unsent(struct replay_stream *r)
+{
+	struct frameq *q = &r->base.q;
+
+	for (uint32_t i = q->pos > 0 ? 1 : 0; i < q->count; i++) {
+		struct media_frame *f = frameq_nth(q, i);
+
+		if (f != NULL && !f->control)
+			r->seq[f->track] -= f->npkts;
+	}
+	frameq_drop_unsent(q);
+}
+
+/*
  * Clip the request to the grant's footage window: a start before it moves
  * to its beginning (after it: to its end, or "now"); a range with nothing
  * inside it is refused.
@@ -1114,7 +1134,7 @@ replay_stream_seek(struct media_stream *st, const struct replay_request *rq, rep
 	r->started = false;
 	if (r->timer)
 		evtimer_del(r->timer);
-	frameq_drop_unsent(&r->base.q);
+	drop_unsent(r);
 	items_clear(r);
 	r->state = RP_IDLE;
 	if (!rq->rate_control && rq->scale_milli != 1000 && rq->scale_milli != -1000)

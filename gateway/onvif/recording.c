@@ -303,7 +303,8 @@ progress_of(json_t *doc)
 
 	if (state != NULL && (strcmp(state, "done") == 0 || strcmp(state, "expired") == 0))
 		return 1.0;
-	return json_is_number(p) ? json_number_value(p) / 100.0 : 0.0;
+	/* 1.0 means the files can be fetched: not before the job says done (100 % is signed, not kept yet). */
+	return json_is_number(p) ? GW_MIN(json_number_value(p) / 100.0, 0.999) : 0.0;
 }
 
 static int64_t
@@ -401,7 +402,8 @@ on_export_status(const struct export_status *st)
 	if (st->via != EXPORT_VIA_ONVIF)
 		return;
 	snprintf(token, sizeof(token), EXPORT_TOKEN_PREFIX "%lld", (long long)st->id);
-	onvif_events_operation_status(st->authority_id, token, OP_EXPORT, SERVICE_NAME, st->fraction,
+	onvif_events_operation_status(st->authority_id, token, OP_EXPORT, SERVICE_NAME,
+	    strcmp(st->state, "done") == 0 ? 1.0 : GW_MIN(st->fraction, 0.999),	/* 1.0: the files are there */
 	    st->error, strcmp(st->state, "running") == 0 && st->fraction == 0.0);
 }
 

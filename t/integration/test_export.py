@@ -594,8 +594,11 @@ def test_cancel_a_running_and_a_queued_export(api_factory, signing, tmp_path, fa
         assert not os.path.exists(os.path.join(xgw.export_dir, str(eid)))
     r = xgw.api.req("POST", f"/api/v1/exports/{running}/cancel", {"reason": "again"})
     assert r.status == 409, r
-    cancels = {r["detail"]["export_id"]: r for r in
-               xgw.api.ok("GET", "/api/v1/audit?action=export.cancel&outcome=ok")["items"]}
+    def cancels():
+        return {r["detail"]["export_id"]: r for r in
+                xgw.api.ok("GET", "/api/v1/audit?action=export.cancel&outcome=ok")["items"]}
+    wait_until(lambda: {running, queued} <= set(cancels()), 5, what="both cancellations audited (in batches)")
+    cancels = cancels()
     assert cancels[running]["actor"] == "admin:root" and cancels[running]["detail"]["reason"] == "wrong camera"
     assert cancels[queued]["actor"] == f"grant:{gid}:{user}"
 
