@@ -120,8 +120,11 @@ struct reader {
 	uint32_t unit_ts;		/* RTP timestamp of the frame being received */
 	bool have_unit;
 	double first_cap, last_cap;	/* capture times, seconds */
-	int64_t t_last_unit;
-	uint64_t units, late_units, cap_gaps;
+	double min_cap, max_cap;
+	int64_t t_last_unit, max_interval_us;
+	uint64_t units, late_units;
+	double *caps;			/* every frame's capture time, for the holes (B frames come out of order) */
+	size_t ncaps, capcaps;
 	bool ended;			/* the T flag: the range is over */
 };
 
@@ -552,16 +555,26 @@ on_replay_ext(struct reader *r, const uint8_t *x, int64_t t)
 	if (r->have_unit) {
 		if ((double)(t - r->t_last_unit) > 2 * nominal_us)
 			r->late_units++;
-		if ((cap - r->last_cap) * 1e6 > 2 * nominal_us)
-			r->cap_gaps++;
+		if (t - r->t_last_unit > r->max_interval_us)
+			r->max_interval_us = t - r->t_last_unit;
 	} else {
 		r->first_cap = cap;
 	}
 	r->have_unit = true;
 	r->unit_ts = r->last_video_ts;
 	r->last_cap = cap;
+	if (cap > r->max_cap || r->units == 0)
+		r->max_cap = cap;
+	if (r->units == 0 || cap < r->min_cap)
+		r->min_cap = cap;
 	r->t_last_unit = t;
 	r->units++;
+	if (r->ncaps == r->capcaps) {
+		r->capcaps = r->capcaps ? 2 * r->capcaps : 1024;
+		if ((r->caps = realloc(r->caps, r->capcaps * sizeof(*r->caps))) == NULL)
+			die("out of memory");
+	}
+	r->caps[r->ncaps++] = cap;
 }
 
 static void
@@ -782,7 +795,7 @@ start_reader(struct reader *r)
 			    opt_cam_first + (nreaders % opt_cam_count));
 	}
 	r->video_channel = -1;
-	r->replay_start = opt_replay_from + (opt_replay_until - opt_replay_from) * (double)nreaders / opt_n;
+	r->replay_start = opt_replay_from + (opt_replay_until - opt_replay_from) * (double)(r - readers) / opt_n;
 	r->buf = malloc(RBUF);
 	r->fd = connect_to(host, port, false);
 	if (opt_wire == W_HTTP)
@@ -866,16 +879,21 @@ report_replay(void)
 {
 	double rec_s = 0, x_min = 1e18, x_sum = 0;
 	uint64_t units = 0, late = 0, gaps = 0;
+	int64_t max_interval = 0;
 	int ended = 0, n = 0;
 
 	for (int i = 0; i < nreaders; i++) {
 		struct reader *r = &readers[i];
-		double wall = (double)(r->t_last_unit - r->t_play) / 1e6, rec = r->last_cap - r->first_cap;
+		double wall = (double)(r->t_last_unit - r->t_play) / 1e6, rec = r->max_cap - r->min_cap;
 
 		units += r->units;
 		late += r->late_units;
-		gaps += r->cap_gaps;
+		/* A hole: sorted, two frames' capture times more than two nominal intervals apart. */
+		qsort(r->caps, r->ncaps, sizeof(double), cmp_double);
+		for (size_t k = 1; k < r->ncaps; k++)
+			gaps += (r->caps[k] - r->caps[k - 1]) * opt_fps > 2;
 		ended += r->ended;
+		max_interval = r->max_interval_us > max_interval ? r->max_interval_us : max_interval;
 		if (r->units < 2 || wall <= 0)
 			continue;
 		rec_s += rec;
@@ -886,6 +904,7 @@ report_replay(void)
 	printf("replay_readers_with_frames: %d\nreplay_frames: %llu\nreplay_recorded_s: %.1f\n", n,
 	    (unsigned long long)units, rec_s);
 	printf("replay_x_realtime_avg: %.2f\nreplay_x_realtime_min: %.2f\n", n ? x_sum / n : 0, n ? x_min : 0);
+	printf("replay_max_frame_interval_ms: %.1f\n", (double)max_interval / 1000);
 	printf("replay_late_frames: %llu\nreplay_capture_gaps: %llu\nreplay_ended: %d\n", (unsigned long long)late,
 	    (unsigned long long)gaps, ended);
 }
