@@ -28,7 +28,7 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 VSSGATED=${VSSGATED:-$top/_build/release/vssgated}
 LOAD=${LOAD:-$top/_build/release/contrib/bench/rtsp_load}
-ROUNDS=${ROUNDS:-2}		# live / recorded pairs for the CPU figure
+ROUNDS=${ROUNDS:-3}		# live / recorded pairs for the CPU figure
 WINDOW=${WINDOW:-20}		# seconds of CPU per run
 RECORD=${RECORD:-180}		# seconds of store, at least, before the replays
 SEGMENT=${SEGMENT:-10s}		# [recorder] segment_duration
@@ -163,24 +163,23 @@ closed=$(sql "SELECT coalesce(sum(bytes), 0), coalesce(sum(extract(epoch FROM en
 	FROM recording_segments WHERE camera_id = $cam AND closed")
 disk=$(find "$dir/recordings" -type f -printf '%s %p\n' | awk '{ s += $1; if ($2 ~ /\.idx$/) i += $1 } END { print s + 0, i + 0 }')
 echo "$closed $disk $es" | tr '|' ' ' | awk '{ printf "closed segments: %d, %.1f s, %d bytes in their rows; recordings folder: %d bytes (%d of them indexes)\n", $3, $2, $1, $4, $5
-	printf "the clip'"'"'s H.264: %.0f bytes/s; closed segments: %.0f bytes/s: overhead %+.2f %%\n", $6, $1 / $2, 100 * ($1 / $2 / $6 - 1) }'
-echo "store on disk per recorded second, indexes and the open segment included: $(echo "$disk" | awk '{ print $1 }') bytes over" \
-	"$(sql "SELECT round(extract(epoch FROM max(ended_at) - min(started_at))::numeric, 1) FROM recording_segments WHERE camera_id = $cam") s of span"
+	printf "the clip'"'"'s H.264: %.0f bytes/s; closed segments and all indexes: %.0f bytes/s: overhead %+.2f %%\n", $6, ($1 + $5) / $2, 100 * (($1 + $5) / $2 / $6 - 1) }'
 echo "recorder: $(metric vssgate_recorder_bytes_written_total) bytes written, $(metric vssgate_recorder_gaps_total) gaps," \
 	"$(metric vssgate_recorder_frames_dropped_total) frames dropped (this process)"
 
-# The store's span: from the first frame to a few seconds before the live edge.
-span=$(sql "SELECT extract(epoch FROM min(started_at)), extract(epoch FROM max(ended_at)) FROM recording_segments WHERE camera_id = $cam")
+# The store's span: since the last process started recording (the runs before it left a hole)
+# to a few seconds before the live edge.
+span=$(sql "SELECT extract(epoch FROM max(started_at) FILTER (WHERE start_reason IN ('start', 'restart'))),
+	extract(epoch FROM max(ended_at)) FROM recording_segments WHERE camera_id = $cam")
 from=$(echo "$span" | cut -d'|' -f1); until=$(echo "$span" | cut -d'|' -f2)
-nseg=$(sql "SELECT count(*) FROM recording_segments WHERE camera_id = $cam")
-echo "store: $(echo "$from $until" | awk '{ printf "%.0f", $2 - $1 }') s in $nseg segments ($SEGMENT each)," \
-	"$(du -sb "$dir/recordings" | cut -f1) bytes"
+nseg=$(sql "SELECT count(*) FROM recording_segments WHERE camera_id = $cam AND started_at >= to_timestamp($from)")
+echo "store replayed: $(echo "$from $until" | awk '{ printf "%.0f", $2 - $1 }') s in $nseg segments ($SEGMENT each)"
 
 lo=$(echo "$from" | awk '{ printf "%.3f", $1 + 1 }'); hi=$(echo "$until" | awk '{ printf "%.3f", $1 - 5 }')
 [ -n "${HOLD:-}" ] && { echo "HOLD $url $user $pass $lo $hi $dir $gwpid"; sleep "$HOLD"; }
 # --- 3. seek latency --------------------------------------------------------------------------
 echo "--- 3. seek latency: $SEEKS PLAYs at random clock times of the store, 1x"
-for mode in new immediate; do
+for mode in new immediate new-norate; do
 	taskset -c 1 /usr/bin/python3 "$top/contrib/bench/replay_seek.py" "$url" "$user" "$pass" "$lo" "$hi" "$SEEKS" "$mode" |
 		tr '\n' ' ' | sed 's/$/\n/'
 done

@@ -6,7 +6,7 @@
 SEEKS times (200) a clock time drawn at random in [FROM, UNTIL] (Unix times, fixed seed), asked
 for with Require: onvif-replay and Range: clock=T-, in real time. MODE "new" opens a session per
 seek (DESCRIBE, SETUP, PLAY on a new connection), "immediate" seeks one playing session with
-PLAY Immediate: yes. The latency is from just before the PLAY is written to the arrival of the
+PLAY Immediate: yes; "new-norate" is "new" with Rate-Control: no. The latency is from just before the PLAY is written to the arrival of the
 first packet of the new position's first frame: a clean point (0xABAC C flag) whose extension
 carries the PLAY's CSeq (the packets of the old position still in flight carry the old one).
 Prints "key: value" lines: p50, p90, p99, max in ms, and the time a whole new session takes.
@@ -134,10 +134,12 @@ class Session:
             if status != 200:
                 raise RuntimeError(f"SETUP: {status}")
 
-    def seek(self, t, immediate):
+    def seek(self, t, immediate, rate_control=True):
         """Seconds from the PLAY to the first packet of its first clean point."""
         got = []
         h = ["Require: onvif-replay", f"Range: clock={clock(t)}-"] + (["Immediate: yes"] if immediate else [])
+        if not rate_control:
+            h.append("Rate-Control: no")
         status, sent, _ = self.request("PLAY", self.url, h, on_first_key=got.append)
         if status != 200:
             raise RuntimeError(f"PLAY at {clock(t)}: {status}")
@@ -172,11 +174,11 @@ def main():
         s.seek(rng.uniform(lo, hi), False)
     for _ in range(seeks):
         t = rng.uniform(lo, hi)
-        if mode == "new":
+        if mode.startswith("new"):
             began = time.monotonic()
             s = Session(url, user, password)
             s.open()
-            lat.append(s.seek(t, False))
+            lat.append(s.seek(t, False, mode != "new-norate"))
             if each:
                 print(f"seek {t - lo:8.3f} s {1000 * lat[-1]:7.1f} ms")
             whole.append(time.monotonic() - began)
