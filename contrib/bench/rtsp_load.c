@@ -125,7 +125,6 @@ struct reader {
 	uint64_t units, late_units;
 	double *caps;			/* every frame's capture time, for the holes (B frames come out of order) */
 	size_t ncaps, capcaps;
-	bool ended;			/* the T flag: the range is over */
 };
 
 static const char *opt_url, *opt_user = "", *opt_pass = "", *opt_serve, *opt_transport = "tcp";
@@ -548,8 +547,6 @@ on_replay_ext(struct reader *r, const uint8_t *x, int64_t t)
 	for (int i = 0; i < 8; i++)
 		ntp = ntp << 8 | x[i];
 	cap = (double)(ntp >> 32) - 2208988800.0 + (double)(ntp & 0xffffffffu) / 4294967296.0;
-	if (x[8] & 0x10)
-		r->ended = true;
 	if (r->have_unit && r->last_video_ts == r->unit_ts)
 		return;			/* the same frame's next packet */
 	if (r->have_unit) {
@@ -880,7 +877,7 @@ report_replay(void)
 	double rec_s = 0, x_min = 1e18, x_sum = 0;
 	uint64_t units = 0, late = 0, gaps = 0;
 	int64_t max_interval = 0;
-	int ended = 0, n = 0;
+	int n = 0;
 
 	for (int i = 0; i < nreaders; i++) {
 		struct reader *r = &readers[i];
@@ -892,7 +889,6 @@ report_replay(void)
 		qsort(r->caps, r->ncaps, sizeof(double), cmp_double);
 		for (size_t k = 1; k < r->ncaps; k++)
 			gaps += (r->caps[k] - r->caps[k - 1]) * opt_fps > 2;
-		ended += r->ended;
 		max_interval = r->max_interval_us > max_interval ? r->max_interval_us : max_interval;
 		if (r->units < 2 || wall <= 0)
 			continue;
@@ -905,8 +901,8 @@ report_replay(void)
 	    (unsigned long long)units, rec_s);
 	printf("replay_x_realtime_avg: %.2f\nreplay_x_realtime_min: %.2f\n", n ? x_sum / n : 0, n ? x_min : 0);
 	printf("replay_max_frame_interval_ms: %.1f\n", (double)max_interval / 1000);
-	printf("replay_late_frames: %llu\nreplay_capture_gaps: %llu\nreplay_ended: %d\n", (unsigned long long)late,
-	    (unsigned long long)gaps, ended);
+	printf("replay_late_frames: %llu\nreplay_capture_gaps: %llu\n", (unsigned long long)late,
+	    (unsigned long long)gaps);
 }
 
 static void
