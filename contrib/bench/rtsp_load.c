@@ -4,7 +4,7 @@
  *
  *   rtsp_load -u rtsp://127.0.0.1:8554/cameras/1 -U user -P pass -n 800 -d 30
  *             [-t tcp|http|ws] [-p GATEWAY_PID] [-r RAMP_MS] [-S PORT:FILE]
- *             [-C FIRST:COUNT]
+ *             [-C FIRST:COUNT] [-R FROM:UNTIL [-F] [-f FPS]]
  *
  * With -C, the URL's last path segment is replaced, reader by reader, by
  * the camera ids FIRST, FIRST+1, ... FIRST+COUNT-1, FIRST, ... (many
@@ -30,6 +30,16 @@
  * otherwise be counted as the gateway's. A reader's read that spans
  * several of the gateway's writes carries the last one's time, which errs
  * against the gateway.
+ *
+ * With -R FROM:UNTIL (Unix times) it replays /recordings/<id> as ONVIF
+ * Streaming asks: Require: onvif-replay on SETUP and PLAY, reader i from
+ * Range: clock=FROM + (UNTIL - FROM) * i / N, in real time; with -F as
+ * fast as the connection drains (Rate-Control: no) over Range: clock=
+ * FROM-UNTIL. Per reader it reads the 0xABAC extension's capture times:
+ * the recorded seconds received per wall second, the frames that came
+ * more than two nominal intervals (-f FPS, 25) after the one before
+ * (late, at 1x) and the holes of more than two intervals in the capture
+ * times themselves (gaps in what was sent).
  *
  * It prints one "key: value" per line, for scripts.
  */
@@ -105,11 +115,23 @@ struct reader {
 	uint64_t packets, bytes, lost;
 	bool have_seq[MAX_TRACKS];
 	uint16_t next_seq[MAX_TRACKS];
+	/* -R: the replay, by the video frames' 0xABAC capture times */
+	double replay_start;		/* the clock time asked for */
+	uint32_t unit_ts;		/* RTP timestamp of the frame being received */
+	bool have_unit;
+	double first_cap, last_cap;	/* capture times, seconds */
+	double min_cap, max_cap;
+	int64_t t_last_unit, max_interval_us;
+	uint64_t units, late_units;
+	double *caps;			/* every frame's capture time, for the holes (B frames come out of order) */
+	size_t ncaps, capcaps;
 };
 
 static const char *opt_url, *opt_user = "", *opt_pass = "", *opt_serve, *opt_transport = "tcp";
 static int opt_n = 100, opt_duration = 20, opt_ramp_ms = 2, opt_pid;
 static enum wire opt_wire = W_TCP;
+static double opt_replay_from, opt_replay_until, opt_fps = 25;
+static bool opt_replay, opt_fast;
 static long opt_cam_first, opt_cam_count;
 static uint64_t cookie_seq;
 static char host[256], path[1024];
@@ -296,6 +318,19 @@ url_of(const struct reader *r)
 	return u;
 }
 
+/* RFC 2326 clock time of a Unix time, to the millisecond: 20261207T010203.000Z */
+static void
+clock_str(double t, char *out, size_t len)
+{
+	time_t s = (time_t)t;
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&s, &tm);
+	n = strftime(out, len, "%Y%m%dT%H%M%S", &tm);
+	snprintf(out + n, len - n, ".%03dZ", (int)((t - (double)s) * 1000) % 1000);
+}
+
 static void
 next_step(struct reader *r)
 {
@@ -306,14 +341,25 @@ next_step(struct reader *r)
 		request(r, "DESCRIBE", url_of(r), "Accept: application/sdp\r\n");
 		break;
 	case R_SETUP:
-		snprintf(tr, sizeof(tr), "Transport: RTP/AVP/TCP;unicast;interleaved=%d-%d\r\n",
-		    2 * r->setup_next, 2 * r->setup_next + 1);
+		snprintf(tr, sizeof(tr), "Transport: RTP/AVP/TCP;unicast;interleaved=%d-%d\r\n%s",
+		    2 * r->setup_next, 2 * r->setup_next + 1, opt_replay ? "Require: onvif-replay\r\n" : "");
 		request(r, "SETUP", r->controls[r->setup_next], tr);
 		break;
 	case R_PLAY:
 		r->t_play = now_us();
 		r->t_play_wall = bench_wall_us();
-		request(r, "PLAY", url_of(r), "Range: npt=0.000-\r\n");
+		if (opt_replay) {
+			char range[200], from[40], until[40] = "";
+
+			clock_str(r->replay_start, from, sizeof(from));
+			if (opt_fast)
+				clock_str(opt_replay_until, until, sizeof(until));
+			snprintf(range, sizeof(range), "Require: onvif-replay\r\nRange: clock=%s-%s\r\n%s", from,
+			    until, opt_fast ? "Rate-Control: no\r\n" : "");
+			request(r, "PLAY", url_of(r), range);
+		} else {
+			request(r, "PLAY", url_of(r), "Range: npt=0.000-\r\n");
+		}
 		break;
 	default:
 		break;
@@ -491,6 +537,43 @@ latency_sample(const struct reader *r, const uint8_t *payload, size_t len, uint3
 	lat_samples[nlat++] = (double)(t - s->t) / 1000.0;
 }
 
+/* The 0xABAC extension of a video packet: NTP capture time, then C E D T flags. */
+static void
+on_replay_ext(struct reader *r, const uint8_t *x, int64_t t)
+{
+	uint64_t ntp = 0;
+	double cap, nominal_us = 1e6 / opt_fps;
+
+	for (int i = 0; i < 8; i++)
+		ntp = ntp << 8 | x[i];
+	cap = (double)(ntp >> 32) - 2208988800.0 + (double)(ntp & 0xffffffffu) / 4294967296.0;
+	if (r->have_unit && r->last_video_ts == r->unit_ts)
+		return;			/* the same frame's next packet */
+	if (r->have_unit) {
+		if ((double)(t - r->t_last_unit) > 2 * nominal_us)
+			r->late_units++;
+		if (t - r->t_last_unit > r->max_interval_us)
+			r->max_interval_us = t - r->t_last_unit;
+	} else {
+		r->first_cap = cap;
+	}
+	r->have_unit = true;
+	r->unit_ts = r->last_video_ts;
+	r->last_cap = cap;
+	if (cap > r->max_cap || r->units == 0)
+		r->max_cap = cap;
+	if (r->units == 0 || cap < r->min_cap)
+		r->min_cap = cap;
+	r->t_last_unit = t;
+	r->units++;
+	if (r->ncaps == r->capcaps) {
+		r->capcaps = r->capcaps ? 2 * r->capcaps : 1024;
+		if ((r->caps = realloc(r->caps, r->capcaps * sizeof(*r->caps))) == NULL)
+			die("out of memory");
+	}
+	r->caps[r->ncaps++] = cap;
+}
+
 static void
 on_rtp(struct reader *r, int channel, const uint8_t *p, size_t len, int64_t t)
 {
@@ -514,6 +597,17 @@ on_rtp(struct reader *r, int channel, const uint8_t *p, size_t len, int64_t t)
 		r->have_video_ts = true;
 	}
 	hl = 12 + 4u * (p[0] & 15);
+	if (p[0] & 0x10) {		/* a header extension: 0xABAC is the replay's */
+		size_t words;
+
+		if (hl + 4 > len)
+			return;
+		words = (size_t)(p[hl + 2] << 8 | p[hl + 3]);
+		if (opt_replay && channel == r->video_channel && p[hl] == 0xab && p[hl + 1] == 0xac && words >= 3 &&
+		    hl + 16 <= len)
+			on_replay_ext(r, p + hl + 4, t);
+		hl += 4 + 4 * words;
+	}
 	if (hl >= len)
 		return;
 	if (channel == r->video_channel && r->t_first_key == 0 && is_keyframe_payload(p + hl, len - hl))
@@ -698,6 +792,7 @@ start_reader(struct reader *r)
 			    opt_cam_first + (nreaders % opt_cam_count));
 	}
 	r->video_channel = -1;
+	r->replay_start = opt_replay_from + (opt_replay_until - opt_replay_from) * (double)(r - readers) / opt_n;
 	r->buf = malloc(RBUF);
 	r->fd = connect_to(host, port, false);
 	if (opt_wire == W_HTTP)
@@ -775,6 +870,41 @@ percentile(double *v, size_t n, double p)
 	return v[(size_t)((double)(n - 1) * p)];
 }
 
+/* -R: recorded seconds per wall second (from PLAY to the last frame), late frames, gaps. */
+static void
+report_replay(void)
+{
+	double rec_s = 0, x_min = 1e18, x_sum = 0;
+	uint64_t units = 0, late = 0, gaps = 0;
+	int64_t max_interval = 0;
+	int n = 0;
+
+	for (int i = 0; i < nreaders; i++) {
+		struct reader *r = &readers[i];
+		double wall = (double)(r->t_last_unit - r->t_play) / 1e6, rec = r->max_cap - r->min_cap;
+
+		units += r->units;
+		late += r->late_units;
+		/* A hole: sorted, two frames' capture times more than two nominal intervals apart. */
+		qsort(r->caps, r->ncaps, sizeof(double), cmp_double);
+		for (size_t k = 1; k < r->ncaps; k++)
+			gaps += (r->caps[k] - r->caps[k - 1]) * opt_fps > 2;
+		max_interval = r->max_interval_us > max_interval ? r->max_interval_us : max_interval;
+		if (r->units < 2 || wall <= 0)
+			continue;
+		rec_s += rec;
+		x_sum += rec / wall;
+		x_min = rec / wall < x_min ? rec / wall : x_min;
+		n++;
+	}
+	printf("replay_readers_with_frames: %d\nreplay_frames: %llu\nreplay_recorded_s: %.1f\n", n,
+	    (unsigned long long)units, rec_s);
+	printf("replay_x_realtime_avg: %.2f\nreplay_x_realtime_min: %.2f\n", n ? x_sum / n : 0, n ? x_min : 0);
+	printf("replay_max_frame_interval_ms: %.1f\n", (double)max_interval / 1000);
+	printf("replay_late_frames: %llu\nreplay_capture_gaps: %llu\n", (unsigned long long)late,
+	    (unsigned long long)gaps);
+}
+
 static void
 report(double cpu0, double cpu1, double secs, long rss0, long rss1, long rss_idle)
 {
@@ -818,6 +948,8 @@ report(double cpu0, double cpu1, double secs, long rss0, long rss1, long rss_idl
 	    percentile(first, (size_t)nf, 0.99));
 	printf("first_keyframe_ms_p50: %.1f\nfirst_keyframe_ms_p99: %.1f\n", percentile(key, (size_t)nk, 0.5),
 	    percentile(key, (size_t)nk, 0.99));
+	if (opt_replay)
+		report_replay();
 	if (opt_serve)
 		printf("camera_packets_refused: %llu\n", (unsigned long long)cam_packets_refused());
 	if (opt_serve)
@@ -888,7 +1020,7 @@ main(int argc, char **argv)
 	struct rlimit rl = { 65536, 65536 };
 	int c;
 
-	while ((c = getopt(argc, argv, "u:U:P:n:d:t:p:r:S:C:")) != -1) {
+	while ((c = getopt(argc, argv, "u:U:P:n:d:t:p:r:S:C:R:Ff:")) != -1) {
 		switch (c) {
 		case 'u': opt_url = optarg; break;
 		case 'U': opt_user = optarg; break;
@@ -899,11 +1031,19 @@ main(int argc, char **argv)
 		case 'p': opt_pid = atoi(optarg); break;
 		case 'r': opt_ramp_ms = atoi(optarg); break;
 		case 'S': opt_serve = optarg; break;
+		case 'R':
+			if (sscanf(optarg, "%lf:%lf", &opt_replay_from, &opt_replay_until) != 2 ||
+			    opt_replay_until < opt_replay_from)
+				die("-R takes FROM:UNTIL (Unix times)");
+			opt_replay = true;
+			break;
+		case 'F': opt_fast = true; break;
+		case 'f': opt_fps = atof(optarg); break;
 		case 'C':
 			if (sscanf(optarg, "%ld:%ld", &opt_cam_first, &opt_cam_count) != 2 || opt_cam_count <= 0)
 				die("-C takes FIRST:COUNT");
 			break;
-		default: die("usage: rtsp_load -u URL -U USER -P PASS [-n N] [-d SECONDS] [-p PID] [-S PORT:FILE]");
+		default: die("usage: rtsp_load -u URL -U USER -P PASS [-n N] [-d SECONDS] [-p PID] [-S PORT:FILE] [-R FROM:UNTIL [-F] [-f FPS]]");
 		}
 	}
 	if (opt_url == NULL || opt_n <= 0)
