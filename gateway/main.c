@@ -263,10 +263,10 @@ on_model_loaded(bool ok)
 		return;		/* retried on the next connection */
 	startup_complete = true;
 	db_open();
-	api_on_ready();
+	/* "ready" once the API knows its administrators: a token is then judged, not refused. */
+	api_on_ready(status_log_ready);
 	export_on_ready();
 	audit_flush_spool();
-	status_log_ready();
 }
 
 static void

@@ -211,7 +211,7 @@ int
 main(int argc, char **argv)
 {
 	const char *path = NULL, *cafile = NULL;
-	struct eff_vreport *rep = calloc(1, sizeof(*rep));
+	struct eff_vreport *rep;
 	struct eff_vreader r;
 	struct stat st;
 	bool json = false;
@@ -227,10 +227,15 @@ main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (path == NULL || rep == NULL)
+	if (path == NULL)
 		usage();
 	if ((fd = open(path, O_RDONLY)) < 0 || fstat(fd, &st) < 0) {
 		fprintf(stderr, "vssgate-verify: %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	if ((rep = calloc(1, sizeof(*rep))) == NULL) {	/* large: not on the stack */
+		fprintf(stderr, "vssgate-verify: out of memory\n");
+		close(fd);
 		return 2;
 	}
 	r = (struct eff_vreader){ .read = file_read, .arg = &fd, .size = (uint64_t)st.st_size };

@@ -9,6 +9,7 @@
  * header only, never in the URL (they would end up in logs and Referer).
  */
 #include "api.h"
+#include "validate.h"
 #include "../audit.h"
 #include "../config.h"
 #include "../conn.h"
@@ -345,6 +346,24 @@ api_int_param(struct api_call *call, const char *name, int64_t *out)
 }
 
 bool
+api_time_param(struct api_call *call, const char *name, char *text, size_t textlen, int64_t *us,
+    bool *present)
+{
+	int64_t v;
+
+	*present = api_query_param(call, name, text, textlen);
+	if (!*present)
+		return true;
+	if (valid_time(text, &v) < 0) {
+		api_failf(call, 400, "invalid query parameter", NULL,
+		    "%s must be an RFC 3339 time such as 2026-11-21T10:00:00Z", name);
+		return false;
+	}
+	*us = v;
+	return true;
+}
+
+bool
 api_page(struct api_call *call, int *limit, int64_t *cursor)
 {
 	char buf[32];
@@ -622,6 +641,13 @@ api_handle(struct http_request *req)
 		    "Authorization header", "send Authorization: Bearer <token>");
 		return;
 	}
+	if (!auth_loaded()) {
+		/* Before the first load every token would look unknown: say "later", not "no". */
+		http_add_header(req, "Retry-After", "1");
+		api_fail(call, 503, "starting", "the list of administrators is not loaded yet",
+		    "try again in a second");
+		return;
+	}
 	if (!is_login(req) && !authenticate(call, &why)) {
 		api_fail(call, 401, "not authenticated", why,
 		    "log in with POST /api/v1/auth/login and send Authorization: Bearer <token>");
@@ -637,8 +663,9 @@ api_on_reconnect(void)
 }
 
 void
-api_on_ready(void)
+api_on_ready(void (*loaded)(void))
 {
+	auth_on_first_load(loaded);
 	auth_reload();
 	webhook_resume();
 }

@@ -92,12 +92,16 @@ void api_shutdown(void);
 void api_register(const struct api_route *routes, size_t n);
 /* The database came back after an outage: reload what NOTIFY may have missed. */
 void api_on_reconnect(void);
-/* The database gate opened at start-up: load the admin cache, resume webhooks. */
-void api_on_ready(void);
+/* The database gate opened at start-up: load the admin cache (|loaded| runs once, when the
+ * first load has succeeded: until then the API answers 503), resume webhooks. */
+void api_on_ready(void (*loaded)(void));
 
 void auth_init(void);
 void auth_shutdown(void);
 void auth_reload(void);
+/* Has the admin cache been loaded once?  |fn| runs (once) when it first is. */
+bool auth_loaded(void);
+void auth_on_first_load(void (*fn)(void));
 void admins_init(void);
 void sites_init(void);
 void cameras_init(void);
@@ -200,6 +204,13 @@ bool api_query_param(const struct api_call *call, const char *name, char *out, s
 bool api_page(struct api_call *call, int *limit, int64_t *cursor);
 /* An integer query filter (?camera_id=3); 0 if absent; false (call ended) if malformed. */
 bool api_int_param(struct api_call *call, const char *name, int64_t *out);
+/*
+ * An RFC 3339 time filter (?from=2026-11-21T10:00:00Z): its text into |text|
+ * and its value into *us when present (both left as they are when absent);
+ * false (call ended with 400) if malformed. *present says which.
+ */
+bool api_time_param(struct api_call *call, const char *name, char *text, size_t textlen, int64_t *us,
+    bool *present);
 /* The node name used in audit rows written by SQL statements. */
 const char *api_node(void);
 /* Record an audit row now (denials and other events without a statement of their own). */

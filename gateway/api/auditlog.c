@@ -28,16 +28,11 @@ static bool
 time_filter(struct api_call *call, const char *name, char *out, size_t len, const char **param)
 {
 	int64_t us;
+	bool present;
 
-	*param = NULL;
-	if (!api_query_param(call, name, out, len))
-		return true;
-	if (valid_time(out, &us) < 0) {
-		api_failf(call, 400, "invalid query parameter", NULL,
-		    "%s must be an RFC 3339 time such as 2026-11-21T10:00:00Z", name);
+	if (!api_time_param(call, name, out, len, &us, &present))
 		return false;
-	}
-	*param = out;
+	*param = present ? out : NULL;
 	return true;
 }
 

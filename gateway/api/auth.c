@@ -71,6 +71,7 @@ static struct auth_cache *cache;
 static TAILQ_HEAD(, local_change) changes = TAILQ_HEAD_INITIALIZER(changes);
 static uint64_t change_seq;
 static bool load_in_flight, load_again;
+static void (*first_load_cb)(void);	/* one-shot; cleared before it runs */
 static struct event *reload_ev;
 static int64_t last_load_us;
 static struct login_limit *logins;		/* attempts per address, user name and both */
@@ -262,6 +263,12 @@ load_done(struct load_ctx *ctx, bool ok)
 		cache_free(cache);
 		cache = ctx->next;
 		log_debug("admin cache loaded: %d admins, %d live tokens", cache->nadmins, cache->ntokens);
+		if (first_load_cb != NULL) {
+			void (*fn)(void) = first_load_cb;
+
+			first_load_cb = NULL;
+			fn();
+		}
 	} else {
 		cache_free(ctx->next);
 	}
@@ -318,6 +325,23 @@ on_admins(void *arg, PGresult *res, const char *error)
 	}
 	ctx->next->nadmins = n;
 	db_query(tokens_sql, 0, NULL, 0, on_tokens, ctx);
+}
+
+bool
+auth_loaded(void)
+{
+	return cache != NULL;
+}
+
+void
+auth_on_first_load(void (*fn)(void))
+{
+	if (cache != NULL) {
+		if (fn != NULL)
+			fn();
+		return;
+	}
+	first_load_cb = fn;
 }
 
 void

@@ -63,6 +63,15 @@ status_idle(const struct media_status *st, const struct recorder_status *rs)
 	    !rs->recording && rs->segments == 0 && !rs->disk_full;
 }
 
+static json_t *
+time_json(int64_t us)
+{
+	char stamp[40];
+
+	gw_format_time(us, stamp, sizeof(stamp));
+	return json_string(stamp);
+}
+
 /* What the recorder holds of a camera (its footage stays when recording is switched off). */
 static json_t *
 recording_json(const struct recorder_status *rs)
@@ -70,14 +79,37 @@ recording_json(const struct recorder_status *rs)
 	json_t *o = json_pack("{s:b, s:b, s:i, s:I, s:I, s:I}", "recording", rs->recording,
 	    "disk_full", rs->disk_full, "segments", rs->segments, "bytes", (json_int_t)rs->bytes,
 	    "gaps", (json_int_t)rs->gaps, "dropped_frames", (json_int_t)rs->dropped_frames);
-	char stamp[40];
 
 	if (rs->oldest_us > 0) {
-		gw_format_time(rs->oldest_us, stamp, sizeof(stamp));
-		json_object_set_new(o, "oldest", json_string(stamp));
-		gw_format_time(rs->newest_us, stamp, sizeof(stamp));
-		json_object_set_new(o, "newest", json_string(stamp));
+		json_object_set_new(o, "oldest", time_json(rs->oldest_us));
+		json_object_set_new(o, "newest", time_json(rs->newest_us));
 	}
+	return o;
+}
+
+/* The status of a camera that is not idle, from what the media side and the recorder said. */
+static json_t *
+status_json_of(const struct media_status *st, const struct recorder_status *rs)
+{
+	json_t *o;
+
+	o = json_pack("{s:b, s:b, s:i, s:f}", "online", st->online, "active", st->active,
+	    "readers", st->readers, "bitrate_bps", st->bitrate_bps);
+	for (int i = 0; i < st->ntracks && i < (int)ARRAY_SIZE(st->tracks); i++)
+		if (st->tracks[i].width > 0 || i == 0) {
+			json_object_set_new(o, "codec", json_string(st->tracks[i].codec));
+			json_object_set_new(o, "width", json_integer(st->tracks[i].width));
+			json_object_set_new(o, "height", json_integer(st->tracks[i].height));
+			break;
+		}
+	if (json_object_get(o, "codec") == NULL)
+		json_object_set_new(o, "codec", json_null());
+	if (st->last_frame_wall_us > 0)
+		json_object_set_new(o, "last_frame_at", time_json(st->last_frame_wall_us));
+	if (st->last_error[0] != '\0')
+		json_object_set_new(o, "last_error", json_string(st->last_error));
+	if (rs->recording || rs->segments > 0 || rs->disk_full)
+		json_object_set_new(o, "recorder", recording_json(rs));
 	return o;
 }
 
@@ -86,33 +118,10 @@ status_json(int64_t camera_id)
 {
 	struct media_status st;
 	struct recorder_status rs;
-	json_t *o;
-	char stamp[40];
 
 	media_camera_status(camera_id, &st);
 	recorder_camera_status(camera_id, &rs);
-	if (status_idle(&st, &rs))
-		return json_loads(IDLE_STATUS, 0, NULL);
-	o = json_pack("{s:b, s:b, s:i, s:f}", "online", st.online, "active", st.active,
-	    "readers", st.readers, "bitrate_bps", st.bitrate_bps);
-	for (int i = 0; i < st.ntracks && i < (int)ARRAY_SIZE(st.tracks); i++)
-		if (st.tracks[i].width > 0 || i == 0) {
-			json_object_set_new(o, "codec", json_string(st.tracks[i].codec));
-			json_object_set_new(o, "width", json_integer(st.tracks[i].width));
-			json_object_set_new(o, "height", json_integer(st.tracks[i].height));
-			break;
-		}
-	if (json_object_get(o, "codec") == NULL)
-		json_object_set_new(o, "codec", json_null());
-	if (st.last_frame_wall_us > 0) {
-		gw_format_time(st.last_frame_wall_us, stamp, sizeof(stamp));
-		json_object_set_new(o, "last_frame_at", json_string(stamp));
-	}
-	if (st.last_error[0] != '\0')
-		json_object_set_new(o, "last_error", json_string(st.last_error));
-	if (rs.recording || rs.segments > 0 || rs.disk_full)
-		json_object_set_new(o, "recorder", recording_json(&rs));
-	return o;
+	return status_idle(&st, &rs) ? json_loads(IDLE_STATUS, 0, NULL) : status_json_of(&st, &rs);
 }
 
 static void
@@ -239,7 +248,7 @@ append_status(struct evbuffer *out, int64_t camera_id)
 		evbuffer_add(out, IDLE_STATUS, sizeof(IDLE_STATUS) - 1);
 		return;
 	}
-	o = status_json(camera_id);
+	o = status_json_of(&st, &rs);
 	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
 	evbuffer_add(out, text, strlen(text));
 	free(text);
@@ -339,31 +348,6 @@ camera_get(struct api_call *call)
 
 #define RECORDINGS_MAX 2000		/* segments in one answer; a narrower range pages */
 
-/* ?name=RFC 3339 time into *us (left as is when absent); false (call ended) when malformed. */
-static bool
-time_param(struct api_call *call, const char *name, int64_t *us)
-{
-	char text[64];
-
-	if (!api_query_param(call, name, text, sizeof(text)))
-		return true;
-	if (valid_time(text, us) < 0) {
-		api_failf(call, 400, "invalid query parameter", NULL,
-		    "%s must be an RFC 3339 time such as 2026-11-21T10:00:00Z", name);
-		return false;
-	}
-	return true;
-}
-
-static json_t *
-time_json(int64_t us)
-{
-	char stamp[40];
-
-	gw_format_time(us, stamp, sizeof(stamp));
-	return json_string(stamp);
-}
-
 /*
  * GET /api/v1/cameras/{id}/recordings[?from=&until=]: the segments this
  * node's recorder holds of the camera, from its catalog in memory (no
@@ -376,13 +360,16 @@ camera_recordings(struct api_call *call)
 	struct rec_segment *segs = NULL;
 	struct recorder_status rs;
 	json_t *items, *gaps, *doc;
+	char text[64];
+	bool present;
 	int n;
 
 	if (gw.model == NULL || model_camera(gw.model, call->id) == NULL) {
 		api_fail(call, 404, "not found", "no camera with this id", NULL);
 		return;
 	}
-	if (!time_param(call, "from", &from) || !time_param(call, "until", &until))
+	if (!api_time_param(call, "from", text, sizeof(text), &from, &present) ||
+	    !api_time_param(call, "until", text, sizeof(text), &until, &present))
 		return;
 	n = recorder_segments(call->id, from, until, &segs);
 	items = json_array();

@@ -179,7 +179,9 @@ credential_urls(struct api_call *call, const int64_t *cams, int ncams, unsigned 
 	listen_port(gw.cfg->listen_rtsp.count ? &gw.cfg->listen_rtsp : &gw.cfg->listen_http, rport,
 	    sizeof(rport));
 	/* An export-only grant (0V, 0M, 0E) has no stream to play: no RTSP URL (its exports: ONVIF, REST). */
-	for (int i = 0; (levels & (LEVEL_1V | LEVEL_1M | LEVEL_3)) && i < ncams && i < MAX_URLS; i++) {
+	if (!(levels & (LEVEL_1V | LEVEL_1M | LEVEL_3)))
+		ncams = 0;
+	for (int i = 0; i < ncams && i < MAX_URLS; i++) {
 		json_t *u = json_pack("{s:I, s:o}", "camera_id", (json_int_t)cams[i], "url",
 		    json_sprintf("rtsp://%s:%s/cameras/%lld", host, rport, (long long)cams[i]));
 

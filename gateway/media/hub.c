@@ -5,7 +5,9 @@
 #include "gateway/config.h"
 #include "gateway/log.h"
 #include "gateway/media/hub.h"
+#include "proto/h26x.h"
 #include "proto/proto.h"
+#include "proto/sdp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@ struct track_state {
 	bool have_map;			/* hub timestamp <-> wall clock, for RTCP SR */
 	int64_t map_wall_us;
 	uint32_t map_ts;
+	struct hub_video video;		/* read from the parameter sets when described */
 };
 
 TAILQ_HEAD(reader_list, hub_reader);
@@ -265,6 +268,39 @@ hub_source_lost(struct hub *h)
 
 /* --- description --------------------------------------------------------------------- */
 
+/*
+ * Profile, frame rate and picture size of a video track from its SPS (the
+ * sprop in its fmtp) or profile-level-id: once per description, so that
+ * status readers (the API, ONVIF) never parse it.
+ */
+static void
+derive_video(struct track_state *ts)
+{
+	const struct adapter_track *t = &ts->desc;
+	struct proto_str params = { t->fmtp, strlen(t->fmtp) };
+	struct h26x_sps sps;
+
+	memset(&ts->video, 0, sizeof(ts->video));
+	if (t->media != ADAPTER_VIDEO || t->fmtp[0] == '\0')
+		return;
+	if (strcmp(t->encoding, "H264") == 0) {
+		struct sdp_h264 h;
+
+		if (sdp_h264_fmtp_parse(params, &h) < 0)
+			return;
+		if (h.sps_len > 0 && h264_sps_parse(h.sps, h.sps_len, &sps) == 0)
+			ts->video = (struct hub_video){ sps.profile_idc, sps.fps, (int)sps.width, (int)sps.height };
+		else if (h.has_profile_level_id)
+			ts->video.profile_idc = h.profile_idc;
+	} else if (strcmp(t->encoding, "H265") == 0) {
+		struct sdp_h265 h;
+
+		if (sdp_h265_fmtp_parse(params, &h) == 0 && h.sps_len > 0 &&
+		    h265_sps_parse(h.sps, h.sps_len, &sps) == 0)
+			ts->video = (struct hub_video){ sps.profile_idc, sps.fps, (int)sps.width, (int)sps.height };
+	}
+}
+
 static void
 first_description(struct hub *h, const struct adapter_track *tracks, int n)
 {
@@ -274,6 +310,7 @@ first_description(struct hub *h, const struct adapter_track *tracks, int n)
 		h->tracks[i].desc = tracks[i];
 		h->tracks[i].ssrc = gw_random32();
 		h->tracks[i].next_seq = (uint16_t)gw_random32();
+		derive_video(&h->tracks[i]);
 		if (tracks[i].media == ADAPTER_VIDEO && h->video_track < 0)
 			h->video_track = i;
 	}
@@ -297,6 +334,7 @@ hub_describe(struct hub *h, const struct adapter_track *tracks, int n)
 		snprintf(h->tracks[i].desc.fmtp, sizeof(h->tracks[i].desc.fmtp), "%s", tracks[i].fmtp);
 		h->tracks[i].desc.width = tracks[i].width;
 		h->tracks[i].desc.height = tracks[i].height;
+		derive_video(&h->tracks[i]);
 	}
 }
 
@@ -363,6 +401,12 @@ const struct adapter_track *
 hub_track(const struct hub *h, int i)
 {
 	return &h->tracks[i].desc;
+}
+
+const struct hub_video *
+hub_track_video(const struct hub *h, int i)
+{
+	return &h->tracks[i].video;
 }
 
 uint32_t

@@ -68,6 +68,13 @@ void hub_source_lost(struct hub *h);
 int64_t hub_camera(const struct hub *h);
 int hub_ntracks(const struct hub *h);
 const struct adapter_track *hub_track(const struct hub *h, int i);
+/* What a video track's parameter sets say (zeros where they say nothing, and for other tracks). */
+struct hub_video {
+	uint8_t profile_idc;		/* H.264/H.265 */
+	double fps;			/* 0: not signalled */
+	int width, height;		/* 0: no SPS */
+};
+const struct hub_video *hub_track_video(const struct hub *h, int i);
 uint32_t hub_ssrc(const struct hub *h, int track);
 /* The first video track, or -1. */
 int hub_video_track(const struct hub *h);

@@ -10,48 +10,9 @@
 #include "gateway/media/recorder.h"
 #include "gateway/media/replay.h"
 #include "gateway/media/source.h"
-#include "proto/h26x.h"
-#include "proto/sdp.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* Profile, frame rate (and the size the SDP did not say) of a video track, from its SPS (sprop) or profile-level-id. */
-static void
-describe_video(const struct adapter_track *t, struct media_track_status *out)
-{
-	struct proto_str params = { t->fmtp, strlen(t->fmtp) };
-	struct h26x_sps sps;
-
-	if (strcmp(t->encoding, "H264") == 0) {
-		struct sdp_h264 h;
-
-		if (sdp_h264_fmtp_parse(params, &h) < 0)
-			return;
-		if (h.sps_len > 0 && h264_sps_parse(h.sps, h.sps_len, &sps) == 0) {
-			out->profile_idc = sps.profile_idc;
-			out->fps = sps.fps;
-			if (out->width == 0) {
-				out->width = (int)sps.width;
-				out->height = (int)sps.height;
-			}
-		} else if (h.has_profile_level_id) {
-			out->profile_idc = h.profile_idc;
-		}
-	} else if (strcmp(t->encoding, "H265") == 0) {
-		struct sdp_h265 h;
-
-		if (sdp_h265_fmtp_parse(params, &h) == 0 && h.sps_len > 0 &&
-		    h265_sps_parse(h.sps, h.sps_len, &sps) == 0) {
-			out->profile_idc = sps.profile_idc;
-			out->fps = sps.fps;
-			if (out->width == 0) {
-				out->width = (int)sps.width;
-				out->height = (int)sps.height;
-			}
-		}
-	}
-}
 
 static void
 describe_tracks(const struct hub *h, struct media_status *out)
@@ -65,8 +26,16 @@ describe_tracks(const struct hub *h, struct media_status *out)
 		out->tracks[i].width = t->width;
 		out->tracks[i].height = t->height;
 		out->tracks[i].clock_rate = t->clock_rate;
-		if (t->media == ADAPTER_VIDEO && t->fmtp[0] != '\0')
-			describe_video(t, &out->tracks[i]);
+		if (t->media == ADAPTER_VIDEO) {
+			const struct hub_video *v = hub_track_video(h, i);
+
+			out->tracks[i].profile_idc = v->profile_idc;
+			out->tracks[i].fps = v->fps;
+			if (out->tracks[i].width == 0) {	/* the SDP did not say it */
+				out->tracks[i].width = v->width;
+				out->tracks[i].height = v->height;
+			}
+		}
 	}
 }
 

@@ -525,11 +525,9 @@ recorder_segments(int64_t camera_id, int64_t from_us, int64_t to_us, struct rec_
 	return n;
 }
 
-bool
-recorder_span(int64_t camera_id, int64_t *from_us, int64_t *to_us)
+static bool
+span_of(const struct rcam *c, int64_t *from_us, int64_t *to_us)
 {
-	struct rcam *c = rcam_find(camera_id);
-
 	if (c == NULL || c->nsegs == 0)
 		return false;
 	*from_us = c->segs[0].s.start_wall_us;
@@ -539,17 +537,21 @@ recorder_span(int64_t camera_id, int64_t *from_us, int64_t *to_us)
 	return true;
 }
 
+bool
+recorder_span(int64_t camera_id, int64_t *from_us, int64_t *to_us)
+{
+	return span_of(rcam_find(camera_id), from_us, to_us);
+}
+
 void
 recorder_path(const struct rec_segment *s, bool index, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%s/%s%s", gw.cfg->recorder_dir, s->path, index ? ".idx" : "");
 }
 
-void
-recorder_camera_status(int64_t camera_id, struct recorder_status *out)
+static void
+status_of(const struct rcam *c, struct recorder_status *out)
 {
-	struct rcam *c = rcam_find(camera_id);
-
 	memset(out, 0, sizeof(*out));
 	if (c == NULL)
 		return;
@@ -560,7 +562,13 @@ recorder_camera_status(int64_t camera_id, struct recorder_status *out)
 	out->segments = c->nsegs;
 	for (int i = 0; i < c->nsegs; i++)
 		out->bytes += c->segs[i].s.bytes;
-	(void)recorder_span(camera_id, &out->oldest_us, &out->newest_us);
+	(void)span_of(c, &out->oldest_us, &out->newest_us);
+}
+
+void
+recorder_camera_status(int64_t camera_id, struct recorder_status *out)
+{
+	status_of(rcam_find(camera_id), out);
 }
 
 void
@@ -574,7 +582,7 @@ recorder_totals(struct recorder_totals *out)
 	TAILQ_FOREACH(c, &R.cams, link) {
 		struct recorder_status st;
 
-		recorder_camera_status(c->camera_id, &st);
+		status_of(c, &st);	/* not by id: one pass over the cameras */
 		out->cameras += st.recording;
 		out->bytes_stored += st.bytes;
 		out->segments += st.segments;

@@ -83,8 +83,11 @@ def test_wrong_password_is_refused_and_audited(api):
     assert r.status == 401 and r.body["error"] == "invalid credentials"
     r2 = Api(g).post("/api/v1/auth/login", {"username": "nobody", "password": "not the password"})
     assert r2.status == 401 and r2.body == r.body, "unknown users must look like wrong passwords"
-    rows = g.sql("SELECT outcome, detail->>'username' FROM audit_log WHERE action = 'auth.login' ORDER BY id")
-    assert ["denied", "root"] in rows and ["denied", "nobody"] in rows
+    def rows():
+        return g.sql("SELECT outcome, detail->>'username' FROM audit_log WHERE action = 'auth.login' ORDER BY id")
+    # Denials are written in batches: wait for both.
+    wait_until(lambda: ["denied", "root"] in rows() and ["denied", "nobody"] in rows(), 5,
+               what="both refusals in the audit log")
     r = Api(g).post("/api/v1/auth/login", {"username": "root"})
     assert r.status == 422 and "password" in r.body["detail"]
 
