@@ -62,7 +62,8 @@ struct adapter_track {
 struct adapter_frame {
 	int track;
 	uint32_t rtp_ts;		/* source timestamp, in the track's clock */
-	int64_t capture_wall_us;	/* capture time from the source (RTCP SR), 0 if unknown */
+	int64_t capture_wall_us;	/* capture time from the source (RTCP SR), 0 if unknown: the hub
+					 * then follows rtp_ts from the arrival of the first frame */
 	bool keyframe;			/* a decoder can start here */
 	bool discontinuity;		/* the source restarted or lost data before this frame */
 	bool partial;			/* more of this access unit follows (no marker bit yet) */

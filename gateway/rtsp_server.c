@@ -291,12 +291,13 @@ process_one(struct rtsp_conn *rc)
 	const char *p;
 	struct rtsp_request *req;
 	struct msg m;
+	size_t unit;
 	int rc_parse;
 
 	if (len == 0)
 		return false;
 	p = (const char *)evbuffer_pullup(rc->in, (ssize_t)n);
-	rc_parse = msg_parse(&rc->parser, p, n, &lim, true, &m);
+	rc_parse = msg_next_unit(&rc->parser, p, n, len, &lim, &m, &unit);
 	if (rc_parse == PROTO_AGAIN)
 		return false;
 	if (rc_parse < 0) {
@@ -306,10 +307,7 @@ process_one(struct rtsp_conn *rc)
 	}
 	if (m.kind == MSG_FRAME) {
 		/* RTCP from the client (receiver reports): proof of life. */
-		if (len < 4 + m.frame_len)
-			return false;
-		evbuffer_drain(rc->in, 4 + m.frame_len);
-		msg_parser_reset(&rc->parser);
+		evbuffer_drain(rc->in, unit);
 		if (rc->session)
 			rtsp_session_touch(rc->session);
 		return true;
@@ -318,11 +316,8 @@ process_one(struct rtsp_conn *rc)
 		reject(rc, 400, -1, "not an RTSP request");
 		return false;
 	}
-	if (len < m.head_len + m.content_length)
-		return false;
 	req = take_request(rc, p, &m, &lim);
-	evbuffer_drain(rc->in, m.head_len + m.content_length);
-	msg_parser_reset(&rc->parser);
+	evbuffer_drain(rc->in, unit);
 	if (req == NULL || req->cseq < 0) {
 		reject(rc, 400, -1, req ? "missing or invalid CSeq" : "malformed request");
 		request_free(req);

@@ -307,3 +307,20 @@ msg_value_has_token(struct proto_str value, const char *token)
 	}
 	return false;
 }
+
+int
+msg_next_unit(struct msg_parser *p, const char *buf, size_t len, size_t avail,
+    const struct msg_limits *lim, struct msg *out, size_t *unit_len)
+{
+	int rc = msg_parse(p, buf, len, lim, true, out);
+	size_t unit;
+
+	if (rc < 0)
+		return rc;
+	unit = out->kind == MSG_FRAME ? 4 + out->frame_len : out->head_len + out->content_length;
+	if (avail < unit)
+		return PROTO_AGAIN;	/* the head is parsed again when the rest is in: it is short */
+	*unit_len = unit;
+	msg_parser_reset(p);
+	return 0;
+}

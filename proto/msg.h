@@ -72,6 +72,18 @@ void msg_parser_reset(struct msg_parser *p);
 int msg_parse(struct msg_parser *p, const char *buf, size_t len, const struct msg_limits *lim,
     bool allow_frames, struct msg *out);
 
+/*
+ * The next whole unit of an RTSP byte stream, as the server's read loop
+ * takes them: an interleaved frame or a message with its body. |buf|,|len|:
+ * the contiguous bytes at the front of the stream; |avail| (>= len): all
+ * the stream holds, since a frame's data need not be contiguous.
+ * 0: the unit is all there, |*unit_len| bytes (|out| says what it is; the
+ * parser is reset for the next one). PROTO_AGAIN: more bytes are needed.
+ * Otherwise the parser's error.
+ */
+int msg_next_unit(struct msg_parser *p, const char *buf, size_t len, size_t avail,
+    const struct msg_limits *lim, struct msg *out, size_t *unit_len);
+
 /* First header with this name (case-insensitive), or NULL. */
 const struct msg_header *msg_header(const struct msg *m, const char *name);
 int msg_header_count(const struct msg *m, const char *name);

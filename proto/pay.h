@@ -25,6 +25,8 @@
  *   pay_g711_ops  PCMU/PCMA samples cut at max_payload
  *   pay_meta_ops  one ONVIF metadata document (or gzip member) cut at
  *                 max_payload, "last" (the marker) on the final piece
+ *   pay_jpeg_ops  a baseline JPEG file in; RFC 2435 payloads with the
+ *                 tables in-band in the first (see pay_jpeg.c)
  *
  * Return convention (proto/proto.h):
  *   pay_begin()  0, PROTO_EBADMSG (empty, not Annex B, or a NAL unit type
@@ -90,6 +92,11 @@ struct pay {
 	const struct pay_ps *insert[3];	/* parameter sets to put in front */
 	int ninsert, inserted;
 	struct pay_ps vps, sps, pps;	/* the last ones seen or given */
+	/* JPEG: what pay_begin() read (RFC 2435 main header, quantization tables) */
+	uint8_t jpeg_type, jpeg_w8, jpeg_h8, jpeg_qprec;
+	uint16_t jpeg_dri;
+	uint8_t jpeg_qt[256];
+	size_t jpeg_qt_len;
 };
 
 extern const struct pay_ops pay_h264_ops;
@@ -97,6 +104,7 @@ extern const struct pay_ops pay_h265_ops;
 extern const struct pay_ops pay_aac_ops;
 extern const struct pay_ops pay_g711_ops;
 extern const struct pay_ops pay_meta_ops;
+extern const struct pay_ops pay_jpeg_ops;
 
 /* |cfg| may be NULL. PROTO_EBADMSG when max_payload < PAY_MIN_PAYLOAD. */
 int pay_init(struct pay *p, const struct pay_ops *ops, const struct pay_config *cfg);

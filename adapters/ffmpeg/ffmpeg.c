@@ -273,9 +273,9 @@ is_file(const struct ff_state *st)
 }
 
 static void
-pace(int64_t start_wall, int64_t first_pts_us, int64_t pts_us)
+pace(int64_t start_wall, int64_t first_us, int64_t t_us)
 {
-	int64_t due = start_wall + (pts_us - first_pts_us), now = av_gettime_relative();
+	int64_t due = start_wall + (t_us - first_us), now = av_gettime_relative();
 
 	if (due > now && due - now < 5 * 1000000)
 		av_usleep((unsigned)(due - now));
@@ -323,9 +323,12 @@ run_source(struct ff_state *st)
 			post_failure(st, "the source stopped: %s", av_error(err, errbuf, sizeof(errbuf)));
 			break;
 		}
-		if (needs_pacing(st, fmt) && pkt->pts != AV_NOPTS_VALUE) {
-			int64_t us = av_rescale_q(pkt->pts, fmt->streams[pkt->stream_index]->time_base,
-			    AV_TIME_BASE_Q);
+		/* Paced by decode time: packets come in decode order, and by their
+		 * presentation time a P frame would wait for the B frames shown
+		 * before it, which then leave in a burst. */
+		if (needs_pacing(st, fmt) && (pkt->dts != AV_NOPTS_VALUE || pkt->pts != AV_NOPTS_VALUE)) {
+			int64_t us = av_rescale_q(pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts,
+			    fmt->streams[pkt->stream_index]->time_base, AV_TIME_BASE_Q);
 
 			if (first_pts == AV_NOPTS_VALUE)
 				first_pts = us, start_wall = av_gettime_relative();

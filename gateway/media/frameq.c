@@ -190,12 +190,15 @@ frameq_clear(struct frameq *q)
 {
 	if (q == waking)
 		waking_cleared = true;
+	/* Popping must not ask for a space callback: the owner is going away
+	 * (a replay stream may outlive its session while a read is out). */
+	q->want_space = q->space_due = false;
+	while (q->count > 0)
+		ring_pop(q);
 	if (q->scheduled) {
 		TAILQ_REMOVE(&wake_list, q, wake_link);
 		q->scheduled = false;
 	}
-	while (q->count > 0)
-		ring_pop(q);
 	free(q->ring);
 	q->ring = NULL;
 	q->cap = q->head = 0;

@@ -50,6 +50,8 @@ struct media_frame {
 	uint16_t npkts;
 	uint16_t first_seq;		/* sequence number of the first packet */
 	uint32_t rtp_ts;
+	int32_t cto;			/* replay: presentation minus decode time (rtp_ts is the decode
+					 * time there), in rtp_ts's ticks: B frames; 0 for live frames */
 	int64_t wall_us;		/* capture (or arrival) time, wall clock */
 	uint32_t len;			/* bytes in data */
 	uint8_t data[];			/* npkts x ('$' ch len16 RTP-header payload) */

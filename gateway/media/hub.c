@@ -16,6 +16,7 @@
 
 #define HUB_MAGIC 0x68756221U		/* "hub!" */
 #define READER_MAGIC 0x68627264U	/* "hbrd" */
+#define WALL_SLACK_US 500000	/* a source without capture times: how far its RTP clock may stray */
 
 struct track_state {
 	struct adapter_track desc;
@@ -174,6 +175,38 @@ update_map(struct track_state *t, const struct adapter_frame *in, uint32_t hub_t
 	}
 }
 
+/*
+ * A frame's capture time. Without one from the source (no RTCP: the ffmpeg
+ * adapter), arrival would follow decode order, which B frames make differ
+ * from presentation order by frames: take the time the track's RTP clock
+ * says from its map instead, as long as it stays within half a second of
+ * arrival. A clock behind that is anchored again at the arrival (a step
+ * forward); one ahead (a burst, a fast clock) is held half a second ahead
+ * of arrival, so that times never step back.
+ */
+static int64_t
+frame_wall(struct track_state *t, const struct adapter_frame *in, uint32_t hub_ts)
+{
+	int64_t now = gw_wall_us(), at, ticks;
+
+	if (in->capture_wall_us != 0)
+		return in->capture_wall_us;
+	if (!t->have_map || t->desc.clock_rate == 0)
+		return now;
+	ticks = (int32_t)(hub_ts - t->map_ts);
+	at = t->map_wall_us + ticks * 1000000 / (int64_t)t->desc.clock_rate;
+	if (now - at > WALL_SLACK_US) {
+		t->have_map = false;	/* update_map() anchors it here */
+		return now;
+	}
+	if (at - now > WALL_SLACK_US || ticks > INT32_MAX / 2) {	/* held, or a nearer point */
+		at = GW_MIN(at, now + WALL_SLACK_US);
+		t->map_ts = hub_ts;
+		t->map_wall_us = at;
+	}
+	return at;
+}
+
 bool
 hub_rtp_at(const struct hub *h, int track, int64_t wall_us, uint32_t *ts)
 {
@@ -244,7 +277,7 @@ hub_ingest(struct hub *h, const struct adapter_frame *in)
 		olog_warn(h, "dropping a frame of track %d: a payload exceeds 65 KB", in->track);
 		return 0;
 	}
-	f->wall_us = in->capture_wall_us ? in->capture_wall_us : gw_wall_us();
+	f->wall_us = frame_wall(t, in, ts);
 	f->discont = discont;
 	update_map(t, in, ts, f->wall_us);
 	total_frames_in++;

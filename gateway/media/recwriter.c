@@ -14,9 +14,12 @@
  *                retried every [recorder] disk_retry)
  *
  * A sample is written once the next one of its track is known (its
- * duration is the difference of their timestamps); at a fragment's end the
- * samples still waiting get their track's last step, and the next
- * fragment's decode times are set from the real timestamps again. A
+ * duration is the difference of their decode times); at a fragment's end
+ * the samples still waiting get their track's last step, and the next
+ * fragment's decode times are set from the real timestamps again. RTP
+ * timestamps are presentation times: a video track's decode times are
+ * derived from them (proto/dts: B frames), the difference kept as the
+ * sample's composition offset. A
  * write that fails leaves the segment cut back to its last whole fragment,
  * so a file on disk is always readable to its end.
  *
@@ -27,6 +30,7 @@
 #include "gateway/log.h"
 #include "gateway/media/rec_int.h"
 #include "proto/depay.h"
+#include "proto/dts.h"
 #include "proto/h26x.h"
 #include "proto/mp4r.h"
 #include "proto/mp4w.h"
@@ -75,10 +79,12 @@ struct wtrack {
 	size_t au_len, au_cap;
 	bool au_key, has_au;
 	uint64_t au_dts;
-	/* decode time in the segment: the 32-bit RTP timestamp, unwrapped */
+	int32_t au_cto;			/* its presentation minus decode time */
+	/* presentation time in the segment: the 32-bit RTP timestamp, unwrapped */
 	bool in_segment;
 	uint32_t last_ts;
-	uint64_t dts;
+	int64_t pts;
+	struct dts_guess dts;		/* video: decode times (B frames); its depth kept across segments */
 	uint32_t step;			/* last duration seen (ticks) */
 	bool dts_set;			/* mp4w knows where this fragment's first sample is */
 	unsigned ps_at_open;		/* the depacketizer's parameter-set version in the segment's header */
@@ -638,6 +644,7 @@ stage_au(struct wcam *c, int track, uint32_t duration)
 	int mi = movie_index(c, track);
 	struct mp4w_sample s = {
 		.track = mi, .data = t->au, .size = t->au_len, .duration = duration, .keyframe = t->au_key,
+		.pts_offset = t->au_cto,
 	};
 
 	if (!t->has_au || mi < 0)
@@ -825,25 +832,26 @@ gap(struct wcam *c, enum rec_reason why)
 
 /* --- access units in ----------------------------------------------------------------------------- */
 
-/* The 64-bit decode time of |ts| in the segment (the first unit of a track: aligned by wall time). */
-static uint64_t
-unit_dts(struct wcam *c, struct wtrack *t, uint32_t ts, int64_t wall_us)
+/* The presentation time of |ts| in the segment (a track's first unit: aligned by wall time). */
+static int64_t
+unit_pts(struct wcam *c, struct wtrack *t, uint32_t ts, int64_t wall_us, bool *first)
 {
+	*first = !t->in_segment;
 	if (!t->in_segment) {
 		int64_t since = GW_MAX(0, wall_us - c->seg_base_wall_us);
 
 		t->in_segment = true;
 		t->last_ts = ts;
-		t->dts = (uint64_t)(since * t->desc.clock_rate / 1000000);
-		return t->dts;
+		t->pts = since * t->desc.clock_rate / 1000000;
+		return t->pts;
 	}
-	t->dts += (uint64_t)(int64_t)(int32_t)(ts - t->last_ts);
+	t->pts += (int32_t)(ts - t->last_ts);
 	t->last_ts = ts;
-	return t->dts;
+	return t->pts;
 }
 
 static bool
-keep_au(struct wtrack *t, const struct depay_au *au, uint64_t dts)
+keep_au(struct wtrack *t, const struct depay_au *au, uint64_t dts, int32_t cto)
 {
 	if (au->len > t->au_cap) {
 		t->au_cap = GW_MAX(au->len, t->au_cap * 2);
@@ -853,6 +861,7 @@ keep_au(struct wtrack *t, const struct depay_au *au, uint64_t dts)
 	t->au_len = au->len;
 	t->au_key = au->keyframe;
 	t->au_dts = dts;
+	t->au_cto = cto;
 	t->has_au = true;
 	return true;
 }
@@ -894,7 +903,9 @@ static void
 au_in(struct wcam *c, int track, const struct depay_au *au, int64_t wall_us)
 {
 	struct wtrack *t = &c->t[track];
-	uint64_t dts;
+	int64_t pts, dts;
+	uint32_t dur = 0;
+	bool first;
 
 	if (c->state == W_DISK_FULL)
 		return;
@@ -906,24 +917,33 @@ au_in(struct wcam *c, int track, const struct depay_au *au, int64_t wall_us)
 		if (!start_point(c, track, au) || !segment_open(c, wall_us))
 			return;
 	}
-	dts = unit_dts(c, t, au->rtp_ts, wall_us);
+	pts = unit_pts(c, t, au->rtp_ts, wall_us, &first);
+	if (track == c->video && first)
+		dts_guess_start(&t->dts);
+	dts = track != c->video ? pts : dts_guess_next(&t->dts, pts,
+	    t->step ? (int64_t)t->step : (int64_t)t->desc.clock_rate / 25, (int64_t)t->desc.clock_rate);
 	if (t->has_au) {
-		uint32_t d = (uint32_t)(dts - t->au_dts);
+		uint32_t d = (uint32_t)((uint64_t)dts - t->au_dts);
 
 		if (d > 0 && d < (uint32_t)t->desc.clock_rate * 10)
-			t->step = d;
+			dur = d;	/* the waiting unit's own duration */
+		/* Not the one-tick steps of a decode time held back (proto/dts): not a frame. */
+		if (dur >= (uint32_t)t->desc.clock_rate / 1000)
+			t->step = dur;
 	}
+	if (!dur)
+		dur = t->step ? t->step : 1;
 	if (ends_fragment(c, track, au, wall_us)) {
 		if (t->has_au)
-			stage_au(c, track, t->step ? t->step : 1);
+			stage_au(c, track, dur);
 		if (!frag_end(c))
 			return;
 	}
 	if (!c->frag_open)
 		frag_begin(c, track, wall_us, start_point(c, track, au));
 	if (t->has_au)
-		stage_au(c, track, t->step ? t->step : 1);
-	keep_au(t, au, dts);
+		stage_au(c, track, dur);
+	keep_au(t, au, (uint64_t)GW_MAX(0, dts), (int32_t)GW_MAX(INT32_MIN, GW_MIN(INT32_MAX, pts - dts)));
 	c->last_wall_us = GW_MAX(c->last_wall_us, wall_us);
 }
 

@@ -118,6 +118,12 @@ struct replay_stream {
 	uint16_t seq[MEDIA_MAX_TRACKS];
 	uint32_t ts_base[MEDIA_MAX_TRACKS];
 	int64_t anchor_us;		/* recording time of the start point */
+	/* Send time (segment origin + decode time) of the first frame after a seek: render time 0.
+	 * It differs from anchor_us, an index entry's capture time, by the drift between
+	 * capture and decode times; pacing from anchor_us would hold the clean point back
+	 * by that much. Frames are then early against the RTP clock (RTCP, RTP-Info), which a
+	 * client's jitter buffer absorbs; never late. INT64_MIN until that frame is read. */
+	int64_t send_zero_us;
 	int64_t skipped_us;		/* gaps jumped over (Rate-Control) */
 	int64_t clock_start_mono;	/* monotonic time at render time 0 */
 	int64_t paused_render_us;	/* where a pause stopped the clock */
@@ -250,8 +256,13 @@ track_of(const struct mp4r_track *t, int index, struct rp_track *out)
 		a->media = ADAPTER_METADATA;
 		snprintf(a->encoding, sizeof(a->encoding), "vnd.onvif.metadata");
 		break;
+	case MP4_CODEC_JPEG:
+		a->media = ADAPTER_VIDEO;
+		a->payload_type = 26;	/* static (RFC 3551), as cameras send it */
+		snprintf(a->encoding, sizeof(a->encoding), "JPEG");
+		break;
 	default:
-		return false;	/* JPEG: no RTP packetizer for it yet */
+		return false;
 	}
 	if (n < 0)
 		a->fmtp[0] = '\0';
@@ -583,16 +594,20 @@ take_frames(struct replay_stream *r, struct rp_job *j)
 		int64_t seg_off = (s->origin_us - r->anchor_us) * clock / 1000000;
 		struct rp_item it = { .f = f };
 
+		if (!r->reverse && r->send_zero_us == INT64_MIN)
+			r->send_zero_us = GW_MAX(send_us, r->anchor_us);	/* never later than the clock says */
 		if (r->reverse)
 			it.render_us = gop_render;
 		else
-			it.render_us = (send_us - r->anchor_us - r->skipped_us) * 1000 / scale_abs(r);
+			it.render_us = (send_us - r->send_zero_us - r->skipped_us) * 1000 / scale_abs(r);
+		/* Sent in decode order (rtp_ts), stamped with presentation times (+ cto): B frames. */
 		if (exact_timestamps(r))
-			it.ts = continuous_ts(r, t, r->ts_base[t] + (uint32_t)(seg_off + (int64_t)f->rtp_ts -
+			it.ts = continuous_ts(r, t, r->ts_base[t] + (uint32_t)(seg_off + (int64_t)f->rtp_ts + f->cto -
 			    (r->rq.rate_control ? r->skipped_us * clock / 1000000 : 0)) + r->ts_fix[t]);
 		else
 			it.ts = r->ts_base[t] + (uint32_t)((r->reverse ? (r->anchor_us - f->wall_us) * 1000 /
-			    scale_abs(r) : it.render_us) * clock / 1000000);
+			    scale_abs(r) : it.render_us + (int64_t)f->cto * 1000000 / mt->timescale * 1000 /
+			    scale_abs(r)) * clock / 1000000);
 		if (r->disc_mask & (1u << t)) {
 			it.flags |= RP_F_DISC;
 			r->disc_mask &= ~(1u << t);
@@ -913,6 +928,7 @@ seek_found(struct replay_stream *r)
 		}
 	}
 	r->last_send_us = r->anchor_us;
+	r->send_zero_us = INT64_MIN;
 	r->last_intra_us = INT64_MIN;
 	r->skipped_us = 0;
 	r->disc_mask = (1u << r->ntracks) - 1;
@@ -1399,6 +1415,8 @@ pay_ops_of(enum mp4_codec c)
 	case MP4_CODEC_PCMU:
 	case MP4_CODEC_PCMA:
 		return &pay_g711_ops;
+	case MP4_CODEC_JPEG:
+		return &pay_jpeg_ops;
 	default:
 		return &pay_meta_ops;
 	}

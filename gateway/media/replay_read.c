@@ -316,17 +316,22 @@ struct sample_ref {
 	int track;			/* stream track */
 	int movie_track;
 	struct mp4r_sample s;
-	int64_t wall_us;
+	int64_t wall_us;		/* of its presentation time: the capture time */
+	int64_t decode_us;		/* of its decode time: the order it is sent in */
+	int n;				/* in decode order within its track */
 };
 
+/* Decode order: with B frames a track's capture times go back and forth. */
 static int
-by_time(const void *a, const void *b)
+by_decode_time(const void *a, const void *b)
 {
 	const struct sample_ref *x = a, *y = b;
 
-	if (x->wall_us != y->wall_us)
-		return x->wall_us < y->wall_us ? -1 : 1;
-	return x->track - y->track;	/* the sort is not stable: tie-break by track, then decode order */
+	if (x->decode_us != y->decode_us)
+		return x->decode_us < y->decode_us ? -1 : 1;
+	if (x->track != y->track)
+		return x->track - y->track;
+	return x->n - y->n;	/* the sort is not stable */
 }
 
 static bool
@@ -335,7 +340,7 @@ keep_sample(struct rp_job *j, const struct rp_track *t, const struct sample_ref 
 {
 	struct rp_filter *fl = &j->filter;
 
-	if (r->wall_us >= fl->before_us) {
+	if (r->decode_us >= fl->before_us) {	/* decode order: what is shown before the end stays */
 		j->past_end = true;
 		return false;
 	}
@@ -399,7 +404,7 @@ read_fragment(struct rp_job *j, const uint8_t *buf, size_t len, uint64_t pos, ui
 		return r;
 	if (!have_moof || fr.mdat_size == 0)
 		return PROTO_EBADMSG;
-	/* Every kept sample of every stream track, then in capture order. */
+	/* Every kept sample of every stream track, then in decode order. */
 	for (int track = 0; track < j->ntracks; track++) {
 		const struct mp4r_track *mt;
 		const struct mp4r_traf *tf;
@@ -412,20 +417,22 @@ read_fragment(struct rp_job *j, const uint8_t *buf, size_t len, uint64_t pos, ui
 		if ((tf = mp4r_frag_traf(&fr, mt->track_id)) == NULL || mt->timescale == 0)
 			continue;
 		mp4r_samples_begin(tf, &si);
-		while (mp4r_samples_next(&si, &s)) {
-			int64_t pts_us = (int64_t)((s.dts + (uint64_t)s.cto) * 1000000 / mt->timescale);
+		for (int n = 0; mp4r_samples_next(&si, &s); n++) {
+			int64_t dts_us = (int64_t)(s.dts * 1000000 / mt->timescale);
+			int64_t pts_us = dts_us + s.cto * 1000000 / (int64_t)mt->timescale;
+			int64_t base_us = prft_us != INT64_MIN ? prft_us - prft_media_us : seg->origin_us;
 
 			if (nrefs == cap) {
 				cap = cap ? 2 * cap : 128;
 				refs = gw_xrealloc(refs, (size_t)cap * sizeof(*refs));
 			}
 			refs[nrefs++] = (struct sample_ref){
-				.track = track, .movie_track = seg->map[track], .s = s,
-				.wall_us = prft_us != INT64_MIN ? prft_us + pts_us - prft_media_us : seg->origin_us + pts_us,
+				.track = track, .movie_track = seg->map[track], .s = s, .n = n,
+				.wall_us = base_us + pts_us, .decode_us = base_us + dts_us,
 			};
 		}
 	}
-	qsort(refs, (size_t)nrefs, sizeof(*refs), by_time);
+	qsort(refs, (size_t)nrefs, sizeof(*refs), by_decode_time);
 	for (int i = 0; i < nrefs; i++) {
 		const struct sample_ref *sr = &refs[i];
 		const struct mp4r_track *mt = &seg->movie.track[sr->movie_track];
@@ -454,6 +461,7 @@ read_fragment(struct rp_job *j, const uint8_t *buf, size_t len, uint64_t pos, ui
 			continue;
 		f->keyframe = t->desc.media != ADAPTER_VIDEO || sr->s.sync;
 		f->rtp_ts = (uint32_t)sr->s.dts;
+		f->cto = (int32_t)sr->s.cto;
 		f->wall_us = sr->wall_us;
 		add_frame(j, f);
 	}

@@ -2,8 +2,8 @@
  * fuzz_tunnel.c - the RTSP-over-HTTP tunnel's request side as the server
  * runs it: a POST body of base64 text, cut into chunks at places the input
  * chooses, decoded incrementally (proto/base64.c) into a byte stream that
- * the RTSP parser (proto/msg.c) reads request by request, interleaved
- * frames included, the way rtsp_server.c does.
+ * the RTSP parser reads unit by unit, interleaved frames included, with
+ * the step rtsp_server.c's read loop takes (msg_next_unit, proto/msg.c).
  *
  * Input: a first byte picks the chunk size (1..64), the rest is the body.
  * Besides crashes, it aborts when a parse result points outside the
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const struct msg_limits lim = { 512, 16, 1024 };
 
-/* Take whole units off the front of the stream, as the server does. */
+/* Take whole units off the front of the stream with the server's own step (msg_next_unit). */
 static size_t
 consume(struct msg_parser *p, const uint8_t *s, size_t len)
 {
@@ -31,20 +31,16 @@ consume(struct msg_parser *p, const uint8_t *s, size_t len)
 
 	while (off < len) {
 		struct msg m;
-		int rc = msg_parse(p, (const char *)s + off, len - off, &lim, true, &m);
-		size_t unit;
+		size_t unit = 0;
+		int rc = msg_next_unit(p, (const char *)s + off, len - off, len - off, &lim, &m, &unit);
 
 		if (rc == PROTO_AGAIN)
 			break;
 		if (rc < 0)
 			return len;	/* the server answers 400 and closes: drop it all */
-		unit = m.kind == MSG_FRAME ? 4 + m.frame_len : m.head_len + m.content_length;
-		if ((size_t)rc > len - off || (m.kind != MSG_FRAME && (size_t)rc != m.head_len))
+		if (unit == 0 || unit > len - off || (m.kind != MSG_FRAME && m.head_len > unit))
 			abort();
-		if (unit > len - off)
-			break;	/* the rest of the unit is still to come */
 		off += unit;
-		msg_parser_reset(p);
 	}
 	return off;
 }

@@ -12,6 +12,8 @@ Mounts (each a shared media, encoded once for all clients):
   /pcmu      H.264 + G.711 mu-law 8 kHz
   /aac44     H.264 + AAC 44.1 kHz stereo from FFmpeg's encoder (5-byte config)
   /big       H.264 1920x1080 25 fps at about 4 Mbit/s, keyframe every 2 s (benchmarks)
+  /bframes   H.264 Main 640x360 25 fps with two B frames between references (sent in
+             decode order, RTP timestamps going back and forth), keyframe every 2 s
   /meta      H.264 + ONVIF metadata (vnd.onvif.metadata, one tt:MetadataStream a second)
   /secure/h264  as /h264, behind Digest authentication when --user is given
 Prints "ready" on stdout once listening.
@@ -43,6 +45,9 @@ PCMU = (" audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! a
         "! mulawenc ! rtppcmupay name=pay1 pt=0")
 H265 = ("videotestsrc is-live=true ! video/x-raw,width=640,height=360,framerate=25/1 "
         "! x265enc tune=zerolatency speed-preset=ultrafast key-int-max=50 ! rtph265pay name=pay0 pt=96 config-interval=1")
+BFRAMES = ("videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=360,framerate=25/1 "
+           "! x264enc speed-preset=ultrafast bframes=2 b-adapt=false key-int-max=50 bitrate=800 "
+           "! video/x-h264,profile=main ! rtph264pay name=pay0 pt=96 config-interval=1")
 JPEG = ("videotestsrc is-live=true pattern=ball ! video/x-raw,format=I420,width=320,height=240,framerate=10/1 "
         "! jpegenc quality=70 ! rtpjpegpay name=pay0 pt=26")
 
@@ -50,6 +55,7 @@ MOUNTS = {
     "/h264aac": video() + AAC16,
     "/h264": video(),
     "/h265": H265,
+    "/bframes": BFRAMES,
     "/jpeg": JPEG,
     "/pcmu": video() + PCMU,
     "/aac44": video() + AAC44,

@@ -340,6 +340,67 @@ test_jpeg_file(const char *file, int q, size_t max)
 	free(b);
 }
 
+/* The gateway's own packetizer (proto/pay_jpeg.c, replay of recorded JPEG) into the
+ * depacketizer: the same pixels as the file, with and without restart markers. */
+static void
+test_jpeg_pay(const char *file, size_t max)
+{
+	struct pay p;
+	struct depay d;
+	struct depay_au au;
+	uint8_t *b, pkt[2048];
+	size_t len;
+	uint16_t seq = SEQ_START;
+	bool last = false;
+	int w0, h0, w1, h1, k, n = 0, got;
+	uint64_t d0, d1;
+
+	b = media_read(file, &len);
+	if (!ok(b != NULL && media_jpeg_decode(b, len, &w0, &h0, &d0), "%s decodes", file))
+		return;
+	pay_init(&p, &pay_jpeg_ops, &(struct pay_config){ .max_payload = max });
+	depay_init(&d, &depay_jpeg_ops, NULL);
+	is_int(pay_begin(&p, b, len), 0, "  pay_jpeg takes it");
+	while (!last && (k = pay_next(&p, pkt, sizeof(pkt), &last)) > 0) {
+		ok(k <= (int)max || n > 0, "  payload %d within %zu bytes", n, max);
+		(void)depay_push(&d, pkt, (size_t)k, last, TS_START, seq++);
+		n++;
+	}
+	got = depay_pop(&d, &au);
+	ok(got && n > 1, "  %d payloads, one JPEG back", n);
+	if (got)
+		ok(media_jpeg_decode(au.data, au.len, &w1, &h1, &d1) && w1 == w0 && h1 == h0 && d1 == d0,
+		    "  %dx%d, the same pixels", w0, h0);
+	depay_free(&d);
+	free(b);
+}
+
+static void
+test_jpeg_pay_refuses(void)
+{
+	struct pay p;
+	uint8_t *b, *c;
+	size_t len;
+
+	b = media_read("media/q75_420.jpg", &len);
+	if (b == NULL)
+		return;
+	c = malloc(len);
+	pay_init(&p, &pay_jpeg_ops, NULL);
+	is_int(pay_begin(&p, b, 100), PROTO_EBADMSG, "a JPEG cut in its headers is malformed");
+	memcpy(c, b, len);
+	for (size_t i = 2; i + 1 < len; i++)
+		if (c[i] == 0xff && c[i + 1] == 0xc0) {
+			c[i + 1] = 0xc2;	/* progressive */
+			break;
+		}
+	is_int(pay_begin(&p, c, len), PROTO_EUNSUPPORTED, "a progressive JPEG is not for RTP/JPEG");
+	pay_init(&p, &pay_jpeg_ops, &(struct pay_config){ .max_payload = 120 });
+	is_int(pay_begin(&p, b, len), PROTO_ETOOBIG, "a payload too small for the tables is refused");
+	free(c);
+	free(b);
+}
+
 static void
 test_jpeg_tables(void)
 {
@@ -648,6 +709,11 @@ main(void)
 	test_jpeg_file("media/jpeg420.jpg", 255, 1400);
 	test_jpeg_file("media/jpeg420.jpg", 255, 300);
 	test_jpeg_file("media/q75_420.jpg", 75, 1000);
+	test_jpeg_pay("media/jpeg420.jpg", 1400);
+	test_jpeg_pay("media/q75_422.jpg", 500);
+	test_jpeg_pay("media/q75_420_rst.jpg", 1000);
+	test_jpeg_pay("media/q75_422_rst.jpg", 300);
+	test_jpeg_pay_refuses();
 	test_jpeg_file("media/q75_420.jpg", 128, 1000);
 	test_jpeg_file("media/q75_422.jpg", 75, 1000);
 	test_jpeg_file("media/q75_420_rst.jpg", 75, 700);

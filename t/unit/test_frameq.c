@@ -52,7 +52,17 @@ on_wake(struct frameq *q)
 	wakes++;
 }
 
+static int spaces;
+
+static void
+on_space(struct frameq *q)
+{
+	(void)q;
+	spaces++;
+}
+
 static const struct frameq_ops ops = { .wake = on_wake };
+static const struct frameq_ops ops_space = { .wake = on_wake, .space = on_space };
 
 /* Offer a new frame and drop the caller's reference. */
 static bool
@@ -261,6 +271,27 @@ test_wake_once_per_pass(void)
 	is_int(wakes, 1, "a queue cleared before the end of the pass is not woken");
 }
 
+/* Clearing a queue whose owner asked for space (a replay stream waiting for
+ * its writer) pops frames below the low-water mark: that must not wake the
+ * owner that is going away. */
+static void
+test_clear_wakes_no_one(void)
+{
+	struct frameq q;
+
+	frameq_init(&q, 1 << 20, &ops_space, NULL);
+	frameq_set_tracks(&q, 0x1, 0);
+	offer(&q, frame(0, true, 4, 1000, 1));
+	offer(&q, frame(0, false, 4, 1000, 2));
+	loop_run_deferred_once();
+	wakes = spaces = 0;
+	frameq_want_space(&q, 100);
+	frameq_clear(&q);
+	loop_run_deferred_once();
+	is_int(spaces, 0, "no space callback after a clear, though the frames went below the mark");
+	is_int(wakes, 0, "and no wake");
+}
+
 int
 main(void)
 {
@@ -274,5 +305,6 @@ main(void)
 	test_control_frames();
 	test_ring_grows_and_caps();
 	test_wake_once_per_pass();
+	test_clear_wakes_no_one();
 	return done_testing();
 }

@@ -150,6 +150,41 @@ test_timestamps(void)
 	hub_free(h, "test over");
 }
 
+/* A source without capture times (the ffmpeg adapter) sending B frames in decode order:
+ * the frames' times follow their RTP timestamps, not their arrival. */
+static void
+test_capture_times_follow_the_rtp_clock(void)
+{
+	struct hub *h = described_hub();
+	struct frameq q;
+	struct hub_reader *r;
+	int64_t i, p, b;
+
+	frameq_init(&q, 1 << 20, &q_ops, NULL);
+	frameq_set_tracks(&q, 0x1, 0);
+	r = hub_reader_new(h, &q, &r_ops, NULL);
+	hub_reader_play(r, NULL);
+	gw_time_refresh();
+	ingest(h, 0, 90000, true, 1, 100);		/* I, shown first */
+	ingest(h, 0, 90000 + 3 * 3600, false, 1, 100);	/* P, shown fourth */
+	ingest(h, 0, 90000 + 3600, false, 1, 100);	/* B, shown second */
+	i = frameq_nth(&q, 0)->wall_us;
+	p = frameq_nth(&q, 1)->wall_us;
+	b = frameq_nth(&q, 2)->wall_us;
+	is_int(p - i, 120000, "the P frame is three frames after the I one");
+	is_int(b - i, 40000, "the B frame that came after it, one frame after the I one");
+	ingest(h, 0, 90000 + 90000 * 5, false, 1, 100);	/* a clock five seconds ahead of arrival */
+	ingest(h, 0, 90000 + 90000 * 5 + 3600, false, 1, 100);
+	ok(llabs(frameq_nth(&q, 3)->wall_us - gw_wall_us() - 500000) < 100000 &&
+	    frameq_nth(&q, 4)->wall_us >= frameq_nth(&q, 3)->wall_us,
+	    "a clock ahead of arrival: held half a second ahead, not stepping back");
+	ingest(h, 0, 90000 - 90000 * 5, false, 1, 100);	/* then one far behind */
+	ok(llabs(frameq_nth(&q, 5)->wall_us - gw_wall_us()) < 100000, "a clock behind: the arrival time");
+	hub_reader_free(r);
+	frameq_clear(&q);
+	hub_free(h, "test over");
+}
+
 static void
 test_gop_cache_and_late_joiner(void)
 {
@@ -274,6 +309,7 @@ main(void)
 	gw_time_refresh();
 	test_packets();
 	test_timestamps();
+	test_capture_times_follow_the_rtp_clock();
 	test_gop_cache_and_late_joiner();
 	test_slow_reader_does_not_slow_another();
 	test_live_start_and_keyframe_unit();

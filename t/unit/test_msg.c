@@ -398,6 +398,39 @@ test_pipelined(void)
 	ok(off == len, "and together they use the whole buffer");
 }
 
+/* The server's step: whole units only, a frame's data need not be contiguous. */
+static void
+test_next_unit(void)
+{
+	static const char stream[] =
+	    "$\x01\x00\x03xyz"
+	    "SET_PARAMETER rtsp://h/a RTSP/1.0\r\nCSeq: 2\r\nContent-Length: 4\r\n\r\nab:c"
+	    "OPTIONS * RTSP/1.0\r\nCSeq: 3\r\n\r\n";
+	struct msg_parser p = { 0 };
+	struct msg m;
+	size_t len = sizeof(stream) - 1, head, unit = 0, off = 0;
+	int rc;
+
+	ok(msg_next_unit(&p, stream, 3, 3, &lim_default, &m, &unit) == PROTO_AGAIN,
+	    "three bytes of a frame header: wait");
+	ok(msg_next_unit(&p, stream, 4, 6, &lim_default, &m, &unit) == PROTO_AGAIN,
+	    "a frame whose data is not all in: wait");
+	rc = msg_next_unit(&p, stream, 4, 7, &lim_default, &m, &unit);
+	ok(rc == 0 && m.kind == MSG_FRAME && unit == 7, "its data in, not contiguous: a 7-byte unit");
+	off = unit;
+	head = (size_t)(strstr(stream + off, "\r\n\r\n") + 4 - (stream + off));
+	ok(msg_next_unit(&p, stream + off, head + 3, head + 3, &lim_default, &m, &unit) == PROTO_AGAIN,
+	    "a request whose body is one byte short: wait");
+	rc = msg_next_unit(&p, stream + off, len - off, len - off, &lim_default, &m, &unit);
+	ok(rc == 0 && m.kind == MSG_REQUEST && unit == head + 4, "then the request and its body");
+	off += unit;
+	rc = msg_next_unit(&p, stream + off, len - off, len - off, &lim_default, &m, &unit);
+	ok(rc == 0 && off + unit == len, "and the last one ends the stream");
+	ok(msg_next_unit(&p, "GARBAGE\r\n\r\n", 11, 11, &lim_default, &m, &unit) < 0 &&
+	    msg_next_unit(&p, "GARBAGE\r\n\r\n", 11, 11, &lim_default, &m, &unit) != PROTO_AGAIN,
+	    "a malformed head is the parser's error, not a wait");
+}
+
 static char *
 padded_head(size_t total, bool complete)
 {
@@ -491,6 +524,7 @@ main(void)
 	}
 	test_frames();
 	test_pipelined();
+	test_next_unit();
 	test_head_size_limit();
 	test_lookups();
 	return done_testing();
