@@ -799,6 +799,15 @@ next_segment(struct replay_stream *r)
 		return;
 	}
 	if (!neighbour(r, &nb)) {
+		struct recorder_status st;
+
+		recorder_camera_status(r->base.camera_id, &st);
+		if (!r->reverse && st.recording) {
+			/* The writer has closed this segment and its next one is still on its
+			 * way to the catalog: the notice of its opening wakes us. */
+			r->state = RP_AT_EDGE;
+			return;
+		}
 		end_stream(r, r->reverse ? "the beginning of the footage" : "the end of the footage");
 		return;
 	}
