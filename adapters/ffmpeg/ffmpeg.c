@@ -288,7 +288,7 @@ run_source(struct ff_state *st)
 	AVPacket *pkt = av_packet_alloc();
 	struct ff_msg *m;
 	char errbuf[128];
-	int64_t start_wall = 0, first_pts = AV_NOPTS_VALUE;
+	int64_t start_wall = 0, first_us = AV_NOPTS_VALUE;
 	int err;
 
 	if (pkt == NULL || (err = open_input(st, &fmt)) < 0) {
@@ -316,7 +316,7 @@ run_source(struct ff_state *st)
 			avformat_seek_file(fmt, -1, INT64_MIN, 0, 0, 0);
 			ff_tracks_discontinuity(&st->tracks);
 			start_wall = 0;
-			first_pts = AV_NOPTS_VALUE;
+			first_us = AV_NOPTS_VALUE;
 			continue;
 		}
 		if (err < 0) {
@@ -330,9 +330,9 @@ run_source(struct ff_state *st)
 			int64_t us = av_rescale_q(pkt->dts != AV_NOPTS_VALUE ? pkt->dts : pkt->pts,
 			    fmt->streams[pkt->stream_index]->time_base, AV_TIME_BASE_Q);
 
-			if (first_pts == AV_NOPTS_VALUE)
-				first_pts = us, start_wall = av_gettime_relative();
-			pace(start_wall, first_pts, us);
+			if (first_us == AV_NOPTS_VALUE)
+				first_us = us, start_wall = av_gettime_relative();
+			pace(start_wall, first_us, us);
 		}
 		if (atomic_exchange(&st->keyframe_wanted, false))
 			ff_tracks_force_keyframe(&st->tracks);

@@ -592,6 +592,7 @@ take_frames(struct replay_stream *r, struct rp_job *j)
 		int64_t clock = r->tracks[t].desc.clock_rate;
 		int64_t send_us = s->origin_us + (int64_t)((uint64_t)f->rtp_ts * 1000000 / mt->timescale);
 		int64_t seg_off = (s->origin_us - r->anchor_us) * clock / 1000000;
+		int64_t cto_us = (int64_t)f->cto * 1000000 / mt->timescale;
 		struct rp_item it = { .f = f };
 
 		if (!r->reverse && r->send_zero_us == INT64_MIN)
@@ -606,8 +607,7 @@ take_frames(struct replay_stream *r, struct rp_job *j)
 			    (r->rq.rate_control ? r->skipped_us * clock / 1000000 : 0)) + r->ts_fix[t]);
 		else
 			it.ts = r->ts_base[t] + (uint32_t)((r->reverse ? (r->anchor_us - f->wall_us) * 1000 /
-			    scale_abs(r) : it.render_us + (int64_t)f->cto * 1000000 / mt->timescale * 1000 /
-			    scale_abs(r)) * clock / 1000000);
+			    scale_abs(r) : it.render_us + cto_us * 1000 / scale_abs(r)) * clock / 1000000);
 		if (r->disc_mask & (1u << t)) {
 			it.flags |= RP_F_DISC;
 			r->disc_mask &= ~(1u << t);

@@ -375,7 +375,7 @@ read_fragment(struct rp_job *j, const uint8_t *buf, size_t len, uint64_t pos, ui
 	struct sample_ref *refs = NULL;
 	size_t sizes[MAX_PAYLOADS];
 	int nrefs = 0, cap = 0, r;
-	int64_t prft_us = INT64_MIN, prft_media_us = 0;
+	int64_t prft_us = INT64_MIN, prft_media_us = 0, base_us;
 	bool have_moof = false;
 
 	memset(&fr, 0, sizeof(fr));
@@ -404,6 +404,8 @@ read_fragment(struct rp_job *j, const uint8_t *buf, size_t len, uint64_t pos, ui
 		return r;
 	if (!have_moof || fr.mdat_size == 0)
 		return PROTO_EBADMSG;
+	/* Wall time at media time 0: from the fragment's prft, else the segment's origin. */
+	base_us = prft_us != INT64_MIN ? prft_us - prft_media_us : seg->origin_us;
 	/* Every kept sample of every stream track, then in decode order. */
 	for (int track = 0; track < j->ntracks; track++) {
 		const struct mp4r_track *mt;
@@ -420,7 +422,6 @@ read_fragment(struct rp_job *j, const uint8_t *buf, size_t len, uint64_t pos, ui
 		for (int n = 0; mp4r_samples_next(&si, &s); n++) {
 			int64_t dts_us = (int64_t)(s.dts * 1000000 / mt->timescale);
 			int64_t pts_us = dts_us + s.cto * 1000000 / (int64_t)mt->timescale;
-			int64_t base_us = prft_us != INT64_MIN ? prft_us - prft_media_us : seg->origin_us;
 
 			if (nrefs == cap) {
 				cap = cap ? 2 * cap : 128;

@@ -17,33 +17,11 @@
 //               pullMessages (+ renew) until a message on opts.until arrives, unsubscribe
 'use strict';
 
-const { Cam } = require('onvif');
+const { done, fail, connect } = require('./onvif_common');
 const { linerase } = require('onvif/lib/utils');
 
 const scenario = process.argv[2];
 const opts = JSON.parse(process.argv[3] || '{}');
-
-function done(result) {
-	process.stdout.write(JSON.stringify(result) + '\n');
-	process.exit(0);
-}
-
-function fail(err) {
-	done({ error: String(err && err.message ? err.message : err) });
-}
-
-// The library throws from inside its callbacks on unexpected answers: report, do not crash.
-process.on('uncaughtException', fail);
-
-function connect() {
-	return new Promise((resolve, reject) => {
-		const cam = new Cam({
-			hostname: opts.hostname, port: opts.port, username: opts.username,
-			password: opts.password, timeout: 20000, preserveAddress: true,
-			useWSSecurity: opts.useWSSecurity !== false,
-		}, (err) => (err ? reject(err) : resolve(cam)));
-	});
-}
 
 function call(cam, method, ...args) {
 	return new Promise((resolve) => {
@@ -80,7 +58,7 @@ async function waitIdle(cam, timeoutMs = 10000) {
 }
 
 async function connectScenario() {
-	const cam = await connect();
+	const cam = await connect(opts);
 	const out = {
 		media2Support: cam.media2Support,
 		services: Object.keys(cam.uri || {}).sort(),
@@ -106,14 +84,14 @@ async function connectScenario() {
 }
 
 async function absoluteScenario() {
-	const cam = await connect();
+	const cam = await connect(opts);
 	await must(cam, 'absoluteMove', { x: opts.x, y: opts.y, zoom: opts.zoom });
 	const first = pos(await must(cam, 'getStatus', {}));
 	done({ first, status: await waitIdle(cam) });
 }
 
 async function presetScenario() {
-	const cam = await connect();
+	const cam = await connect(opts);
 	await must(cam, 'absoluteMove', opts.a);
 	const atA = await waitIdle(cam);
 	const set = await call(cam, 'setPreset', { presetName: opts.name });
@@ -136,7 +114,7 @@ async function presetScenario() {
 }
 
 async function continuousScenario() {
-	const cam = await connect();
+	const cam = await connect(opts);
 	await must(cam, 'absoluteMove', opts.start);
 	const start = await waitIdle(cam);
 	const t0 = Date.now();
@@ -160,7 +138,7 @@ async function continuousScenario() {
 }
 
 async function eventsScenario() {
-	const cam = await connect();
+	const cam = await connect(opts);
 	const sub = await call(cam, 'createPullPointSubscription');
 	const seen = [];
 	const deadline = Date.now() + (opts.waitMs || 20000);

@@ -9,33 +9,11 @@
 // the test can make a change with another call, then the JSON result.
 'use strict';
 
-const { Cam, Discovery } = require('onvif');
-
+const { Discovery } = require('onvif');
+const { done, fail, connect } = require('./onvif_common');
 
 const scenario = process.argv[2];
 const opts = JSON.parse(process.argv[3] || '{}');
-
-function done(result) {
-	process.stdout.write(JSON.stringify(result) + '\n');
-	process.exit(0);
-}
-
-function fail(err) {
-	done({ error: String(err && err.message ? err.message : err) });
-}
-
-// The library throws from inside its callbacks on unexpected answers: report, do not crash.
-process.on('uncaughtException', fail);
-
-function connect() {
-	return new Promise((resolve, reject) => {
-		const cam = new Cam({
-			hostname: opts.hostname, port: opts.port, username: opts.username,
-			password: opts.password, timeout: 20000, preserveAddress: true,
-			useWSSecurity: opts.useWSSecurity !== false,
-		}, (err) => (err ? reject(err) : resolve(cam)));
-	});
-}
 
 function call(cam, method, ...args) {
 	return new Promise((resolve) => {
@@ -48,7 +26,7 @@ function tokens(list) {
 }
 
 async function connectScenario() {
-	const cam = await connect();
+	const cam = await connect(opts);
 	done({
 		media2Support: cam.media2Support,
 		services: Object.keys(cam.uri || {}).sort(),
@@ -59,7 +37,7 @@ async function connectScenario() {
 }
 
 async function profilesScenario() {
-	const cam = await connect();
+	const cam = await connect(opts);
 	const media2 = await call(cam, 'getProfiles');
 	const v2 = media2.error ? media2 : { tokens: tokens(media2.data), raw: media2.data };
 	cam.media2Support = false;	// the same library call through Media v1
@@ -70,7 +48,7 @@ async function profilesScenario() {
 }
 
 async function streamsScenario() {
-	const cam = await connect();
+	const cam = await connect(opts);
 	const profile = opts.profileToken || cam.activeSource.profileToken;
 	const out = { media2: {}, media1: {} };
 
@@ -88,7 +66,7 @@ async function streamsScenario() {
 }
 
 async function snapshotScenario() {
-	const cam = await connect();
+	const cam = await connect(opts);
 	const profile = opts.profileToken || cam.activeSource.profileToken;
 	const v2 = await call(cam, 'getSnapshotUri', { profileToken: profile });
 	cam.media2Support = false;
@@ -97,7 +75,7 @@ async function snapshotScenario() {
 }
 
 async function eventsScenario() {
-	const cam = await connect();
+	const cam = await connect(opts);
 	const sub = await call(cam, 'createPullPointSubscription');
 	const seen = [];
 	const deadline = Date.now() + (opts.waitMs || 20000);
@@ -139,7 +117,7 @@ function recordingRequest(cam, body) {
 }
 
 async function exportScenario() {
-	const cam = await connect();
+	const cam = await connect(opts);
 	const trc = 'http://www.onvif.org/ver10/recording/wsdl';
 	if (!cam.uri || !cam.uri.recording)
 		return done({ error: 'no recording service in the capabilities', services: Object.keys(cam.uri || {}) });

@@ -15,30 +15,10 @@
 // answer itself is checked too.
 'use strict';
 
-const { Cam } = require('onvif');
+const { done, fail, connect } = require('./onvif_common');
 const { linerase } = require('onvif/lib/utils');
 
 const opts = JSON.parse(process.argv[2] || '{}');
-
-function done(result) {
-	process.stdout.write(JSON.stringify(result) + '\n');
-	process.exit(0);
-}
-
-function fail(err) {
-	done({ error: String(err && err.message ? err.message : err) });
-}
-
-process.on('uncaughtException', fail);
-
-function connect() {
-	return new Promise((resolve, reject) => {
-		const cam = new Cam({
-			hostname: opts.hostname, port: opts.port, username: opts.username,
-			password: opts.password, timeout: 20000, preserveAddress: true,
-		}, (err) => (err ? reject(err) : resolve(cam)));
-	});
-}
 
 // A library call; what it throws from inside its own callback is caught too.
 function call(cam, method, ...args) {
@@ -65,7 +45,7 @@ function request(cam, service, body) {
 }
 
 async function main() {
-	const cam = await connect();
+	const cam = await connect(opts);
 	const out = { services: Object.keys(cam.uri || {}).sort(), uri: {}, replay: {} };
 
 	for (const name of ['search', 'replay'])
